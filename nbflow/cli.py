@@ -1,0 +1,187 @@
+"""The `nbflow` command: parses arguments, calls `api`, prints; no logic of its own."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from . import __version__, api
+from .clock import iso
+from .errors import NbflowError, UsageError, WorkflowFileError
+from .params import parse_assignments
+from .project import Project
+from .reporting import LiveReporter, PlainReporter
+
+FINISHED_OK = ("success", "success_with_failures")
+
+
+def _project(ctx: click.Context) -> Project:
+    return Project.discover(ctx.obj.get("project"))
+
+
+def _print_json(doc: Any) -> None:
+    click.echo(json.dumps(doc, indent=2, default=str))
+
+
+class _Group(click.Group):
+    """Turns nbflow's own errors into one clear line and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WorkflowFileError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            sys.exit(2)
+        except NbflowError as exc:
+            click.echo(f"nbflow: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="nbflow")
+@click.option("--project", metavar="DIR", help="Project root (default: found from the current folder).")
+@click.pass_context
+def main(ctx: click.Context, project: str | None) -> None:
+    """Run Jupyter notebooks as workflows."""
+    ctx.obj = {"project": project}
+
+
+@main.command()
+@click.argument("files", nargs=-1)
+@click.pass_context
+def validate(ctx: click.Context, files: tuple[str, ...]) -> None:
+    """Check workflow files (default: all of workflows/)."""
+    paths, problems = api.validate(_project(ctx), list(files) or None)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        sys.exit(2)
+    for path in paths:
+        click.echo(f"{path}: ok")
+
+
+@main.command()
+@click.argument("workflow")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a workflow parameter (JSON when it parses as JSON, else text).")
+@click.option("--parallel", type=click.IntRange(min=1), default=None,
+              help="Tasks run at once (default: the number of cores).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run document as JSON at the end.")
+@click.pass_context
+def run(ctx: click.Context, workflow: str, params: tuple[str, ...], parallel: int | None,
+        as_json: bool) -> None:
+    """Run WORKFLOW (a file or a name in workflows/) and wait for it to finish."""
+    project = _project(ctx)
+    overrides = parse_assignments(params)
+    holder: dict[str, Any] = {}
+    live = sys.stderr.isatty()
+
+    def created(run_id: int, wf: Any) -> None:
+        holder["run_id"] = run_id
+        if live:
+            holder["reporter"].__init__([t.key for t in wf.tasks])
+            holder["reporter"].__enter__()
+        click.echo(f"run {run_id} of {wf.name}: artifacts in "
+                   f"{project.relative(project.run_dir(wf.name, run_id))}/", err=True)
+
+    reporter: Any = LiveReporter([]) if live else PlainReporter()
+    holder["reporter"] = reporter
+    try:
+        doc = api.run(project, workflow, overrides=overrides, parallel=parallel,
+                      observer=reporter, on_created=created)
+    finally:
+        if live and "run_id" in holder:
+            reporter.__exit__(None, None, None)
+    if as_json:
+        _print_json(doc)
+    else:
+        _summary(doc)
+    sys.exit(0 if doc["state"] in FINISHED_OK else 1)
+
+
+def _summary(doc: dict[str, Any]) -> None:
+    failed = [t for t in doc["tasks"] if t["state"] not in ("success", "excluded", "disabled")]
+    click.echo(f"run {doc['id']} of {doc['workflow']}: {doc['state']}")
+    for task in failed:
+        click.echo(f"  {task['key']}: {task['state']}" + (f" - {task['message']}" if task["message"] else ""))
+        if task["attempts"] and task["attempts"][-1]["artifact"]:
+            click.echo(f"    see {task['attempts'][-1]['artifact']}")
+
+
+@main.command()
+@click.option("--workflow", "-w", help="Only runs of this workflow.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def runs(ctx: click.Context, workflow: str | None, limit: int, as_json: bool) -> None:
+    """List runs, newest first."""
+    docs = api.list_runs(_project(ctx), workflow, limit)
+    if as_json:
+        _print_json(docs)
+        return
+    if not docs:
+        click.echo("no runs yet")
+        return
+    click.echo(f"{'id':>5}  {'workflow':20}  {'state':22}  {'trigger':8}  start")
+    for d in docs:
+        click.echo(f"{d['id']:>5}  {d['workflow'][:20]:20}  {d['state']:22}  "
+                   f"{d['trigger']['type']:8}  {d['start_time'] or '-'}")
+
+
+@main.command()
+@click.argument("run_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show(ctx: click.Context, run_id: int, as_json: bool) -> None:
+    """Show one run: its tasks, attempts, values and errors."""
+    doc = api.show(_project(ctx), run_id)
+    if as_json:
+        _print_json(doc)
+        return
+    click.echo(f"run {doc['id']} of {doc['workflow']} ({doc['workflow_path']}): {doc['state']}")
+    click.echo(f"  trigger {doc['trigger']['type']} at {doc['trigger']['time']}")
+    click.echo(f"  started {doc['start_time'] or '-'}, ended {doc['end_time'] or '-'}")
+    if doc["parameters"]:
+        click.echo("  parameters: " + json.dumps(doc["parameters"]))
+    for task in doc["tasks"]:
+        line = f"  {task['key']:24} {task['state']:18}"
+        if task["outcome"] is not None:
+            line += f" outcome={str(task['outcome']).lower()}"
+        if task["message"] and task["state"] != "success":
+            line += f" {task['message'].splitlines()[0][:120]}"
+        click.echo(line)
+        for value_name, value in task["values"].items():
+            click.echo(f"      value {value_name} = {json.dumps(value)[:100]}")
+        for a in task["attempts"]:
+            err = a["error"]
+            where = f" (cell {err['cell_index']})" if err and err.get("cell_index") is not None else ""
+            click.echo(f"      attempt {a['number']}: {a['state']}{where}  {a['artifact'] or ''}")
+
+
+@main.command()
+@click.argument("notebook")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def params(ctx: click.Context, notebook: str, as_json: bool) -> None:
+    """List a notebook's parameters (name, type, default, help)."""
+    found = api.notebook_params(_project(ctx), notebook)
+    if as_json:
+        _print_json([p.as_dict() for p in found])
+        return
+    if not found:
+        click.echo(f"{notebook}: no parameters cell")
+        return
+    for p in found:
+        click.echo(f"{p.name}: {p.type or '?'} = {p.default_text}" + (f"  # {p.help}" if p.help else ""))
+
+
+def _unused() -> None:  # keep imports honest for linters
+    _ = (iso, UsageError)
+
+
+if __name__ == "__main__":
+    main()

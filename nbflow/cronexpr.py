@@ -1,0 +1,65 @@
+"""Cron expressions: 5-field cron, and Quartz 6/7-field expressions converted to it."""
+
+from __future__ import annotations
+
+from croniter import croniter
+
+
+def check_cron(expr: str) -> None:
+    """Raise ValueError naming the problem when `expr` is not a cron or Quartz expression."""
+    fields = expr.split()
+    if len(fields) == 5:
+        if not croniter.is_valid(expr):
+            raise ValueError(f"invalid cron expression {expr!r}")
+        return
+    if len(fields) in (6, 7):
+        to_croniter(expr)
+        return
+    raise ValueError(
+        f"a cron expression has 5 fields (or 6-7 in Quartz form), {expr!r} has {len(fields)}"
+    )
+
+
+def _quartz_dow(field: str) -> str:
+    """Quartz numbers days 1-7 from Sunday; cron 0-6 from Sunday."""
+    out = []
+    i = 0
+    while i < len(field):
+        ch = field[i]
+        if ch.isdigit():
+            j = i
+            while j < len(field) and field[j].isdigit():
+                j += 1
+            number = int(field[i:j])
+            prev = field[i - 1] if i else ""
+            if prev == "/" or prev == "#":
+                out.append(str(number))  # a step or an nth-weekday count, not a day
+            else:
+                if not 1 <= number <= 7:
+                    raise ValueError(f"Quartz day-of-week {number} is outside 1-7")
+                out.append(str(number - 1))
+            i = j
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def to_croniter(expr: str) -> tuple[str, bool]:
+    """Return (expression for croniter, has_seconds) for a 5-, 6- or 7-field expression."""
+    fields = expr.split()
+    if len(fields) == 5:
+        return expr, False
+    if len(fields) not in (6, 7):
+        raise ValueError(f"invalid cron expression {expr!r}")
+    sec, minute, hour, dom, month, dow = fields[:6]
+    if len(fields) == 7 and fields[6] not in ("*", "?"):
+        raise ValueError(f"the Quartz year field is not supported in {expr!r} (use * or leave it out)")
+    if dom == "?" and dow == "?":
+        raise ValueError(f"only one of day-of-month and day-of-week may be ? in {expr!r}")
+    dom = "*" if dom == "?" else dom
+    dow = "*" if dow == "?" else _quartz_dow(dow)
+    converted = f"{minute} {hour} {dom} {month} {dow} {sec}"
+    if not croniter.is_valid(converted):
+        raise ValueError(f"invalid Quartz cron expression {expr!r}")
+    return converted, True

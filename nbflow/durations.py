@@ -1,0 +1,30 @@
+"""Durations as written in workflow files (`500ms`, `30s`, `5m`, `2h`, `1d`, or seconds)."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+
+
+def parse_duration(value: object) -> float:
+    """Return the duration in seconds; raise ValueError with a readable message otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 30s, 5m or 2h, got {value!r}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"a duration cannot be negative, got {value!r}")
+        return float(value)
+    if isinstance(value, str):
+        match = _PATTERN.match(value)
+        if match:
+            return float(match.group(1)) * _UNITS[match.group(2)]
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            if number >= 0:
+                return number
+    raise ValueError(f"expected a duration such as 500ms, 30s, 5m, 2h or 1d, got {value!r}")

@@ -1,0 +1,38 @@
+"""Error tree: every error nbflow raises on purpose derives from NbflowError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class NbflowError(Exception):
+    """Base of every error nbflow raises on purpose; its message is meant for a person."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a workflow file: where it is and what is wrong."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
+
+
+class UsageError(NbflowError):
+    """A wrong argument, name or path given by the user (exit code 2)."""
+
+
+class WorkflowFileError(UsageError):
+    """One or more problems in workflow files; each is a `FILE:LINE: message` line."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class RunNotFound(UsageError):
+    """No run with that id in the run history."""

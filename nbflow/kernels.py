@@ -1,0 +1,29 @@
+"""Kernel managers nbflow starts kernels with."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import CaselessStrEnum, default
+
+
+class IPCKernelManager(AsyncKernelManager):
+    """Talks to the kernel over Unix sockets with a name of its own.
+
+    TCP ports picked by many kernels starting at once can collide ("Address already in
+    use", papermill#511), and ipykernel 7 warns about unencrypted TCP at every start.
+    jupyter_client's default socket name for ipc is `kernel-ipc` in the working directory,
+    which two kernels started in one folder would share: each gets a unique name in the
+    temporary folder instead (short, as Unix socket paths must be).
+    """
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    @default("ip")
+    def _ip_default(self) -> str:
+        if self.transport == "ipc":
+            return os.path.join(tempfile.gettempdir(), f"nbflow-{uuid.uuid4().hex[:16]}-ipc")
+        return super()._ip_default()

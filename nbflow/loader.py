@@ -1,0 +1,411 @@
+"""Workflow files: read, check and turn into the core model, reporting every problem.
+
+Each problem is a `Problem(file, line, message)`; a file with problems never reaches the
+runner. Shapes are checked by `schema.py`, the graph by `graph.py`; this module ties them
+to file positions and to the project's files.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import graph, schema, yamlload
+from .errors import Problem, WorkflowFileError
+from .model import Edge, ForEach, Task, Workflow
+
+_SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "schedule": schema.Schedule,
+    "file_arrival": schema.FileArrival,
+    "continuous": schema.Continuous,
+    "notifications": schema.Notifications,
+    "defaults": schema.TaskSettings,
+    "for_each": schema.ForEach,
+    "condition": schema.Condition,
+    "sql": schema.Sql,
+}
+
+# What a value of a union-typed key should look like, for one clear message.
+_EXPECTED = {
+    "depends_on": "a task key, or {task: KEY, outcome: true|false} for a condition task",
+    "on_start": "{email: ADDRESS} or {webhook: URL}",
+    "on_success": "{email: ADDRESS} or {webhook: URL}",
+    "on_failure": "{email: ADDRESS} or {webhook: URL}",
+    "on_duration_warning": "{email: ADDRESS} or {webhook: URL}",
+    "continuous": "true, false or {}",
+    "command": "a list of arguments or one command line",
+    "inputs": "a list, or a {{reference}} to a list",
+    "args": "a list of strings or numbers",
+    "retry_backoff": "a number of at least 1",
+}
+
+_TYPE_WORDS = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "bool_type": "true or false",
+    "float_type": "a number",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fields_for(path: tuple[Any, ...]) -> list[str]:
+    if not path:
+        return list(schema.Workflow.model_fields)
+    if path[0] == "tasks" and len(path) == 2:
+        return list(schema.Task.model_fields)
+    for part in reversed(path):
+        if isinstance(part, str) and part in _SECTION_MODELS:
+            return list(_SECTION_MODELS[part].model_fields)
+        if isinstance(part, str) and part in _EXPECTED and part.startswith("on_"):
+            return ["email", "webhook"]
+    return []
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _where(path: tuple[Any, ...], task_keys: dict[int, str]) -> str:
+    """A readable name for a place in the file, such as `tasks[clean].retries`."""
+    parts: list[str] = []
+    for i, part in enumerate(path):
+        if isinstance(part, int):
+            if i == 1 and path[0] == "tasks" and part in task_keys:
+                parts[-1] += f"[{task_keys[part]}]"
+            else:
+                parts[-1] += f"[{part}]"
+        else:
+            parts.append(str(part))
+    return ".".join(parts) or "the file"
+
+
+def _data_path(data: Any, loc: tuple[Any, ...], error_type: str) -> tuple[tuple[Any, ...], bool]:
+    """Follow `loc` through the data, skipping pydantic's union-branch labels.
+
+    Returns the path and whether some labels were skipped (a union was tried).
+    """
+    path: list[Any] = []
+    skipped = False
+    current = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(current, dict) and part in current:
+            path.append(part)
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            path.append(part)
+            current = current[part]
+        elif last and error_type in ("extra_forbidden", "missing"):
+            path.append(part)
+        else:
+            skipped = True
+    return tuple(path), skipped
+
+
+def _value_at(data: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _messages(
+    exc: ValidationError, data: Any, prefix: tuple[Any, ...], task_keys: dict[int, str]
+) -> list[tuple[tuple[Any, ...], str]]:
+    grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    unions: set[tuple[Any, ...]] = set()
+    for err in exc.errors():
+        path, skipped = _data_path(data, tuple(err["loc"]), err["type"])
+        grouped.setdefault(path, []).append(err)
+        if skipped:
+            unions.add(path)
+    out: list[tuple[tuple[Any, ...], str]] = []
+    for path, errors in grouped.items():
+        full = prefix + path
+        where = _where(full, task_keys)
+        err = errors[0]
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(path[-1])
+            parent = _where(full[:-1], task_keys)
+            hint = _did_you_mean(key, _fields_for(full[:-1]))
+            out.append((full, f"unknown key {key!r} in {parent}{hint}"))
+            continue
+        if kind == "missing":
+            out.append((full, f"{_where(full[:-1], task_keys)} is missing the required key {path[-1]!r}"))
+            continue
+        value = _value_at(data, path)
+        if kind.startswith("union_tag") or (path in unions and len(errors) > 1):
+            name = next((p for p in reversed(full) if isinstance(p, str)), "")
+            expected = _EXPECTED.get(name)
+            if expected:
+                out.append((full, f"{where}: expected {expected}, got {_describe(value)}"))
+                continue
+            # A union of a section and a simpler form: report the section's own problem.
+            errors = [e for e in errors if e["type"] not in _TYPE_WORDS] or errors
+            err = errors[0]
+            kind = err["type"]
+        if kind in _TYPE_WORDS:
+            message = f"{where}: expected {_TYPE_WORDS[kind]}, got {_describe(value)}"
+        elif kind == "literal_error":
+            allowed = [str(v) for v in (err.get("ctx") or {}).get("expected", "").replace("'", "").split(" or ")]
+            choices = [c.strip() for part in allowed for c in part.split(",")]
+            hint = _did_you_mean(str(value), choices) if isinstance(value, str) else ""
+            message = f"{where}: {_describe(value)} is not one of {', '.join(choices)}{hint}"
+        elif kind == "string_pattern_mismatch":
+            if full[-1] == "key" or full[-2:-1] == ("parameters",) or full[-1] == "name":
+                message = (
+                    f"{where}: {_describe(value)} may only contain letters, digits, "
+                    + ("'_' and '-'" if full[-1] == "key" else "'_'" if "parameters" in full else "'_', '.' and '-'")
+                )
+            elif full[-1] == "email":
+                message = f"{where}: {_describe(value)} is not an email address"
+            elif full[-1] == "webhook":
+                message = f"{where}: {_describe(value)} is not an http:// or https:// URL"
+            else:
+                message = f"{where}: {_describe(value)} does not have the expected form"
+        elif kind in ("greater_than_equal", "greater_than"):
+            limit = (err.get("ctx") or {}).get("ge", (err.get("ctx") or {}).get("gt"))
+            message = f"{where}: must be at least {limit}, got {_describe(value)}"
+        elif kind == "too_short":
+            message = f"{where}: must not be empty"
+        elif kind == "value_error":
+            text = str(err["msg"]).removeprefix("Value error, ")
+            message = f"{where}: {text}"
+        else:
+            message = f"{where}: {err['msg']}"
+        out.append((full, message))
+    return out
+
+
+def project_root_for(path: Path, fallback: Path) -> Path:
+    """A file in a `workflows/` folder belongs to the project around that folder."""
+    path = path.resolve()
+    if path.parent.name == "workflows":
+        return path.parent.parent
+    return fallback.resolve()
+
+
+def _build_task(raw: schema.Task, defaults: schema.TaskSettings, line: int | None) -> Task:
+    def pick(name: str, fallback: Any) -> Any:
+        value = getattr(raw, name)
+        if value is None:
+            value = getattr(defaults, name)
+        return fallback if value is None else value
+
+    kind = raw.kinds()[0]
+    target: Any = getattr(raw, kind)
+    edges = tuple(
+        Edge(task=d) if isinstance(d, str) else Edge(task=d.task, outcome=d.outcome)
+        for d in raw.depends_on
+    )
+    env = dict(defaults.env or {})
+    env.update(raw.env or {})
+    return Task(
+        key=raw.key,
+        kind=kind,
+        target=target,
+        line=line,
+        description=raw.description,
+        depends_on=edges,
+        run_if=raw.run_if,
+        parameters=dict(raw.parameters),
+        for_each=ForEach(raw.for_each.inputs, raw.for_each.concurrency) if raw.for_each else None,
+        args=tuple(raw.args or ()),
+        kernel=pick("kernel", None),
+        timeout=pick("timeout", None),
+        retries=pick("retries", 0),
+        retry_delay=pick("retry_delay", 0.0),
+        retry_backoff=float(pick("retry_backoff", 1.0)),
+        retry_on_timeout=pick("retry_on_timeout", False),
+        disabled=raw.disabled,
+        cwd=pick("cwd", None),
+        env=env,
+        python=pick("python", None),
+        notifications=pick("notifications", None),
+    )
+
+
+def _loose_edges(item: dict[str, Any]) -> list[Edge]:
+    """Dependencies of a task that failed its own checks, so graph checks still see them."""
+    edges = []
+    for dep in item.get("depends_on") or [] if isinstance(item.get("depends_on"), list) else []:
+        if isinstance(dep, str):
+            edges.append(Edge(dep))
+        elif isinstance(dep, dict) and isinstance(dep.get("task"), str):
+            edges.append(Edge(dep["task"], dep.get("outcome") if isinstance(dep.get("outcome"), bool) else None))
+    return edges
+
+
+def _check_graph(
+    nodes: list[tuple[str, int | None, str | None, list[Edge]]], file: str, problems: list[Problem]
+) -> None:
+    """`nodes`: (key, line, kind or None when unknown, edges) for every task of the file."""
+    by_key: dict[str, tuple[int | None, str | None]] = {}
+    for key, line, kind, _ in nodes:
+        if key in by_key:
+            problems.append(
+                Problem(file, line, f"duplicate task key {key!r} (first used at line {by_key[key][0]})")
+            )
+        else:
+            by_key[key] = (line, kind)
+    for key, line, _, edges in nodes:
+        for edge in edges:
+            if edge.task == key:
+                problems.append(Problem(file, line, f"task {key!r} depends on itself"))
+            elif edge.task not in by_key:
+                hint = _did_you_mean(edge.task, list(by_key))
+                problems.append(
+                    Problem(file, line, f"task {key!r} depends on unknown task {edge.task!r}{hint}")
+                )
+            elif edge.outcome is not None and by_key[edge.task][1] not in (None, "condition"):
+                problems.append(
+                    Problem(
+                        file,
+                        line,
+                        f"task {key!r}: `outcome` is only for an edge from a condition task, "
+                        f"and {edge.task!r} is a {by_key[edge.task][1]} task",
+                    )
+                )
+    upstream: dict[str, list[str]] = {}
+    for key, _, _, edges in nodes:
+        upstream.setdefault(key, []).extend(e.task for e in edges if e.task in by_key and e.task != key)
+    cycle = graph.find_cycle(upstream)
+    if cycle:
+        problems.append(Problem(file, by_key[cycle[0]][0], "dependency cycle: " + " -> ".join(cycle)))
+
+
+def _check_files(
+    files: list[tuple[str, int | None, str, str]], root: Path, file: str, problems: list[Problem]
+) -> None:
+    """`files`: (task key, line, kind, path as written) for notebook and script tasks."""
+    for key, line, kind, target in files:
+        if "{{" in target:
+            continue  # resolved when the task starts
+        path = root / target
+        if not path.is_file():
+            problems.append(Problem(file, line, f"task {key!r}: {kind} file {target!r} not found"))
+        elif kind == "notebook" and path.suffix != ".ipynb":
+            problems.append(Problem(file, line, f"task {key!r}: {target!r} is not an .ipynb notebook"))
+
+
+def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, list[Problem]]:
+    """Load and check one workflow file; return the workflow (None if unusable) and problems."""
+    shown = str(path)
+    root = project_root_for(path, root or Path.cwd())
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [Problem(shown, None, "no such workflow file")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(shown, None, f"cannot read the file: {exc}")]
+    try:
+        doc = yamlload.load(text)
+    except yamlload.YamlError as exc:
+        return None, [Problem(shown, exc.line, exc.message)]
+    problems = [
+        Problem(shown, line, f"duplicate key {_where(p, {})!r}") for p, line in doc.duplicates
+    ]
+    data = doc.data
+    if not isinstance(data, dict):
+        problems.append(Problem(shown, doc.line_of(()), "a workflow file must be a mapping with a `tasks` list"))
+        return None, problems
+
+    raw_tasks = data.get("tasks")
+    task_keys: dict[int, str] = {}
+    if isinstance(raw_tasks, list):
+        for i, item in enumerate(raw_tasks):
+            if isinstance(item, dict) and isinstance(item.get("key"), str):
+                task_keys[i] = item["key"]
+
+    def report(path_and_messages: list[tuple[tuple[Any, ...], str]]) -> None:
+        for p, message in path_and_messages:
+            problems.append(Problem(shown, doc.line_of(p), message))
+
+    settings: schema.Workflow | None = None
+    try:
+        settings = schema.Workflow.model_validate(data)
+    except ValidationError as exc:
+        report(_messages(exc, data, (), task_keys))
+    if settings is not None and settings.continuous not in (None, False) and (
+        settings.schedule or settings.file_arrival
+    ):
+        problems.append(
+            Problem(shown, doc.line_of(("continuous",)), "`continuous` cannot be combined with `schedule` or `file_arrival`")
+        )
+
+    defaults = settings.defaults if settings else schema.TaskSettings()
+    tasks: list[Task] = []
+    nodes: list[tuple[str, int | None, str | None, list[Edge]]] = []
+    files: list[tuple[str, int | None, str, str]] = []
+    for i, item in enumerate(raw_tasks if isinstance(raw_tasks, list) else []):
+        where = ("tasks", i)
+        line = doc.line_of(where)
+        if not isinstance(item, dict):
+            problems.append(Problem(shown, line, f"tasks[{i}]: each task must be a mapping with a `key`"))
+            continue
+        try:
+            raw = schema.Task.model_validate(item)
+        except ValidationError as exc:
+            report(_messages(exc, item, where, task_keys))
+            if isinstance(item.get("key"), str):
+                nodes.append((item["key"], line, None, _loose_edges(item)))
+            continue
+        finally:
+            for kind in ("notebook", "script"):
+                if isinstance(item.get(kind), str):
+                    files.append((str(item.get("key")), line, kind, item[kind]))
+        kinds = raw.kinds()
+        name = _where(where, task_keys)
+        nodes.append((raw.key, line, kinds[0] if len(kinds) == 1 else None, _loose_edges(item)))
+        if not kinds:
+            problems.append(
+                Problem(shown, line, f"{name} has no kind: give one of {', '.join(schema.TASK_KINDS)}")
+            )
+            continue
+        if len(kinds) > 1:
+            problems.append(
+                Problem(shown, line, f"{name} has more than one kind ({', '.join(kinds)}); give exactly one")
+            )
+            continue
+        if raw.args is not None and kinds[0] not in ("script", "command"):
+            problems.append(Problem(shown, doc.line_of(where + ("args",)), f"{name}: `args` is only for script and command tasks"))
+        tasks.append(_build_task(raw, defaults, line))
+
+    _check_graph(nodes, shown, problems)
+    _check_files(files, root, shown, problems)
+    problems.sort(key=lambda p: (p.line or 0))
+    if problems or settings is None:
+        return None, problems
+    workflow = Workflow(
+        name=settings.name or path.stem,
+        path=path.resolve(),
+        root=root,
+        tasks=tuple(tasks),
+        description=settings.description,
+        parameters=dict(settings.parameters),
+        settings=settings,
+    )
+    return workflow, []
+
+
+def load_workflow(path: Path, root: Path | None = None) -> Workflow:
+    """Load one workflow file or raise WorkflowFileError listing all its problems."""
+    workflow, problems = check_file(path, root)
+    if problems or workflow is None:
+        raise WorkflowFileError(problems)
+    return workflow

@@ -1,0 +1,65 @@
+"""A project: its root folder, its workflow files and its `.nbflow/` state folder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+
+STATE_DIR_ENV = "NBFLOW_HOME"  # where run history and artifacts go, instead of ROOT/.nbflow
+DB_URL_ENV = "NBFLOW_DATABASE_URL"  # a SQLAlchemy URL for the run history
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above `start` holding `workflows/` or `.nbflow/`."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "workflows").is_dir() or (folder / ".nbflow").is_dir():
+            return folder
+    return start
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+
+    @classmethod
+    def discover(cls, root: str | Path | None = None) -> Project:
+        if root is not None:
+            path = Path(root).resolve()
+            if not path.is_dir():
+                raise UsageError(f"--project {root}: no such folder")
+            return cls(path)
+        return cls(find_root(Path.cwd()))
+
+    @property
+    def state_dir(self) -> Path:
+        override = os.environ.get(STATE_DIR_ENV)
+        return Path(override).resolve() if override else self.root / ".nbflow"
+
+    @property
+    def database_url(self) -> str:
+        return os.environ.get(DB_URL_ENV) or f"sqlite:///{self.state_dir / 'history.db'}"
+
+    @property
+    def workflows_dir(self) -> Path:
+        return self.root / "workflows"
+
+    def workflow_files(self) -> list[Path]:
+        if not self.workflows_dir.is_dir():
+            return []
+        return sorted(
+            p for p in self.workflows_dir.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+        )
+
+    def run_dir(self, workflow: str, run_id: int) -> Path:
+        return self.state_dir / "runs" / workflow / str(run_id)
+
+    def relative(self, path: Path) -> str:
+        """A path as shown to users and stored: relative to the root when inside it."""
+        try:
+            return str(path.resolve().relative_to(self.root))
+        except ValueError:
+            return str(path.resolve())

@@ -1,0 +1,191 @@
+"""`{{references}}`: find them in values and resolve them against a run's context.
+
+A value that is exactly one reference keeps the referenced value's type; a reference inside
+a longer string is rendered as text (JSON for lists and mappings, lower-case booleans).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+REFERENCE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+
+ALIASES = {
+    "job.parameters": "params",
+    "job.run_id": "run.id",
+    "job.id": "run.workflow",
+    "job.name": "run.workflow",
+    "job.start_time": "run.start_time",
+    "job.trigger": "run.trigger",
+    "job.repair_count": "run.repair_count",
+    "task.name": "task.key",
+    "task.execution_count": "task.attempt",
+}
+
+TIME_ARGS = (
+    "iso_date",
+    "iso_datetime",
+    "year",
+    "month",
+    "day",
+    "hour",
+    "minute",
+    "second",
+    "timestamp_ms",
+    "iso_weekday",
+    "is_weekday",
+)
+
+
+class ReferenceError_(LookupError):
+    """A reference that cannot be resolved; the message names it."""
+
+
+def canonical(expr: str) -> str:
+    """Rewrite a Databricks spelling to nbflow's; `a.[b c]` bracket keys become `a.b c`."""
+    expr = re.sub(r"\.\[\s*([^\]]*?)\s*\]", r".\1", expr.strip())
+    for alias, target in ALIASES.items():
+        if expr == alias or expr.startswith(alias + "."):
+            return target + expr[len(alias) :]
+    return expr
+
+
+def time_arg(ts: float, arg: str, tz: Any = timezone.utc) -> Any:
+    moment = datetime.fromtimestamp(ts, tz=tz)
+    values = {
+        "iso_date": moment.date().isoformat(),
+        "iso_datetime": moment.isoformat(),
+        "year": moment.year,
+        "month": moment.month,
+        "day": moment.day,
+        "hour": moment.hour,
+        "minute": moment.minute,
+        "second": moment.second,
+        "timestamp_ms": int(round(ts * 1000)),
+        "iso_weekday": moment.isoweekday(),
+        "is_weekday": moment.isoweekday() <= 5,
+    }
+    if arg not in values:
+        raise ReferenceError_(f"unknown time field {arg!r} (use one of {', '.join(TIME_ARGS)})")
+    return values[arg]
+
+
+def render(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def substitute(value: Any, lookup: Callable[[str], Any]) -> Any:
+    """Resolve every reference in `value` (recursing into lists and mappings)."""
+    if isinstance(value, str):
+        whole = REFERENCE.fullmatch(value.strip()) if "{{" in value else None
+        if whole and value.strip() == value:
+            return lookup(canonical(whole.group(1)))
+        if "{{" not in value:
+            return value
+        return REFERENCE.sub(lambda m: render(lookup(canonical(m.group(1)))), value)
+    if isinstance(value, list):
+        return [substitute(v, lookup) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, lookup) for k, v in value.items()}
+    return value
+
+
+def find(value: Any) -> list[str]:
+    """Every reference in `value`, canonical spelling."""
+    if isinstance(value, str):
+        return [canonical(m.group(1)) for m in REFERENCE.finditer(value)]
+    if isinstance(value, list):
+        return [r for v in value for r in find(v)]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in find(v)]
+    return []
+
+
+class Context:
+    """What references resolve against when a task starts."""
+
+    def __init__(
+        self,
+        *,
+        params: dict[str, Any],
+        run: dict[str, Any],
+        tasks: dict[str, dict[str, Any]],
+        task: dict[str, Any] | None = None,
+        input_value: Any = None,
+        has_input: bool = False,
+    ):
+        self.params = params
+        self.run = run
+        self.tasks = tasks
+        self.task = task or {}
+        self.input_value = input_value
+        self.has_input = has_input
+
+    def lookup(self, expr: str) -> Any:
+        parts = expr.split(".")
+        head = parts[0]
+        if head == "params" and len(parts) >= 2:
+            name = ".".join(parts[1:])
+            if name not in self.params:
+                raise ReferenceError_(f"{{{{{expr}}}}}: no workflow parameter named {name!r}")
+            return self.params[name]
+        if head == "run" and len(parts) >= 2:
+            return self._run(expr, parts[1:])
+        if head == "task" and len(parts) == 2 and parts[1] in self.task:
+            return self.task[parts[1]]
+        if head == "tasks" and len(parts) >= 3:
+            return self._tasks(expr, parts[1], parts[2:])
+        if head == "input":
+            if not self.has_input:
+                raise ReferenceError_(f"{{{{{expr}}}}}: `input` is only set inside a for_each task")
+            value = self.input_value
+            for field in parts[1:]:
+                if not isinstance(value, dict) or field not in value:
+                    raise ReferenceError_(f"{{{{{expr}}}}}: the input has no field {field!r}")
+                value = value[field]
+            return value
+        raise ReferenceError_(f"{{{{{expr}}}}}: unknown reference")
+
+    def _run(self, expr: str, rest: list[str]) -> Any:
+        if rest[0] in ("id", "workflow", "repair_count") and len(rest) == 1:
+            return self.run[rest[0]]
+        if rest[0] == "start_time" and len(rest) == 2:
+            return time_arg(self.run["start_time"], rest[1])
+        if rest[0] == "trigger" and len(rest) >= 2:
+            if rest[1] == "time" and len(rest) == 3:
+                return time_arg(self.run["trigger_time"], rest[2])
+            if rest[1] == "type" and len(rest) == 2:
+                return self.run["trigger_type"]
+            if rest[1] in ("files", "location") and len(rest) == 2:
+                return self.run.get("trigger_" + rest[1])
+        raise ReferenceError_(f"{{{{{expr}}}}}: unknown reference")
+
+    def _tasks(self, expr: str, key: str, rest: list[str]) -> Any:
+        if key not in self.tasks:
+            raise ReferenceError_(f"{{{{{expr}}}}}: no task {key!r} has finished upstream")
+        info = self.tasks[key]
+        if rest == ["result_state"]:
+            return info["state"]
+        if rest[0] == "values" and len(rest) == 2:
+            values = info.get("values") or {}
+            if rest[1] not in values:
+                raise ReferenceError_(f"{{{{{expr}}}}}: task {key!r} published no value {rest[1]!r}")
+            return values[rest[1]]
+        if rest[0] == "output":
+            value: Any = info.get("output") or {}
+            for field in rest[1:]:
+                if not isinstance(value, dict) or field not in value:
+                    raise ReferenceError_(f"{{{{{expr}}}}}: task {key!r} has no output {field!r}")
+                value = value[field]
+            return value
+        raise ReferenceError_(f"{{{{{expr}}}}}: unknown reference")

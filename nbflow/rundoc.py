@@ -1,0 +1,59 @@
+"""The run document: one JSON-ready dict per run, as `show --json` and the API give it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .clock import iso
+
+
+def _attempt(row: dict[str, Any]) -> dict[str, Any]:
+    error = None
+    if row.get("error_ename") or row.get("error_evalue"):
+        error = {
+            "ename": row.get("error_ename"),
+            "evalue": row.get("error_evalue"),
+            "cell_index": row.get("error_cell_index"),
+        }
+    return {
+        "number": row["number"],
+        "state": row["state"],
+        "start_time": iso(row.get("start_time")),
+        "end_time": iso(row.get("end_time")),
+        "artifact": row.get("artifact"),
+        "parameters": row.get("parameters") or {},
+        "error": error,
+    }
+
+
+def run_document(run: dict[str, Any]) -> dict[str, Any]:
+    """Shape a run from `Store.get_run` as the documented JSON document."""
+    tasks = []
+    for task in run.get("tasks", []):
+        tasks.append(
+            {
+                "key": task["key"],
+                "kind": task["kind"],
+                "state": task["state"],
+                "depends_on": task.get("depends_on") or [],
+                "outcome": task.get("outcome") if task["kind"] == "condition" else None,
+                "values": task.get("task_values") or {},
+                "start_time": iso(task.get("start_time")),
+                "end_time": iso(task.get("end_time")),
+                "message": task.get("message"),
+                "attempts": [_attempt(a) for a in task.get("attempts", [])],
+            }
+        )
+    return {
+        "id": run["id"],
+        "workflow": run["workflow"],
+        "workflow_path": run["workflow_path"],
+        "state": run["state"],
+        "trigger": {"type": run["trigger_type"], "time": iso(run["trigger_time"])},
+        "parameters": run.get("parameters") or {},
+        "start_time": iso(run.get("start_time")),
+        "end_time": iso(run.get("end_time")),
+        "repair_count": run.get("repair_count") or 0,
+        "message": run.get("message"),
+        "tasks": tasks,
+    }

@@ -1,0 +1,121 @@
+"""Task and run states, the `run_if` rules and a run's result; pure, no I/O.
+
+The strings are stored in the run history: never rename one once stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import Enum
+
+
+class TaskState(str, Enum):
+    PENDING = "pending"  # waiting for upstream tasks
+    QUEUED = "queued"  # eligible, waiting for a free slot
+    RUNNING = "running"  # an attempt is executing
+    WAITING_FOR_RETRY = "waiting_for_retry"  # an attempt failed; the next starts after retry_delay
+    SUCCESS = "success"  # finished without error
+    FAILED = "failed"  # the last attempt raised, exited non-zero, or its kernel died
+    TIMED_OUT = "timed_out"  # the last attempt hit its timeout
+    CANCELED = "canceled"  # canceled by a person or by the run's timeout
+    EXCLUDED = "excluded"  # branch not taken or failure handler not needed; counts as success
+    UPSTREAM_FAILED = "upstream_failed"  # not run because an upstream task failed
+    UPSTREAM_CANCELED = "upstream_canceled"  # not run because an upstream task was canceled
+    DISABLED = "disabled"  # `disabled: true`; counts as success for what depends on it
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RunState(str, Enum):
+    QUEUED = "queued"  # accepted, not started (waiting for a slot)
+    RUNNING = "running"  # tasks are being run
+    SUCCESS = "success"  # every task succeeded, was excluded or disabled
+    SUCCESS_WITH_FAILURES = "success_with_failures"  # a failure was handled; every leaf succeeded
+    FAILED = "failed"  # a leaf failed, or was not run because of a failure
+    TIMED_OUT = "timed_out"  # stopped by the run's timeout
+    CANCELED = "canceled"  # canceled by a person
+    SKIPPED = "skipped"  # over max_concurrent_runs with queue: false
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL_TASK_STATES = frozenset(
+    {
+        TaskState.SUCCESS,
+        TaskState.FAILED,
+        TaskState.TIMED_OUT,
+        TaskState.CANCELED,
+        TaskState.EXCLUDED,
+        TaskState.UPSTREAM_FAILED,
+        TaskState.UPSTREAM_CANCELED,
+        TaskState.DISABLED,
+    }
+)
+ACTIVE_TASK_STATES = frozenset({TaskState.QUEUED, TaskState.RUNNING, TaskState.WAITING_FOR_RETRY})
+# For what depends on them, these count as success.
+SUCCESS_LIKE = frozenset({TaskState.SUCCESS, TaskState.EXCLUDED, TaskState.DISABLED})
+FAILED_LIKE = frozenset({TaskState.FAILED, TaskState.TIMED_OUT, TaskState.UPSTREAM_FAILED})
+CANCELED_LIKE = frozenset({TaskState.CANCELED, TaskState.UPSTREAM_CANCELED})
+TERMINAL_RUN_STATES = frozenset(
+    {
+        RunState.SUCCESS,
+        RunState.SUCCESS_WITH_FAILURES,
+        RunState.FAILED,
+        RunState.TIMED_OUT,
+        RunState.CANCELED,
+        RunState.SKIPPED,
+    }
+)
+
+RUN = "run"  # decide(): the task should run
+
+
+def edge_state(state: TaskState, wanted: bool | None, outcome: bool | None) -> TaskState:
+    """The state an edge passes on: an outcome edge whose outcome did not happen is excluded."""
+    if wanted is not None and state == TaskState.SUCCESS and outcome is not wanted:
+        return TaskState.EXCLUDED
+    return state
+
+
+def decide(run_if: str, upstream: Sequence[TaskState]) -> TaskState | str:
+    """Whether a task whose upstream edges are all terminal runs (RUN) or which state it gets.
+
+    `upstream` holds one state per edge, as returned by `edge_state`.
+    """
+    if not upstream:
+        return RUN
+    if all(s == TaskState.EXCLUDED for s in upstream):
+        return TaskState.EXCLUDED
+    failed = any(s in FAILED_LIKE for s in upstream)
+    canceled = any(s in CANCELED_LIKE for s in upstream)
+    not_run = TaskState.UPSTREAM_CANCELED if canceled and not failed else TaskState.UPSTREAM_FAILED
+    if run_if == "all_success":
+        return RUN if all(s in SUCCESS_LIKE for s in upstream) else not_run
+    if run_if == "at_least_one_success":
+        return RUN if any(s in SUCCESS_LIKE for s in upstream) else not_run
+    if run_if == "none_failed":
+        if failed or canceled:
+            return not_run
+        return RUN if any(s == TaskState.SUCCESS for s in upstream) else TaskState.EXCLUDED
+    if run_if == "all_done":
+        return RUN
+    if run_if == "at_least_one_failed":
+        return RUN if failed or canceled else TaskState.EXCLUDED
+    if run_if == "all_failed":
+        return RUN if all(s in FAILED_LIKE | CANCELED_LIKE for s in upstream) else TaskState.EXCLUDED
+    raise ValueError(f"unknown run_if {run_if!r}")
+
+
+def run_result(
+    states: Mapping[str, TaskState], upstream: Mapping[str, Sequence[str]]
+) -> RunState:
+    """The result of a run whose tasks are all terminal, from its leaf tasks."""
+    if all(s in SUCCESS_LIKE for s in states.values()):
+        return RunState.SUCCESS
+    used = {dep for deps in upstream.values() for dep in deps}
+    leaves = [key for key in states if key not in used]
+    if all(states[key] in SUCCESS_LIKE for key in leaves):
+        return RunState.SUCCESS_WITH_FAILURES
+    return RunState.FAILED

@@ -1,0 +1,309 @@
+"""Run history: runs, tasks, attempts and artifacts in a SQL database (SQLAlchemy Core).
+
+SQLite in `.nbflow/history.db` by default, in WAL mode so readers see a run while it is
+being written; any SQLAlchemy URL (PostgreSQL, say) can be given instead. Times are stored
+as seconds since the epoch (UTC) and values as JSON text, which every backend keeps alike.
+Only the runner calls the writing methods.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow", String(200), nullable=False, index=True),
+    Column("workflow_path", Text, nullable=False),
+    Column("state", String(40), nullable=False),
+    Column("trigger_type", String(40), nullable=False),
+    Column("trigger_time", Float, nullable=False),
+    Column("parameters", JSON, nullable=False),
+    Column("created_time", Float, nullable=False),
+    Column("start_time", Float),
+    Column("end_time", Float),
+    Column("repair_count", Integer, nullable=False, default=0),
+    Column("parent_run_id", Integer, ForeignKey("runs.id")),
+    Column("runner_pid", Integer),
+    Column("runner_host", String(255)),
+    Column("message", Text),
+)
+
+task_runs = Table(
+    "task_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("key", String(200), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("depends_on", JSON, nullable=False),
+    Column("state", String(40), nullable=False),
+    Column("outcome", Boolean),
+    Column("task_values", JSON, nullable=False),
+    Column("start_time", Float),
+    Column("end_time", Float),
+    Column("message", Text),
+    UniqueConstraint("run_id", "key"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("task_key", String(200), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("state", String(40), nullable=False),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float),
+    Column("parameters", JSON, nullable=False),
+    Column("artifact", Text),
+    Column("error_ename", Text),
+    Column("error_evalue", Text),
+    Column("error_cell_index", Integer),
+    Column("error_traceback", Text),
+    UniqueConstraint("run_id", "task_key", "number"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("task_key", String(200), nullable=False),
+    Column("attempt_number", Integer, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("path", Text, nullable=False),
+)
+
+meta = Table(
+    "nbflow_meta",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    """The run history of one project."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            found = conn.execute(select(meta.c.value).where(meta.c.name == "schema")).scalar()
+            if found is None:
+                conn.execute(insert(meta).values(name="schema", value=str(SCHEMA_VERSION)))
+
+    @classmethod
+    def for_folder(cls, folder: Path) -> Store:
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{folder / 'history.db'}")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing (the runner only) -------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        workflow: str,
+        workflow_path: str,
+        trigger_type: str,
+        trigger_time: float,
+        parameters: dict[str, Any],
+        tasks: Iterable[tuple[str, str, list[dict[str, Any]]]],
+        state: str,
+        now: float,
+        runner_pid: int | None = None,
+        runner_host: str | None = None,
+        parent_run_id: int | None = None,
+    ) -> int:
+        """Record a new run and its tasks (key, kind, depends_on) in one transaction."""
+        with self.engine.begin() as conn:
+            run_id = conn.execute(
+                insert(runs).values(
+                    workflow=workflow,
+                    workflow_path=workflow_path,
+                    state=state,
+                    trigger_type=trigger_type,
+                    trigger_time=trigger_time,
+                    parameters=parameters,
+                    created_time=now,
+                    repair_count=0,
+                    runner_pid=runner_pid,
+                    runner_host=runner_host,
+                    parent_run_id=parent_run_id,
+                )
+            ).inserted_primary_key[0]
+            rows = [
+                dict(
+                    run_id=run_id,
+                    key=key,
+                    kind=kind,
+                    position=i,
+                    depends_on=deps,
+                    state="pending",
+                    task_values={},
+                )
+                for i, (key, kind, deps) in enumerate(tasks)
+            ]
+            if rows:
+                conn.execute(insert(task_runs), rows)
+        return int(run_id)
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**fields))
+
+    def update_task(self, run_id: int, key: str, **fields: Any) -> None:
+        if "values" in fields:
+            fields["task_values"] = fields.pop("values")
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(task_runs)
+                .where(task_runs.c.run_id == run_id, task_runs.c.key == key)
+                .values(**fields)
+            )
+
+    def add_attempt(
+        self,
+        run_id: int,
+        task_key: str,
+        number: int,
+        *,
+        start_time: float,
+        parameters: dict[str, Any],
+        artifact: str | None,
+        state: str = "running",
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(attempts).values(
+                    run_id=run_id,
+                    task_key=task_key,
+                    number=number,
+                    state=state,
+                    start_time=start_time,
+                    parameters=parameters,
+                    artifact=artifact,
+                )
+            )
+            if artifact:
+                conn.execute(
+                    insert(artifacts).values(
+                        run_id=run_id,
+                        task_key=task_key,
+                        attempt_number=number,
+                        kind="notebook" if artifact.endswith(".ipynb") else "log",
+                        path=artifact,
+                    )
+                )
+
+    def finish_attempt(
+        self,
+        run_id: int,
+        task_key: str,
+        number: int,
+        *,
+        state: str,
+        end_time: float,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        error = error or {}
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(attempts)
+                .where(
+                    attempts.c.run_id == run_id,
+                    attempts.c.task_key == task_key,
+                    attempts.c.number == number,
+                )
+                .values(
+                    state=state,
+                    end_time=end_time,
+                    error_ename=error.get("ename"),
+                    error_evalue=error.get("evalue"),
+                    error_cell_index=error.get("cell_index"),
+                    error_traceback=error.get("traceback"),
+                )
+            )
+
+    # -- reading -------------------------------------------------------------------------
+
+    def list_runs(self, workflow: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        query = select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if workflow:
+            query = query.where(runs.c.workflow == workflow)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def get_run(self, run_id: int) -> dict[str, Any] | None:
+        """A run with its tasks and their attempts, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+            if row is None:
+                return None
+            run = dict(row._mapping)
+            task_rows = conn.execute(
+                select(task_runs).where(task_runs.c.run_id == run_id).order_by(task_runs.c.position)
+            )
+            tasks = [dict(t._mapping) for t in task_rows]
+            attempt_rows = conn.execute(
+                select(attempts)
+                .where(attempts.c.run_id == run_id)
+                .order_by(attempts.c.task_key, attempts.c.number)
+            )
+            by_task: dict[str, list[dict[str, Any]]] = {}
+            for a in attempt_rows:
+                by_task.setdefault(a.task_key, []).append(dict(a._mapping))
+        for task in tasks:
+            task["attempts"] = by_task.get(task["key"], [])
+        run["tasks"] = tasks
+        return run
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
