@@ -23,6 +23,14 @@ def open_store(project: Project) -> Store:
     return Store(project.database_url)
 
 
+def _shown(path: Path) -> Path:
+    """A path as the user would write it: relative to the current folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def workflow_path(project: Project, name_or_path: str) -> Path:
     """A workflow given as a file path, a file name in `workflows/`, or a workflow name."""
     candidate = Path(name_or_path)
@@ -32,11 +40,11 @@ def workflow_path(project: Project, name_or_path: str) -> Path:
         return candidate
     for path in project.workflow_files():
         if path.stem == name_or_path:
-            return path
+            return _shown(path)
     for path in project.workflow_files():
         workflow, _ = loader.check_file(path, project.root)
         if workflow is not None and workflow.name == name_or_path:
-            return path
+            return _shown(path)
     known = ", ".join(p.stem for p in project.workflow_files()) or "none"
     raise UsageError(
         f"no workflow {name_or_path!r} in {project.relative(project.workflows_dir)}/ (found: {known})"
@@ -45,7 +53,11 @@ def workflow_path(project: Project, name_or_path: str) -> Path:
 
 def validate(project: Project, files: list[str] | None = None) -> tuple[list[Path], list[Problem]]:
     """Check workflow files (default: all of `workflows/`); return the files and problems."""
-    paths = [workflow_path(project, f) for f in files] if files else project.workflow_files()
+    paths = (
+        [workflow_path(project, f) for f in files]
+        if files
+        else [_shown(p) for p in project.workflow_files()]
+    )
     if not paths:
         raise UsageError(f"no workflow files in {project.workflows_dir}")
     problems: list[Problem] = []

@@ -310,6 +310,9 @@ class Runner:
             result = await self._spawn(argv, cwd, env, log=artifact, timeout=task.timeout)
         state = TaskState(result["state"])
         error = result.get("error")
+        if error and task.kind == "notebook" and artifact.is_file():
+            # Index in the executed notebook as kept (papermill adds cells above the error).
+            error["cell_index"] = _error_cell(artifact, error.get("cell_index"))
         if state == TaskState.SUCCESS and task.kind == "notebook":
             try:
                 values = scraps.read_scraps(nbformat.read(str(artifact), as_version=4))
@@ -386,6 +389,17 @@ class Runner:
         detail = (err or b"").decode(errors="replace").strip().splitlines()[-5:]
         return _failed("WorkerError", f"the notebook worker exited with code {proc.returncode}: "
                        + " | ".join(detail))
+
+
+def _error_cell(path: Path, fallback: int | None) -> int | None:
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError):
+        return fallback
+    for index, cell in enumerate(nb.cells):
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", []) or []):
+            return index
+    return fallback
 
 
 def _failed(ename: str, evalue: str) -> dict[str, Any]:

@@ -1,0 +1,148 @@
+"""The command line as a user meets it: exit codes, JSON documents, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nbflow import api
+from nbflow.project import Project
+from nbflow.store import Store
+
+GOOD = "tasks:\n  - {key: a, notebook: notebooks/ok.ipynb, parameters: {x: 3}}\n"
+
+
+def test_validate_lists_every_problem_with_file_and_line_and_exit_code_2(project):
+    project.workflow("good", GOOD)
+    project.workflow(
+        "bad",
+        """
+        name: bad
+        tasks:
+          - key: a
+            notebook: notebooks/ok.ipynb
+            retrys: 1
+          - key: b
+            notebook: notebooks/missing.ipynb
+            depends_on: [a, nowhere]
+        """,
+    )
+    proc = project.cli("validate")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [
+        "workflows/bad.yaml:6: unknown key 'retrys' in tasks[a] (did you mean 'retries'?)",
+        "workflows/bad.yaml:7: task 'b' depends on unknown task 'nowhere'",
+        "workflows/bad.yaml:7: task 'b': notebook file 'notebooks/missing.ipynb' not found",
+    ]
+    assert "Traceback" not in proc.stderr
+    proc = project.cli("validate", "workflows/good.yaml")
+    assert proc.returncode == 0
+    assert "good.yaml: ok" in proc.stdout
+
+
+def test_validate_reports_yaml_errors_at_their_line(project):
+    project.workflow("broken", "tasks:\n  - key: a\n    notebook: [unclosed\n")
+    proc = project.cli("validate")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("workflows/broken.yaml:4: invalid YAML")
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "nowhere"], "no workflow 'nowhere' in workflows/ (found: good)"),
+        (["run", "good", "-p", "x"], "-p 'x': expected NAME=VALUE"),
+        (["run", "good", "-p", "y=1"], "workflow 'good' has no parameter 'y' (its parameters: none)"),
+        (["show", "999"], "no run 999 in .nbflow"),
+        (["params", "notebooks/nope.ipynb"], "no such notebook"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_code_2(project, args, message):
+    project.workflow("good", GOOD)
+    proc = project.cli(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_workflow_file_on_run_is_refused_and_history_is_kept(project):
+    project.workflow("good", GOOD)
+    assert project.cli("run", "good").returncode == 0
+    db = project.root / ".nbflow" / "history.db"
+    project.workflow("good", GOOD.replace("notebook:", "notebok:"))
+    proc = project.cli("run", "good")
+    assert proc.returncode == 2
+    assert "workflows/good.yaml:2: unknown key 'notebok'" in proc.stderr
+    store = Store(f"sqlite:///{db}")
+    assert [r["id"] for r in store.list_runs()] == [1]
+
+
+@pytest.mark.kernel
+def test_json_documents_of_run_runs_and_show(project):
+    project.workflow("good", GOOD)
+    code, doc = project.cli_json("run", "good")
+    assert code == 0
+    assert set(doc) >= {"id", "workflow", "state", "trigger", "parameters", "start_time",
+                        "end_time", "repair_count", "tasks"}
+    assert doc["trigger"]["type"] == "manual"
+    assert doc["trigger"]["time"][-6] in "+-"  # ISO 8601 with offset
+    (task,) = doc["tasks"]
+    assert task["key"] == "a" and task["state"] == "success"
+    assert task["values"] == {"doubled": 6}
+    (attempt,) = task["attempts"]
+    assert set(attempt) >= {"number", "state", "start_time", "end_time", "artifact", "error"}
+    assert attempt["error"] is None
+    assert (project.root / attempt["artifact"]).is_file()
+    code, shown = project.cli_json("show", str(doc["id"]))
+    assert shown == doc
+    project.cli("run", "good")
+    code, listed = project.cli_json("runs")
+    assert [r["id"] for r in listed] == [2, 1]
+    text = project.cli("show", "1").stdout
+    assert "value doubled = 6" in text
+
+
+@pytest.mark.kernel
+def test_progress_lines_when_not_on_a_terminal(project):
+    project.workflow("good", GOOD)
+    proc = project.cli("run", "good")
+    assert proc.returncode == 0
+    lines = proc.stderr.splitlines()
+    assert any(line.endswith("  a  running") for line in lines)
+    assert any("  a  success  (" in line for line in lines)
+    assert "run 1 of good: success" in proc.stdout
+
+
+@pytest.mark.kernel
+def test_history_is_readable_while_a_run_writes_it(project):
+    project.workflow("good", GOOD)
+    seen = []
+
+    class Peek:
+        def run_changed(self, run_id, state, at):
+            pass
+
+        def task_changed(self, key, state, at, attempt, message):
+            if state.value == "running":
+                reader = Store(f"sqlite:///{project.root / '.nbflow' / 'history.db'}")
+                run = reader.get_run(1)
+                seen.append((run["state"], run["tasks"][0]["state"]))
+                reader.close()
+
+    doc = api.run(Project(project.root), "good", observer=Peek())
+    assert doc["state"] == "success"
+    assert seen == [("running", "running")]
+    with Store(f"sqlite:///{project.root / '.nbflow' / 'history.db'}").engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_params_lists_a_notebooks_parameters(project):
+    proc = project.cli("params", "notebooks/echo.ipynb", "--json")
+    assert proc.returncode == 0
+    found = {p["name"]: p for p in json.loads(proc.stdout)}
+    assert found["code"]["default"] == "000" and found["code"]["type"] == "str"
+    assert found["count"]["help"] == "an int"
