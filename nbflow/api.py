@@ -100,20 +100,38 @@ def run(
     store = open_store(project)
     try:
         now = clock.now()
-        run_id = create_run(store, workflow, project, parameters=parameters,
-                            trigger_type=trigger_type, trigger_time=now, now=now)
+        run_id = create_run(
+            store,
+            workflow,
+            project,
+            parameters=parameters,
+            trigger_type=trigger_type,
+            trigger_time=now,
+            now=now,
+        )
         if on_created:
             on_created(run_id, workflow)
-        runner = Runner(workflow, project, store, run_id, parameters=parameters,
-                        trigger_type=trigger_type, trigger_time=now, parallel=parallel,
-                        clock=clock, observer=observer)
+        runner = Runner(
+            workflow,
+            project,
+            store,
+            run_id,
+            parameters=parameters,
+            trigger_type=trigger_type,
+            trigger_time=now,
+            parallel=parallel,
+            clock=clock,
+            observer=observer,
+        )
         asyncio.run(runner.run())
         return show(project, run_id, store=store)
     finally:
         store.close()
 
 
-def list_runs(project: Project, workflow: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+def list_runs(
+    project: Project, workflow: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
     store = open_store(project)
     try:
         return [run_document({**r, "tasks": []}) for r in store.list_runs(workflow, limit)]

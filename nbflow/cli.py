@@ -43,7 +43,9 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="nbflow")
-@click.option("--project", metavar="DIR", help="Project root (default: found from the current folder).")
+@click.option(
+    "--project", metavar="DIR", help="Project root (default: found from the current folder)."
+)
 @click.pass_context
 def main(ctx: click.Context, project: str | None) -> None:
     """Run Jupyter notebooks as workflows."""
@@ -66,14 +68,25 @@ def validate(ctx: click.Context, files: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("workflow")
-@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Override a workflow parameter (JSON when it parses as JSON, else text).")
-@click.option("--parallel", type=click.IntRange(min=1), default=None,
-              help="Tasks run at once (default: the number of cores).")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a workflow parameter (JSON when it parses as JSON, else text).",
+)
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Tasks run at once (default: the number of cores).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run document as JSON at the end.")
 @click.pass_context
-def run(ctx: click.Context, workflow: str, params: tuple[str, ...], parallel: int | None,
-        as_json: bool) -> None:
+def run(
+    ctx: click.Context, workflow: str, params: tuple[str, ...], parallel: int | None, as_json: bool
+) -> None:
     """Run WORKFLOW (a file or a name in workflows/) and wait for it to finish."""
     project = _project(ctx)
     overrides = parse_assignments(params)
@@ -85,14 +98,23 @@ def run(ctx: click.Context, workflow: str, params: tuple[str, ...], parallel: in
         if live:
             holder["reporter"].__init__([t.key for t in wf.tasks])
             holder["reporter"].__enter__()
-        click.echo(f"run {run_id} of {wf.name}: artifacts in "
-                   f"{project.relative(project.run_dir(wf.name, run_id))}/", err=True)
+        click.echo(
+            f"run {run_id} of {wf.name}: artifacts in "
+            f"{project.relative(project.run_dir(wf.name, run_id))}/",
+            err=True,
+        )
 
     reporter: Any = LiveReporter([]) if live else PlainReporter()
     holder["reporter"] = reporter
     try:
-        doc = api.run(project, workflow, overrides=overrides, parallel=parallel,
-                      observer=reporter, on_created=created)
+        doc = api.run(
+            project,
+            workflow,
+            overrides=overrides,
+            parallel=parallel,
+            observer=reporter,
+            on_created=created,
+        )
     finally:
         if live and "run_id" in holder:
             reporter.__exit__(None, None, None)
@@ -107,7 +129,10 @@ def _summary(doc: dict[str, Any]) -> None:
     failed = [t for t in doc["tasks"] if t["state"] not in ("success", "excluded", "disabled")]
     click.echo(f"run {doc['id']} of {doc['workflow']}: {doc['state']}")
     for task in failed:
-        click.echo(f"  {task['key']}: {task['state']}" + (f" - {task['message']}" if task["message"] else ""))
+        click.echo(
+            f"  {task['key']}: {task['state']}"
+            + (f" - {task['message']}" if task["message"] else "")
+        )
         if task["attempts"] and task["attempts"][-1]["artifact"]:
             click.echo(f"    see {task['attempts'][-1]['artifact']}")
 
@@ -128,8 +153,10 @@ def runs(ctx: click.Context, workflow: str | None, limit: int, as_json: bool) ->
         return
     click.echo(f"{'id':>5}  {'workflow':20}  {'state':22}  {'trigger':8}  start")
     for d in docs:
-        click.echo(f"{d['id']:>5}  {d['workflow'][:20]:20}  {d['state']:22}  "
-                   f"{d['trigger']['type']:8}  {d['start_time'] or '-'}")
+        click.echo(
+            f"{d['id']:>5}  {d['workflow'][:20]:20}  {d['state']:22}  "
+            f"{d['trigger']['type']:8}  {d['start_time'] or '-'}"
+        )
 
 
 @main.command()
@@ -158,7 +185,9 @@ def show(ctx: click.Context, run_id: int, as_json: bool) -> None:
             click.echo(f"      value {value_name} = {json.dumps(value)[:100]}")
         for a in task["attempts"]:
             err = a["error"]
-            where = f" (cell {err['cell_index']})" if err and err.get("cell_index") is not None else ""
+            where = (
+                f" (cell {err['cell_index']})" if err and err.get("cell_index") is not None else ""
+            )
             click.echo(f"      attempt {a['number']}: {a['state']}{where}  {a['artifact'] or ''}")
 
 
@@ -176,7 +205,9 @@ def params(ctx: click.Context, notebook: str, as_json: bool) -> None:
         click.echo(f"{notebook}: no parameters cell")
         return
     for p in found:
-        click.echo(f"{p.name}: {p.type or '?'} = {p.default_text}" + (f"  # {p.help}" if p.help else ""))
+        click.echo(
+            f"{p.name}: {p.type or '?'} = {p.default_text}" + (f"  # {p.help}" if p.help else "")
+        )
 
 
 def _unused() -> None:  # keep imports honest for linters

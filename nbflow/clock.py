@@ -21,4 +21,6 @@ def iso(ts: float | None) -> str | None:
     """ISO 8601 with the machine's UTC offset, e.g. 2026-11-25T10:00:00.123+01:00."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).astimezone().isoformat(timespec="milliseconds")
+    return (
+        datetime.fromtimestamp(ts, tz=timezone.utc).astimezone().isoformat(timespec="milliseconds")
+    )

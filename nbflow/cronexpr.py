@@ -54,7 +54,9 @@ def to_croniter(expr: str) -> tuple[str, bool]:
         raise ValueError(f"invalid cron expression {expr!r}")
     sec, minute, hour, dom, month, dow = fields[:6]
     if len(fields) == 7 and fields[6] not in ("*", "?"):
-        raise ValueError(f"the Quartz year field is not supported in {expr!r} (use * or leave it out)")
+        raise ValueError(
+            f"the Quartz year field is not supported in {expr!r} (use * or leave it out)"
+        )
     if dom == "?" and dow == "?":
         raise ValueError(f"only one of day-of-month and day-of-week may be ? in {expr!r}")
     dom = "*" if dom == "?" else dom

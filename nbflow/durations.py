@@ -13,6 +13,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 30s, 5m or 2h, got {value!r}")
     if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"a duration must be a finite number of seconds, got {value!r}")
         if value < 0:
             raise ValueError(f"a duration cannot be negative, got {value!r}")
         return float(value)
@@ -25,6 +27,6 @@ def parse_duration(value: object) -> float:
         except ValueError:
             pass
         else:
-            if number >= 0:
+            if 0 <= number < float("inf"):
                 return number
     raise ValueError(f"expected a duration such as 500ms, 30s, 5m, 2h or 1d, got {value!r}")

@@ -128,16 +128,23 @@ def _messages(
 ) -> list[tuple[tuple[Any, ...], str]]:
     grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     unions: set[tuple[Any, ...]] = set()
-    for err in exc.errors():
+    for details in exc.errors():
+        err: dict[str, Any] = dict(details)
         path, skipped = _data_path(data, tuple(err["loc"]), err["type"])
         grouped.setdefault(path, []).append(err)
         if skipped:
             unions.add(path)
+    # A union member that does not even have the value's shape ("expected a string" for a
+    # mapping) says nothing when another member reports a problem inside the value.
+    for path in list(grouped):
+        if path in unions and all(e["type"] in _TYPE_WORDS for e in grouped[path]):
+            if any(other[: len(path)] == path and other != path for other in grouped):
+                del grouped[path]
     out: list[tuple[tuple[Any, ...], str]] = []
     for path, errors in grouped.items():
         full = prefix + path
         where = _where(full, task_keys)
-        err = errors[0]
+        err: dict[str, Any] = errors[0]  # type: ignore[no-redef]
         kind = err["type"]
         if kind == "extra_forbidden":
             key = str(path[-1])
@@ -146,7 +153,9 @@ def _messages(
             out.append((full, f"unknown key {key!r} in {parent}{hint}"))
             continue
         if kind == "missing":
-            out.append((full, f"{_where(full[:-1], task_keys)} is missing the required key {path[-1]!r}"))
+            out.append(
+                (full, f"{_where(full[:-1], task_keys)} is missing the required key {path[-1]!r}")
+            )
             continue
         value = _value_at(data, path)
         if kind.startswith("union_tag") or (path in unions and len(errors) > 1):
@@ -162,15 +171,21 @@ def _messages(
         if kind in _TYPE_WORDS:
             message = f"{where}: expected {_TYPE_WORDS[kind]}, got {_describe(value)}"
         elif kind == "literal_error":
-            allowed = [str(v) for v in (err.get("ctx") or {}).get("expected", "").replace("'", "").split(" or ")]
+            allowed = [
+                str(v)
+                for v in (err.get("ctx") or {}).get("expected", "").replace("'", "").split(" or ")
+            ]
             choices = [c.strip() for part in allowed for c in part.split(",")]
             hint = _did_you_mean(str(value), choices) if isinstance(value, str) else ""
             message = f"{where}: {_describe(value)} is not one of {', '.join(choices)}{hint}"
         elif kind == "string_pattern_mismatch":
             if full[-1] == "key" or full[-2:-1] == ("parameters",) or full[-1] == "name":
-                message = (
-                    f"{where}: {_describe(value)} may only contain letters, digits, "
-                    + ("'_' and '-'" if full[-1] == "key" else "'_'" if "parameters" in full else "'_', '.' and '-'")
+                message = f"{where}: {_describe(value)} may only contain letters, digits, " + (
+                    "'_' and '-'"
+                    if full[-1] == "key"
+                    else "'_'"
+                    if "parameters" in full
+                    else "'_', '.' and '-'"
                 )
             elif full[-1] == "email":
                 message = f"{where}: {_describe(value)} is not an email address"
@@ -247,7 +262,12 @@ def _loose_edges(item: dict[str, Any]) -> list[Edge]:
         if isinstance(dep, str):
             edges.append(Edge(dep))
         elif isinstance(dep, dict) and isinstance(dep.get("task"), str):
-            edges.append(Edge(dep["task"], dep.get("outcome") if isinstance(dep.get("outcome"), bool) else None))
+            edges.append(
+                Edge(
+                    dep["task"],
+                    dep.get("outcome") if isinstance(dep.get("outcome"), bool) else None,
+                )
+            )
     return edges
 
 
@@ -259,7 +279,9 @@ def _check_graph(
     for key, line, kind, _ in nodes:
         if key in by_key:
             problems.append(
-                Problem(file, line, f"duplicate task key {key!r} (first used at line {by_key[key][0]})")
+                Problem(
+                    file, line, f"duplicate task key {key!r} (first used at line {by_key[key][0]})"
+                )
             )
         else:
             by_key[key] = (line, kind)
@@ -283,10 +305,14 @@ def _check_graph(
                 )
     upstream: dict[str, list[str]] = {}
     for key, _, _, edges in nodes:
-        upstream.setdefault(key, []).extend(e.task for e in edges if e.task in by_key and e.task != key)
+        upstream.setdefault(key, []).extend(
+            e.task for e in edges if e.task in by_key and e.task != key
+        )
     cycle = graph.find_cycle(upstream)
     if cycle:
-        problems.append(Problem(file, by_key[cycle[0]][0], "dependency cycle: " + " -> ".join(cycle)))
+        problems.append(
+            Problem(file, by_key[cycle[0]][0], "dependency cycle: " + " -> ".join(cycle))
+        )
 
 
 def _check_files(
@@ -300,7 +326,9 @@ def _check_files(
         if not path.is_file():
             problems.append(Problem(file, line, f"task {key!r}: {kind} file {target!r} not found"))
         elif kind == "notebook" and path.suffix != ".ipynb":
-            problems.append(Problem(file, line, f"task {key!r}: {target!r} is not an .ipynb notebook"))
+            problems.append(
+                Problem(file, line, f"task {key!r}: {target!r} is not an .ipynb notebook")
+            )
 
 
 def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, list[Problem]]:
@@ -322,7 +350,9 @@ def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, l
     ]
     data = doc.data
     if not isinstance(data, dict):
-        problems.append(Problem(shown, doc.line_of(()), "a workflow file must be a mapping with a `tasks` list"))
+        problems.append(
+            Problem(shown, doc.line_of(()), "a workflow file must be a mapping with a `tasks` list")
+        )
         return None, problems
 
     raw_tasks = data.get("tasks")
@@ -341,11 +371,17 @@ def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, l
         settings = schema.Workflow.model_validate(data)
     except ValidationError as exc:
         report(_messages(exc, data, (), task_keys))
-    if settings is not None and settings.continuous not in (None, False) and (
-        settings.schedule or settings.file_arrival
+    if (
+        settings is not None
+        and settings.continuous not in (None, False)
+        and (settings.schedule or settings.file_arrival)
     ):
         problems.append(
-            Problem(shown, doc.line_of(("continuous",)), "`continuous` cannot be combined with `schedule` or `file_arrival`")
+            Problem(
+                shown,
+                doc.line_of(("continuous",)),
+                "`continuous` cannot be combined with `schedule` or `file_arrival`",
+            )
         )
 
     defaults = settings.defaults if settings else schema.TaskSettings()
@@ -356,7 +392,9 @@ def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, l
         where = ("tasks", i)
         line = doc.line_of(where)
         if not isinstance(item, dict):
-            problems.append(Problem(shown, line, f"tasks[{i}]: each task must be a mapping with a `key`"))
+            problems.append(
+                Problem(shown, line, f"tasks[{i}]: each task must be a mapping with a `key`")
+            )
             continue
         try:
             raw = schema.Task.model_validate(item)
@@ -374,21 +412,33 @@ def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, l
         nodes.append((raw.key, line, kinds[0] if len(kinds) == 1 else None, _loose_edges(item)))
         if not kinds:
             problems.append(
-                Problem(shown, line, f"{name} has no kind: give one of {', '.join(schema.TASK_KINDS)}")
+                Problem(
+                    shown, line, f"{name} has no kind: give one of {', '.join(schema.TASK_KINDS)}"
+                )
             )
             continue
         if len(kinds) > 1:
             problems.append(
-                Problem(shown, line, f"{name} has more than one kind ({', '.join(kinds)}); give exactly one")
+                Problem(
+                    shown,
+                    line,
+                    f"{name} has more than one kind ({', '.join(kinds)}); give exactly one",
+                )
             )
             continue
         if raw.args is not None and kinds[0] not in ("script", "command"):
-            problems.append(Problem(shown, doc.line_of(where + ("args",)), f"{name}: `args` is only for script and command tasks"))
+            problems.append(
+                Problem(
+                    shown,
+                    doc.line_of(where + ("args",)),
+                    f"{name}: `args` is only for script and command tasks",
+                )
+            )
         tasks.append(_build_task(raw, defaults, line))
 
     _check_graph(nodes, shown, problems)
     _check_files(files, root, shown, problems)
-    problems.sort(key=lambda p: (p.line or 0))
+    problems.sort(key=lambda p: p.line or 0)
     if problems or settings is None:
         return None, problems
     workflow = Workflow(

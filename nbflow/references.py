@@ -179,7 +179,9 @@ class Context:
         if rest[0] == "values" and len(rest) == 2:
             values = info.get("values") or {}
             if rest[1] not in values:
-                raise ReferenceError_(f"{{{{{expr}}}}}: task {key!r} published no value {rest[1]!r}")
+                raise ReferenceError_(
+                    f"{{{{{expr}}}}}: task {key!r} published no value {rest[1]!r}"
+                )
             return values[rest[1]]
         if rest[0] == "output":
             value: Any = info.get("output") or {}

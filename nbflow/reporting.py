@@ -70,8 +70,9 @@ class LiveReporter:
         self.console = console or Console(stderr=True)
         self.rows: dict[str, dict[str, Any]] = {k: {"state": "pending"} for k in keys}
         self.run_line = ""
-        self.live = Live(self._table(), console=self.console, refresh_per_second=8,
-                         get_renderable=self._table)
+        self.live = Live(
+            self._table(), console=self.console, refresh_per_second=8, get_renderable=self._table
+        )
 
     def __enter__(self) -> LiveReporter:
         self.live.__enter__()
@@ -114,5 +115,7 @@ class LiveReporter:
         if state in TERMINAL_TASK_STATES:
             row.setdefault("start", at)
             row["end"] = at
-        row["message"] = (message or "").splitlines()[0] if message and state != TaskState.SUCCESS else ""
+        row["message"] = (
+            (message or "").splitlines()[0] if message and state != TaskState.SUCCESS else ""
+        )
         self.live.refresh()

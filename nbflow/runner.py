@@ -123,8 +123,15 @@ class Runner:
 
     # -- state changes -------------------------------------------------------------------
 
-    def _set(self, key: str, state: TaskState, *, attempt: int | None = None,
-             message: str | None = None, **fields: Any) -> None:
+    def _set(
+        self,
+        key: str,
+        state: TaskState,
+        *,
+        attempt: int | None = None,
+        message: str | None = None,
+        **fields: Any,
+    ) -> None:
         self.states[key] = state
         now = self.clock.now()
         if state == TaskState.RUNNING and "start_time" not in fields and attempt == 1:
@@ -175,8 +182,9 @@ class Runner:
         except references.ReferenceError_ as exc:
             for key in self.tasks:
                 self._set(key, TaskState.UPSTREAM_FAILED, message=f"workflow parameters: {exc}")
-            self._run_state(RunState.FAILED, end_time=self.clock.now(),
-                            message=f"workflow parameters: {exc}")
+            self._run_state(
+                RunState.FAILED, end_time=self.clock.now(), message=f"workflow parameters: {exc}"
+            )
             return RunState.FAILED
         for task in self.workflow.tasks:
             if task.disabled:
@@ -198,7 +206,9 @@ class Runner:
                 key = running.pop(job)
                 error = job.exception()
                 if error is not None:  # a bug in nbflow, not in the notebook: keep the run honest
-                    self._set(key, TaskState.FAILED, message=f"nbflow could not run the task: {error!r}")
+                    self._set(
+                        key, TaskState.FAILED, message=f"nbflow could not run the task: {error!r}"
+                    )
         result = run_result(self.states, self.upstream)
         self._run_state(result, end_time=self.clock.now())
         return result
@@ -237,20 +247,30 @@ class Runner:
             self._set(task.key, TaskState.FAILED, start_time=now, message=str(exc))
             return
         self.outcomes[task.key] = outcome
-        self._set(task.key, TaskState.SUCCESS, start_time=now, outcome=outcome,
-                  message=f"{left!r} {task.target.op} {right!r} is {str(outcome).lower()}")
+        self._set(
+            task.key,
+            TaskState.SUCCESS,
+            start_time=now,
+            outcome=outcome,
+            message=f"{left!r} {task.target.op} {right!r} is {str(outcome).lower()}",
+        )
 
     async def _execute(self, task: Task) -> None:
         if task.kind not in ("notebook", "script", "command"):
-            self._set(task.key, TaskState.FAILED, start_time=self.clock.now(),
-                      message=f"{task.kind} tasks are not supported by this version of nbflow yet")
+            self._set(
+                task.key,
+                TaskState.FAILED,
+                start_time=self.clock.now(),
+                message=f"{task.kind} tasks are not supported by this version of nbflow yet",
+            )
             return
         number = 1
         delay = task.retry_delay
         while True:
             state, message = await self._attempt(task, number)
             retry = number <= task.retries and (
-                state == TaskState.FAILED or (state == TaskState.TIMED_OUT and task.retry_on_timeout)
+                state == TaskState.FAILED
+                or (state == TaskState.TIMED_OUT and task.retry_on_timeout)
             )
             if not retry:
                 self._set(task.key, state, attempt=number, message=message)
@@ -274,11 +294,18 @@ class Runner:
             target = references.substitute(task.target, lookup)
             args = [references.render(a) for a in references.substitute(list(task.args), lookup)]
         except references.ReferenceError_ as exc:
-            self.store.add_attempt(self.run_id, task.key, number, start_time=start,
-                                   parameters={}, artifact=None)
-            error = {"ename": "ReferenceError", "evalue": str(exc)}
-            self.store.finish_attempt(self.run_id, task.key, number, state="failed",
-                                      end_time=self.clock.now(), error=error)
+            self.store.add_attempt(
+                self.run_id, task.key, number, start_time=start, parameters={}, artifact=None
+            )
+            failure = {"ename": "ReferenceError", "evalue": str(exc)}
+            self.store.finish_attempt(
+                self.run_id,
+                task.key,
+                number,
+                state="failed",
+                end_time=self.clock.now(),
+                error=failure,
+            )
             return TaskState.FAILED, str(exc)
         cwd = self._cwd(task, target)
         env = dict(os.environ)
@@ -287,8 +314,14 @@ class Runner:
             source = self.project.root / target
             declared = [p.name for p in notebook_parameters(source)] if source.is_file() else []
             inputs = notebook_inputs(declared, self.params, task_params)
-            self.store.add_attempt(self.run_id, task.key, number, start_time=start,
-                                   parameters=inputs, artifact=self.project.relative(artifact))
+            self.store.add_attempt(
+                self.run_id,
+                task.key,
+                number,
+                start_time=start,
+                parameters=inputs,
+                artifact=self.project.relative(artifact),
+            )
             job = {
                 "input": str(source),
                 "output": str(artifact),
@@ -296,20 +329,26 @@ class Runner:
                 "kernel": task.kernel,
                 "execution_timeout": task.timeout,
             }
-            result = await self._spawn([self.python, "-m", "nbflow.worker"], cwd, env,
-                                       stdin=json.dumps(job).encode())
+            result = await self._spawn(
+                [self.python, "-m", "nbflow.worker"], cwd, env, stdin=json.dumps(job).encode()
+            )
         else:
             if task.kind == "script":
                 argv = [task.python or self.python, str(self.project.root / target), *args]
             else:
                 argv = list(target) if isinstance(target, list) else _split(target)
                 argv += args
-            self.store.add_attempt(self.run_id, task.key, number, start_time=start,
-                                   parameters={"argv": argv},
-                                   artifact=self.project.relative(artifact))
+            self.store.add_attempt(
+                self.run_id,
+                task.key,
+                number,
+                start_time=start,
+                parameters={"argv": argv},
+                artifact=self.project.relative(artifact),
+            )
             result = await self._spawn(argv, cwd, env, log=artifact, timeout=task.timeout)
         state = TaskState(result["state"])
-        error = result.get("error")
+        error: dict[str, Any] | None = result.get("error")
         if error and task.kind == "notebook" and artifact.is_file():
             # Index in the executed notebook as kept (papermill adds cells above the error).
             error["cell_index"] = _error_cell(artifact, error.get("cell_index"))
@@ -323,8 +362,9 @@ class Runner:
             else:
                 self.values[task.key] = values
                 self.store.update_task(self.run_id, task.key, values=values)
-        self.store.finish_attempt(self.run_id, task.key, number, state=state.value,
-                                  end_time=self.clock.now(), error=error)
+        self.store.finish_attempt(
+            self.run_id, task.key, number, state=state.value, end_time=self.clock.now(), error=error
+        )
         message = None
         if error:
             message = f"{error.get('ename')}: {error.get('evalue')}"
@@ -370,8 +410,10 @@ class Runner:
         except asyncio.TimeoutError:
             _kill_group(proc.pid)
             await proc.wait()
-            return {"state": "timed_out",
-                    "error": {"ename": "TimeoutError", "evalue": f"timed out after {timeout:g}s"}}
+            return {
+                "state": "timed_out",
+                "error": {"ename": "TimeoutError", "evalue": f"timed out after {timeout:g}s"},
+            }
         finally:
             if log_file:
                 log_file.close()
@@ -379,16 +421,23 @@ class Runner:
             if proc.returncode == 0:
                 return {"state": "success"}
             tail = _tail(log)
-            return _failed("ProcessError", f"exited with code {proc.returncode}" + (f": {tail}" if tail else ""))
-        lines = [line for line in (out or b"").decode(errors="replace").splitlines() if line.strip()]
+            return _failed(
+                "ProcessError",
+                f"exited with code {proc.returncode}" + (f": {tail}" if tail else ""),
+            )
+        lines = [
+            line for line in (out or b"").decode(errors="replace").splitlines() if line.strip()
+        ]
         if lines:
             try:
                 return dict(json.loads(lines[-1]))
             except ValueError:
                 pass
         detail = (err or b"").decode(errors="replace").strip().splitlines()[-5:]
-        return _failed("WorkerError", f"the notebook worker exited with code {proc.returncode}: "
-                       + " | ".join(detail))
+        return _failed(
+            "WorkerError",
+            f"the notebook worker exited with code {proc.returncode}: " + " | ".join(detail),
+        )
 
 
 def _error_cell(path: Path, fallback: int | None) -> int | None:

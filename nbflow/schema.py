@@ -55,7 +55,9 @@ def _timezone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)")
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)"
+        ) from None
     return name
 
 
@@ -95,12 +97,13 @@ def _destination_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         for kind in ("email", "webhook"):
             if kind in value:
-                return kind
+                return f"{kind} destination"  # tags differ from keys, for error locations
     return None
 
 
 Destination = Annotated[
-    Annotated[EmailDestination, Tag("email")] | Annotated[WebhookDestination, Tag("webhook")],
+    Annotated[EmailDestination, Tag("email destination")]
+    | Annotated[WebhookDestination, Tag("webhook destination")],
     Discriminator(_destination_kind),
 ]
 
@@ -129,8 +132,14 @@ class Continuous(Strict):
     pass
 
 
+def _inputs(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(r"\s*\{\{[^{}]*\}\}\s*", value):
+        raise ValueError(f"expected a list, or a {{{{reference}}}} to a list, got {value!r}")
+    return value
+
+
 class ForEach(Strict):
-    inputs: list[Any] | StrictStr
+    inputs: Annotated[list[Any] | StrictStr, AfterValidator(_inputs)]
     concurrency: StrictInt = Field(default=1, ge=1)
 
 

@@ -70,22 +70,26 @@ TERMINAL_RUN_STATES = frozenset(
 )
 
 RUN = "run"  # decide(): the task should run
+UNMET_OUTCOME = "unmet_outcome"  # edge_state(): an outcome edge whose outcome did not happen
 
 
-def edge_state(state: TaskState, wanted: bool | None, outcome: bool | None) -> TaskState:
-    """The state an edge passes on: an outcome edge whose outcome did not happen is excluded."""
+def edge_state(state: TaskState, wanted: bool | None, outcome: bool | None) -> TaskState | str:
+    """The state an edge passes on; UNMET_OUTCOME for an outcome edge not taken."""
     if wanted is not None and state == TaskState.SUCCESS and outcome is not wanted:
-        return TaskState.EXCLUDED
+        return UNMET_OUTCOME
     return state
 
 
-def decide(run_if: str, upstream: Sequence[TaskState]) -> TaskState | str:
+def decide(run_if: str, upstream: Sequence[TaskState | str]) -> TaskState | str:
     """Whether a task whose upstream edges are all terminal runs (RUN) or which state it gets.
 
-    `upstream` holds one state per edge, as returned by `edge_state`.
+    `upstream` holds one state per edge, as returned by `edge_state`. An unmet outcome edge
+    excludes the task whatever its other edges say (the branch was not taken).
     """
     if not upstream:
         return RUN
+    if UNMET_OUTCOME in upstream:
+        return TaskState.EXCLUDED
     if all(s == TaskState.EXCLUDED for s in upstream):
         return TaskState.EXCLUDED
     failed = any(s in FAILED_LIKE for s in upstream)
@@ -104,13 +108,13 @@ def decide(run_if: str, upstream: Sequence[TaskState]) -> TaskState | str:
     if run_if == "at_least_one_failed":
         return RUN if failed or canceled else TaskState.EXCLUDED
     if run_if == "all_failed":
-        return RUN if all(s in FAILED_LIKE | CANCELED_LIKE for s in upstream) else TaskState.EXCLUDED
+        return (
+            RUN if all(s in FAILED_LIKE | CANCELED_LIKE for s in upstream) else TaskState.EXCLUDED
+        )
     raise ValueError(f"unknown run_if {run_if!r}")
 
 
-def run_result(
-    states: Mapping[str, TaskState], upstream: Mapping[str, Sequence[str]]
-) -> RunState:
+def run_result(states: Mapping[str, TaskState], upstream: Mapping[str, Sequence[str]]) -> RunState:
     """The result of a run whose tasks are all terminal, from its leaf tasks."""
     if all(s in SUCCESS_LIKE for s in states.values()):
         return RunState.SUCCESS

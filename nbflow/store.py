@@ -163,7 +163,7 @@ class Store:
     ) -> int:
         """Record a new run and its tasks (key, kind, depends_on) in one transaction."""
         with self.engine.begin() as conn:
-            run_id = conn.execute(
+            run_id = conn.execute(  # type: ignore[index]
                 insert(runs).values(
                     workflow=workflow,
                     workflow_path=workflow_path,

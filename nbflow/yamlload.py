@@ -100,7 +100,8 @@ def _tag(node: Node) -> str | None:
 
 def _scalar(node: ScalarNode) -> Any:
     tag = _tag(node) or ""
-    text = node.value
+    # ruamel marks the fold points of a folded (>) scalar with BEL in the raw value.
+    text = node.value.replace("\a", "") if node.style == ">" else node.value
     if tag == _PLAIN_TAG.value:
         return text if node.style not in (None, "") else resolve_plain(text)
     if tag.endswith(":str") or (node.style not in (None, "")):
@@ -143,7 +144,11 @@ class _Builder:
         result: dict[Any, Any] = {}
         merged: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.value == "<<" and key_node.style is None:
+            if (
+                isinstance(key_node, ScalarNode)
+                and key_node.value == "<<"
+                and key_node.style is None
+            ):
                 sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
                 for source in sources:
                     if isinstance(source, MappingNode):

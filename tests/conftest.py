@@ -29,7 +29,9 @@ class ProjectDir:
         path.write_text(textwrap.dedent(text))
         return path
 
-    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """`nbflow ARGS` in the project folder, as a separate process."""
         return subprocess.run(
             [sys.executable, "-m", "nbflow.cli", *args],

@@ -55,7 +55,10 @@ def test_validate_reports_yaml_errors_at_their_line(project):
     [
         (["run", "nowhere"], "no workflow 'nowhere' in workflows/ (found: good)"),
         (["run", "good", "-p", "x"], "-p 'x': expected NAME=VALUE"),
-        (["run", "good", "-p", "y=1"], "workflow 'good' has no parameter 'y' (its parameters: none)"),
+        (
+            ["run", "good", "-p", "y=1"],
+            "workflow 'good' has no parameter 'y' (its parameters: none)",
+        ),
         (["show", "999"], "no run 999 in .nbflow"),
         (["params", "notebooks/nope.ipynb"], "no such notebook"),
     ],
@@ -86,8 +89,17 @@ def test_json_documents_of_run_runs_and_show(project):
     project.workflow("good", GOOD)
     code, doc = project.cli_json("run", "good")
     assert code == 0
-    assert set(doc) >= {"id", "workflow", "state", "trigger", "parameters", "start_time",
-                        "end_time", "repair_count", "tasks"}
+    assert set(doc) >= {
+        "id",
+        "workflow",
+        "state",
+        "trigger",
+        "parameters",
+        "start_time",
+        "end_time",
+        "repair_count",
+        "tasks",
+    }
     assert doc["trigger"]["type"] == "manual"
     assert doc["trigger"]["time"][-6] in "+-"  # ISO 8601 with offset
     (task,) = doc["tasks"]

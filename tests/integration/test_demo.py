@@ -20,8 +20,10 @@ def test_demo_runs_end_to_end_and_leaves_sources_untouched(project):
     shutil.copy(REPO / "workflows" / "demo.yaml", project.root / "workflows" / "demo.yaml")
 
     def digest():
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted((project.root / "notebooks").glob("*.ipynb"))}
+        return {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((project.root / "notebooks").glob("*.ipynb"))
+        }
 
     before = digest()
     assert project.cli("validate").returncode == 0
@@ -29,14 +31,22 @@ def test_demo_runs_end_to_end_and_leaves_sources_untouched(project):
     assert code == 0, doc
     assert doc["state"] == "success"
     assert {t["key"]: t["state"] for t in doc["tasks"]} == {
-        "ingest": "success", "clean": "success", "by_region": "success",
-        "by_product": "success", "report": "success",
+        "ingest": "success",
+        "clean": "success",
+        "by_region": "success",
+        "by_product": "success",
+        "report": "success",
     }
     report = next(t for t in doc["tasks"] if t["key"] == "report")
     executed = nbformat.read(project.root / report["attempts"][0]["artifact"], as_version=4)
-    assert any("image/png" in o.get("data", {}) for c in executed.cells for o in c.get("outputs", []))
+    assert any(
+        "image/png" in o.get("data", {}) for c in executed.cells for o in c.get("outputs", [])
+    )
     assert (project.root / "build" / "demo" / "report.png").is_file()
     # by_region and by_product ran side by side.
-    a, b = (next(t for t in doc["tasks"] if t["key"] == k)["attempts"][0] for k in ("by_region", "by_product"))
+    a, b = (
+        next(t for t in doc["tasks"] if t["key"] == k)["attempts"][0]
+        for k in ("by_region", "by_product")
+    )
     assert a["start_time"] < b["end_time"] and b["start_time"] < a["end_time"]
     assert digest() == before

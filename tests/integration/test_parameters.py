@@ -105,5 +105,8 @@ def test_cwd_and_env(project):
     )
     doc = api.run(Project(project.root), "where")
     assert doc["state"] == "success"
-    assert values(doc, "default_cwd") == {"cwd": str(project.root / "notebooks"), "env": "from defaults"}
+    assert values(doc, "default_cwd") == {
+        "cwd": str(project.root / "notebooks"),
+        "env": "from defaults",
+    }
     assert values(doc, "own_cwd") == {"cwd": str(project.root / "work"), "env": "42"}

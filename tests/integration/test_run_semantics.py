@@ -104,7 +104,12 @@ def test_failure_handler_not_needed_is_excluded_and_run_succeeds(project):
         """,
     )
     doc = run(project, "unneeded")
-    assert states(doc) == {"fine": "success", "handler": "excluded", "off": "disabled", "after_off": "success"}
+    assert states(doc) == {
+        "fine": "success",
+        "handler": "excluded",
+        "off": "disabled",
+        "after_off": "success",
+    }
     assert doc["state"] == "success"
 
 
@@ -174,18 +179,24 @@ def test_retries_keep_every_attempt(project):
 
 
 def test_missing_kernel_fails_the_task_with_a_clear_message(project):
-    project.workflow("nokernel", "tasks:\n  - {key: k, notebook: notebooks/ok.ipynb, kernel: no-such-kernel}\n")
+    project.workflow(
+        "nokernel", "tasks:\n  - {key: k, notebook: notebooks/ok.ipynb, kernel: no-such-kernel}\n"
+    )
     doc = run(project, "nokernel")
     assert doc["state"] == "failed"
     assert "no Jupyter kernel named 'no-such-kernel'" in doc["tasks"][0]["message"]
 
 
 def test_parallel_limit_is_respected(project):
-    text = "tasks:\n" + "".join(f"  - {{key: t{i}, notebook: notebooks/ok.ipynb}}\n" for i in range(3))
+    text = "tasks:\n" + "".join(
+        f"  - {{key: t{i}, notebook: notebooks/ok.ipynb}}\n" for i in range(3)
+    )
     project.workflow("fan", text)
 
     def intervals(doc):
-        return sorted((t["attempts"][0]["start_time"], t["attempts"][0]["end_time"]) for t in doc["tasks"])
+        return sorted(
+            (t["attempts"][0]["start_time"], t["attempts"][0]["end_time"]) for t in doc["tasks"]
+        )
 
     serial = intervals(run(project, "fan", parallel=1))
     assert all(serial[i][1] <= serial[i + 1][0] for i in range(len(serial) - 1))

@@ -1,0 +1,105 @@
+"""cronexpr: 5-field cron, and Quartz 6/7-field expressions converted for croniter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from croniter import croniter
+
+from nbflow.cronexpr import check_cron, to_croniter
+
+
+@pytest.mark.parametrize(
+    "expr",
+    ["0 2 * * *", "*/5 * * * *", "0 0 1 1 MON", "30 8 * * 1-5", "0 0 1,15 * *", "0 12 * * sun"],
+)
+def test_valid_five_field(expr):
+    check_cron(expr)
+    assert to_croniter(expr) == (expr, False)
+
+
+@pytest.mark.parametrize(
+    "expr", ["61 * * * *", "0 25 * * *", "0 0 32 * *", "a b c d e", "0 0 * 13 *"]
+)
+def test_invalid_five_field(expr):
+    with pytest.raises(ValueError, match="invalid cron expression"):
+        check_cron(expr)
+
+
+@pytest.mark.parametrize(
+    "expr, count", [("0 2 * *", 4), ("* * * * * * * *", 8), ("@daily", 1), ("", 0)]
+)
+def test_wrong_number_of_fields(expr, count):
+    with pytest.raises(ValueError, match=f"has {count}"):
+        check_cron(expr)
+
+
+def test_quartz_weekdays_become_monday_to_friday():
+    converted, has_seconds = to_croniter("0 0 12 ? * 2-6")
+    assert has_seconds is True
+    minute, hour, dom, month, dow, second = converted.split()
+    assert (minute, hour, dom, month, second) == ("0", "12", "*", "*", "0")
+    assert dow == "1-5"
+    check_cron("0 0 12 ? * 2-6")
+
+
+def test_quartz_weekdays_fire_on_monday_to_friday_at_noon():
+    converted, _ = to_croniter("0 0 12 ? * 2-6")
+    it = croniter(converted, datetime(2024, 1, 6, 0, 0), second_at_beginning=False)  # a Saturday
+    fires = [it.get_next(datetime) for _ in range(5)]
+    assert [f.strftime("%a %H:%M:%S") for f in fires] == [
+        "Mon 12:00:00",
+        "Tue 12:00:00",
+        "Wed 12:00:00",
+        "Thu 12:00:00",
+        "Fri 12:00:00",
+    ]
+
+
+@pytest.mark.parametrize(
+    "quartz_dow, cron_dow",
+    [
+        ("1", "0"),
+        ("7", "6"),
+        ("1,7", "0,6"),
+        ("2/2", "1/2"),
+        ("6#3", "5#3"),
+        ("MON-FRI", "MON-FRI"),
+    ],
+)
+def test_quartz_day_of_week_numbering(quartz_dow, cron_dow):
+    converted, _ = to_croniter(f"0 30 8 ? * {quartz_dow}")
+    assert converted.split()[4] == cron_dow
+
+
+def test_quartz_question_mark_in_day_of_week():
+    converted, has_seconds = to_croniter("15 0 12 1 * ?")
+    assert converted == "0 12 1 * * 15"
+    assert has_seconds is True
+
+
+def test_quartz_seven_fields_with_any_year():
+    assert to_croniter("0 0 12 ? * 2-6 *")[0] == to_croniter("0 0 12 ? * 2-6")[0]
+    check_cron("0 0 12 ? * 2-6 ?")
+
+
+def test_quartz_year_is_not_supported():
+    with pytest.raises(ValueError, match="year field is not supported"):
+        check_cron("0 0 12 ? * 2-6 2025")
+
+
+def test_question_mark_in_both_day_fields_is_rejected():
+    with pytest.raises(ValueError, match=r"only one of day-of-month and day-of-week may be \?"):
+        check_cron("0 0 12 ? * ?")
+
+
+@pytest.mark.parametrize("dow", ["0", "8"])
+def test_quartz_day_of_week_out_of_range(dow):
+    with pytest.raises(ValueError, match="outside 1-7"):
+        check_cron(f"0 0 12 ? * {dow}")
+
+
+def test_invalid_quartz_expression():
+    with pytest.raises(ValueError, match="invalid Quartz cron expression"):
+        check_cron("0 0 25 ? * 2")

@@ -1,0 +1,235 @@
+"""params: the parameters cell read as Python, `-p` values, and the precedence of parameters."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from nbflow.errors import UsageError
+from nbflow.params import (
+    notebook_inputs,
+    notebook_parameters,
+    parameters_cell,
+    parse_assignments,
+    parse_cli_value,
+    parse_parameters_source,
+)
+
+
+def params(source: str) -> dict[str, dict]:
+    return {p.name: p.as_dict() for p in parse_parameters_source(source)}
+
+
+# -- the parameters cell -------------------------------------------------------------------
+
+
+def test_a_following_statement_is_not_part_of_the_default():
+    found = params("a = 1\nimport os\n")
+    assert list(found) == ["a"]
+    assert found["a"]["default"] == 1
+    assert found["a"]["default_text"] == "1"
+    assert found["a"]["literal"] is True
+
+
+@pytest.mark.parametrize(
+    "source, type_name, default",
+    [
+        ("x = 1", "int", 1),
+        ("x = 1.5", "float", 1.5),
+        ("x = -3.5", "float", -3.5),
+        ("x = 'eu'", "str", "eu"),
+        ("x = True", "bool", True),
+        ("x = None", "None", None),
+        ("x = [1, 2]", "list", [1, 2]),
+        ("x = {'k': 1}", "dict", {"k": 1}),
+        ("x: int = 2", "int", 2),
+        ("x: float = 2", "float", 2),  # the annotation wins over the literal
+        ("x: str | None = None", "str | None", None),
+        ("x: list[int] = []", "list[int]", []),
+    ],
+)
+def test_type_from_annotation_or_literal(source, type_name, default):
+    found = params(source)["x"]
+    assert found["type"] == type_name
+    assert found["default"] == default
+    assert found["literal"] is True
+
+
+def test_help_from_the_trailing_comment():
+    found = params("region = 'eu'  # where the data comes from\nn = 3\n")
+    assert found["region"]["help"] == "where the data comes from"
+    assert found["n"]["help"] == ""
+
+
+def test_hash_inside_a_string_is_not_a_comment():
+    found = params("tag = 'a # b'  # the tag\n")
+    assert found["tag"]["default"] == "a # b"
+    assert found["tag"]["help"] == "the tag"
+
+
+def test_multi_line_values():
+    source = (
+        "regions = [\n    'eu',\n    'us',\n]  # all regions\ntext = '''one\ntwo'''\nafter = 1\n"
+    )
+    found = params(source)
+    assert found["regions"]["default"] == ["eu", "us"]
+    assert found["regions"]["help"] == "all regions"
+    assert found["regions"]["default_text"] == "[\n    'eu',\n    'us',\n]"
+    assert found["text"]["default"] == "one\ntwo"
+    assert found["after"]["default"] == 1
+
+
+def test_ipython_magics_and_shell_escapes_are_ignored():
+    source = "%matplotlib inline\n!pip list\nn = 5\n  %time m = 1\nm = 2\n"
+    found = params(source)
+    assert list(found) == ["n", "m"]
+    assert found["n"]["default"] == 5
+    assert found["m"]["default"] == 2
+
+
+def test_non_literal_default():
+    found = params("import os\nhome = os.environ.get('HOME')  # where\n")
+    assert list(found) == ["home"]
+    assert found["home"]["literal"] is False
+    assert found["home"]["default"] is None
+    assert found["home"]["default_text"] == "os.environ.get('HOME')"
+    assert found["home"]["type"] is None
+    assert found["home"]["help"] == "where"
+
+
+def test_non_literal_default_with_annotation_keeps_the_type():
+    found = params("import datetime\nday: str = datetime.date.today().isoformat()\n")
+    assert found["day"]["type"] == "str"
+    assert found["day"]["literal"] is False
+
+
+def test_only_simple_top_level_assignments_are_parameters():
+    source = (
+        "a, b = 1, 2\nc += 1\nd.e = 1\nif True:\n    f = 1\ndef g():\n    h = 1\ni: int\nj = 3\n"
+    )
+    assert list(params(source)) == ["j"]
+
+
+def test_a_repeated_name_keeps_the_last_value():
+    assert params("a = 1\na = 2\n")["a"]["default"] == 2
+
+
+def test_a_cell_that_does_not_parse_declares_nothing():
+    assert parse_parameters_source("a = (\n") == []
+
+
+def test_empty_cell():
+    assert parse_parameters_source("") == []
+
+
+def test_notebook_parameters_reads_the_tagged_cell(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("not_a_param = 0"),
+        nbformat.v4.new_code_cell(
+            "day = '2024-01-05'  # the day\nn = 3", metadata={"tags": ["parameters"]}
+        ),
+        nbformat.v4.new_code_cell("later = 1"),
+    ]
+    path = tmp_path / "p.ipynb"
+    nbformat.write(nb, str(path))
+    assert parameters_cell(nb).source.startswith("day =")
+    found = {p.name: p for p in notebook_parameters(path)}
+    assert list(found) == ["day", "n"]
+    assert found["day"].default == "2024-01-05"
+    assert found["day"].help == "the day"
+
+
+def test_notebook_without_parameters_cell(tmp_path):
+    path = tmp_path / "p.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("a = 1")]), str(path))
+    assert notebook_parameters(path) == []
+
+
+def test_missing_or_unreadable_notebook_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="no such notebook"):
+        notebook_parameters(tmp_path / "nope.ipynb")
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("not json")
+    with pytest.raises(UsageError, match="not a readable notebook"):
+        notebook_parameters(bad)
+
+
+# -- -p values -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("007", "007"),
+        ("1e3", 1000.0),
+        ("12", 12),
+        ("1.5", 1.5),
+        ("true", True),
+        ("false", False),
+        ("null", None),
+        ("[1,2]", [1, 2]),
+        ('{"a": [1, "x"]}', {"a": [1, "x"]}),
+        ('"q"', "q"),
+        ('"007"', "007"),
+        ("NaN", "NaN"),
+        ("Infinity", "Infinity"),
+        ("-Infinity", "-Infinity"),
+        ("plain text", "plain text"),
+        ("eu", "eu"),
+        ("True", "True"),
+        ("2024-01-05", "2024-01-05"),
+        ("", ""),
+    ],
+)
+def test_parse_cli_value(text, expected):
+    got = parse_cli_value(text)
+    assert got == expected
+    assert type(got) is type(expected)
+
+
+def test_parse_assignments():
+    assert parse_assignments(["a=1", "b=eu", "c=[1, 2]", "d=x=y", "e="]) == {
+        "a": 1,
+        "b": "eu",
+        "c": [1, 2],
+        "d": "x=y",
+        "e": "",
+    }
+
+
+@pytest.mark.parametrize("item", ["novalue", "=1", " =1"])
+def test_parse_assignments_missing_name_or_equals(item):
+    with pytest.raises(UsageError, match="expected NAME=VALUE"):
+        parse_assignments([item])
+
+
+@pytest.mark.parametrize("item, name", [("1a=2", "1a"), ("a-b=1", "a-b"), ("a b=1", "a b")])
+def test_parse_assignments_bad_name(item, name):
+    with pytest.raises(UsageError) as info:
+        parse_assignments([item])
+    assert f"{name!r} is not a valid parameter name" in str(info.value)
+
+
+# -- precedence ------------------------------------------------------------------------------
+
+
+def test_workflow_parameters_go_only_to_declared_names():
+    got = notebook_inputs(["region", "n"], {"region": "eu", "other": 1}, {})
+    assert got == {"region": "eu"}
+
+
+def test_task_parameters_win_over_workflow_parameters():
+    got = notebook_inputs(["region"], {"region": "eu"}, {"region": "us"})
+    assert got == {"region": "us"}
+
+
+def test_task_parameters_are_passed_even_when_not_declared():
+    got = notebook_inputs([], {"region": "eu"}, {"extra": [1, 2]})
+    assert got == {"extra": [1, 2]}
+
+
+def test_values_keep_their_types():
+    got = notebook_inputs(["a", "b"], {"a": "007", "b": [1, "x"]}, {"c": {"k": None}})
+    assert got == {"a": "007", "b": [1, "x"], "c": {"k": None}}
+    assert isinstance(got["a"], str)

@@ -1,0 +1,209 @@
+"""store: the run history in SQLite (WAL), written by one Store and read by another."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from nbflow.store import Store, runs
+
+
+@pytest.fixture
+def url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path}/h.db"
+
+
+@pytest.fixture
+def store(url):
+    s = Store(url)
+    yield s
+    s.close()
+
+
+def new_run(store: Store, workflow: str = "daily", now: float = 100.0, **extra) -> int:
+    return store.create_run(
+        workflow=workflow,
+        workflow_path=f"/p/workflows/{workflow}.yaml",
+        trigger_type="manual",
+        trigger_time=now,
+        parameters={"region": "eu", "code": "007", "list": [1, 2]},
+        tasks=[
+            ("ingest", "notebook", []),
+            ("publish", "notebook", [{"task": "ingest", "outcome": None}]),
+        ],
+        state="queued",
+        now=now,
+        **extra,
+    )
+
+
+def test_create_and_get_run(store):
+    run_id = new_run(store, runner_pid=123, runner_host="box")
+    run = store.get_run(run_id)
+    assert run["id"] == run_id
+    assert run["workflow"] == "daily"
+    assert run["workflow_path"] == "/p/workflows/daily.yaml"
+    assert run["state"] == "queued"
+    assert run["trigger_type"] == "manual"
+    assert run["trigger_time"] == 100.0
+    assert run["created_time"] == 100.0
+    assert run["parameters"] == {"region": "eu", "code": "007", "list": [1, 2]}
+    assert run["repair_count"] == 0
+    assert (run["runner_pid"], run["runner_host"]) == (123, "box")
+    assert run["start_time"] is None and run["end_time"] is None
+    assert [t["key"] for t in run["tasks"]] == ["ingest", "publish"]
+    assert [t["position"] for t in run["tasks"]] == [0, 1]
+    assert all(t["state"] == "pending" for t in run["tasks"])
+    assert run["tasks"][1]["depends_on"] == [{"task": "ingest", "outcome": None}]
+    assert all(t["attempts"] == [] and t["task_values"] == {} for t in run["tasks"])
+
+
+def test_get_unknown_run(store):
+    assert store.get_run(999) is None
+
+
+def test_update_run_and_task(store):
+    run_id = new_run(store)
+    store.update_run(run_id, state="running", start_time=101.0)
+    store.update_task(
+        run_id,
+        "ingest",
+        state="success",
+        values={"rows": 10, "day": "2024-01-05"},
+        outcome=None,
+        start_time=101.0,
+        end_time=102.0,
+        message="ok",
+    )
+    run = store.get_run(run_id)
+    assert (run["state"], run["start_time"]) == ("running", 101.0)
+    ingest, publish = run["tasks"]
+    assert ingest["state"] == "success"
+    assert ingest["task_values"] == {"rows": 10, "day": "2024-01-05"}
+    assert (ingest["start_time"], ingest["end_time"], ingest["message"]) == (101.0, 102.0, "ok")
+    assert publish["state"] == "pending"  # only the named task changes
+
+
+def test_attempts_are_kept_one_per_number(store):
+    run_id = new_run(store)
+    store.add_attempt(
+        run_id, "ingest", 1, start_time=101.0, parameters={"p": 1}, artifact="/r/ingest/1.ipynb"
+    )
+    store.finish_attempt(
+        run_id,
+        "ingest",
+        1,
+        state="failed",
+        end_time=102.0,
+        error={
+            "ename": "ValueError",
+            "evalue": "bad row",
+            "cell_index": 3,
+            "traceback": "Traceback...",
+        },
+    )
+    store.add_attempt(
+        run_id, "ingest", 2, start_time=103.0, parameters={"p": 1}, artifact="/r/ingest/2.ipynb"
+    )
+    store.finish_attempt(run_id, "ingest", 2, state="success", end_time=104.0)
+    attempts = store.get_run(run_id)["tasks"][0]["attempts"]
+    assert [a["number"] for a in attempts] == [1, 2]
+    first, second = attempts
+    assert first["state"] == "failed"
+    assert (first["start_time"], first["end_time"]) == (101.0, 102.0)
+    assert first["artifact"] == "/r/ingest/1.ipynb"
+    assert first["parameters"] == {"p": 1}
+    assert (first["error_ename"], first["error_evalue"]) == ("ValueError", "bad row")
+    assert (first["error_cell_index"], first["error_traceback"]) == (3, "Traceback...")
+    assert second["state"] == "success"
+    assert second["error_ename"] is None
+    assert store.get_run(run_id)["tasks"][1]["attempts"] == []
+
+
+def test_running_attempt_without_artifact(store):
+    run_id = new_run(store)
+    store.add_attempt(run_id, "ingest", 1, start_time=101.0, parameters={}, artifact=None)
+    attempt = store.get_run(run_id)["tasks"][0]["attempts"][0]
+    assert attempt["state"] == "running"
+    assert attempt["end_time"] is None
+    assert attempt["artifact"] is None
+
+
+def test_an_attempt_is_never_overwritten(store):
+    run_id = new_run(store)
+    store.add_attempt(run_id, "ingest", 1, start_time=101.0, parameters={}, artifact=None)
+    with pytest.raises(IntegrityError):
+        store.add_attempt(run_id, "ingest", 1, start_time=105.0, parameters={}, artifact=None)
+    assert store.get_run(run_id)["tasks"][0]["attempts"][0]["start_time"] == 101.0
+
+
+def test_list_runs_newest_first(store):
+    first = new_run(store, "daily", now=100.0)
+    second = new_run(store, "other", now=200.0)
+    third = new_run(store, "daily", now=300.0)
+    assert [r["id"] for r in store.list_runs()] == [third, second, first]
+    assert [r["id"] for r in store.list_runs("daily")] == [third, first]
+    assert [r["id"] for r in store.list_runs(limit=2)] == [third, second]
+    assert store.list_runs("nope") == []
+    assert "tasks" not in store.list_runs()[0]
+
+
+def test_child_run_records_its_parent(store):
+    parent = new_run(store)
+    child = new_run(store, "child", parent_run_id=parent)
+    assert store.get_run(child)["parent_run_id"] == parent
+
+
+def test_database_is_in_wal_mode(store, tmp_path):
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    # WAL is a property of the file: a plain sqlite3 connection sees it too
+    plain = sqlite3.connect(tmp_path / "h.db")
+    try:
+        assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        plain.close()
+
+
+def test_reopening_keeps_the_history(url):
+    first = Store(url)
+    run_id = new_run(first)
+    first.close()
+    again = Store(url)
+    try:
+        assert again.get_run(run_id)["workflow"] == "daily"
+    finally:
+        again.close()
+
+
+def test_second_store_reads_what_the_first_wrote(store, url):
+    reader = Store(url)
+    try:
+        run_id = new_run(store)
+        store.update_run(run_id, state="running")
+        assert reader.get_run(run_id)["state"] == "running"
+        store.update_run(run_id, state="success", end_time=110.0)
+        run = reader.get_run(run_id)
+        assert (run["state"], run["end_time"]) == ("success", 110.0)
+        assert [r["id"] for r in reader.list_runs()] == [run_id]
+    finally:
+        reader.close()
+
+
+def test_reader_is_not_blocked_by_an_open_write(store, url):
+    run_id = new_run(store)
+    store.update_run(run_id, state="running")
+    reader = Store(url)
+    try:
+        with store.engine.connect() as conn:
+            tx = conn.begin()
+            conn.execute(update(runs).where(runs.c.id == run_id).values(state="success"))
+            # mid-transaction: the reader sees the last committed state, without waiting
+            assert reader.get_run(run_id)["state"] == "running"
+            tx.commit()
+        assert reader.get_run(run_id)["state"] == "success"
+    finally:
+        reader.close()
