@@ -95,6 +95,8 @@ def run(
 ) -> dict[str, Any]:
     """Run a workflow to its end and return the run document."""
     workflow = load(project, name_or_path)
+    if workflow.root != project.root:
+        project = Project(workflow.root)  # a file in another project's workflows/ runs there
     parameters = run_parameters(workflow, overrides or {})
     clock = clock or Clock()
     store = open_store(project)

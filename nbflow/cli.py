@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -20,6 +21,13 @@ FINISHED_OK = ("success", "success_with_failures")
 
 def _project(ctx: click.Context) -> Project:
     return Project.discover(ctx.obj.get("project"))
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _print_json(doc: Any) -> None:
@@ -90,22 +98,20 @@ def run(
     """Run WORKFLOW (a file or a name in workflows/) and wait for it to finish."""
     project = _project(ctx)
     overrides = parse_assignments(params)
-    holder: dict[str, Any] = {}
     live = sys.stderr.isatty()
+    reporter: LiveReporter | PlainReporter = LiveReporter() if live else PlainReporter()
+    started: list[int] = []
+    homes: list[Project] = []
 
     def created(run_id: int, wf: Any) -> None:
-        holder["run_id"] = run_id
-        if live:
-            holder["reporter"].__init__([t.key for t in wf.tasks])
-            holder["reporter"].__enter__()
-        click.echo(
-            f"run {run_id} of {wf.name}: artifacts in "
-            f"{project.relative(project.run_dir(wf.name, run_id))}/",
-            err=True,
-        )
+        home = Project(wf.root)  # the workflow's own project, where its run is kept
+        homes.append(home)
+        where = home.run_dir(wf.name, run_id)
+        click.echo(f"run {run_id} of {wf.name}: artifacts in {_shown(where)}/", err=True)
+        if isinstance(reporter, LiveReporter):
+            reporter.start([t.key for t in wf.tasks])
+            started.append(run_id)
 
-    reporter: Any = LiveReporter([]) if live else PlainReporter()
-    holder["reporter"] = reporter
     try:
         doc = api.run(
             project,
@@ -116,16 +122,16 @@ def run(
             on_created=created,
         )
     finally:
-        if live and "run_id" in holder:
+        if started and isinstance(reporter, LiveReporter):
             reporter.__exit__(None, None, None)
     if as_json:
         _print_json(doc)
     else:
-        _summary(doc)
+        _summary(doc, homes[0] if homes else project)
     sys.exit(0 if doc["state"] in FINISHED_OK else 1)
 
 
-def _summary(doc: dict[str, Any]) -> None:
+def _summary(doc: dict[str, Any], project: Project) -> None:
     failed = [t for t in doc["tasks"] if t["state"] not in ("success", "excluded", "disabled")]
     click.echo(f"run {doc['id']} of {doc['workflow']}: {doc['state']}")
     for task in failed:
@@ -133,8 +139,9 @@ def _summary(doc: dict[str, Any]) -> None:
             f"  {task['key']}: {task['state']}"
             + (f" - {task['message']}" if task["message"] else "")
         )
-        if task["attempts"] and task["attempts"][-1]["artifact"]:
-            click.echo(f"    see {task['attempts'][-1]['artifact']}")
+        artifact = task["attempts"][-1]["artifact"] if task["attempts"] else None
+        if artifact and (project.root / artifact).is_file():
+            click.echo(f"    see {artifact}")
 
 
 @main.command()

@@ -66,13 +66,19 @@ class PlainReporter:
 class LiveReporter:
     """A table redrawn in place: one row per task with its state and time."""
 
-    def __init__(self, keys: list[str], console: Console | None = None):
+    def __init__(self, keys: list[str] | None = None, console: Console | None = None):
         self.console = console or Console(stderr=True)
-        self.rows: dict[str, dict[str, Any]] = {k: {"state": "pending"} for k in keys}
+        self.rows: dict[str, dict[str, Any]] = {k: {"state": "pending"} for k in keys or []}
         self.run_line = ""
         self.live = Live(
             self._table(), console=self.console, refresh_per_second=8, get_renderable=self._table
         )
+
+    def start(self, keys: list[str]) -> None:
+        """Show every task of the run, pending, and start redrawing."""
+        for key in keys:
+            self.rows.setdefault(key, {"state": "pending"})
+        self.live.__enter__()
 
     def __enter__(self) -> LiveReporter:
         self.live.__enter__()

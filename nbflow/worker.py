@@ -38,7 +38,7 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
             log_output=False,
             request_save_on_cell_execute=True,
             kernel_manager_class=IPCKernelManager,
-            # Per cell; the whole-attempt limit is the runner's.
+            # Per cell: a notebook task's `timeout` bounds each cell for now.
             execution_timeout=job.get("execution_timeout"),
         )
         return {"state": "success"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -158,3 +160,20 @@ def test_params_lists_a_notebooks_parameters(project):
     found = {p["name"]: p for p in json.loads(proc.stdout)}
     assert found["code"]["default"] == "000" and found["code"]["type"] == "str"
     assert found["count"]["help"] == "an int"
+
+
+@pytest.mark.kernel
+def test_a_workflow_file_of_another_project_runs_in_that_project(project, tmp_path_factory):
+    project.workflow("good", GOOD)
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    proc = project.cli("run", str(project.root / "workflows" / "good.yaml"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbflow.cli", "run", str(project.root / "workflows" / "good.yaml")],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not (elsewhere / ".nbflow").exists()
+    assert [r["id"] for r in api.list_runs(Project(project.root))] == [2, 1]
