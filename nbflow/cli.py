@@ -188,14 +188,23 @@ def show(ctx: click.Context, run_id: int, as_json: bool) -> None:
         if task["message"] and task["state"] != "success":
             line += f" {task['message'].splitlines()[0][:120]}"
         click.echo(line)
-        for value_name, value in task["values"].items():
-            click.echo(f"      value {value_name} = {json.dumps(value)[:100]}")
-        for a in task["attempts"]:
-            err = a["error"]
-            where = (
-                f" (cell {err['cell_index']})" if err and err.get("cell_index") is not None else ""
-            )
-            click.echo(f"      attempt {a['number']}: {a['state']}{where}  {a['artifact'] or ''}")
+        _show_unit(task, "      ")
+        for it in task.get("iterations", []):
+            head = f"      [{it['index']}] input={json.dumps(it['input'])[:40]} {it['state']}"
+            if it["message"] and it["state"] != "success":
+                head += f" {it['message'].splitlines()[0][:100]}"
+            click.echo(head)
+            _show_unit(it, "          ")
+
+
+def _show_unit(unit: dict[str, Any], indent: str) -> None:
+    """Values and attempts of a task or of one for_each iteration."""
+    for value_name, value in unit["values"].items():
+        click.echo(f"{indent}value {value_name} = {json.dumps(value)[:100]}")
+    for a in unit["attempts"]:
+        err = a["error"]
+        where = f" (cell {err['cell_index']})" if err and err.get("cell_index") is not None else ""
+        click.echo(f"{indent}attempt {a['number']}: {a['state']}{where}  {a['artifact'] or ''}")
 
 
 @main.command()

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import graph, schema, yamlload
+from . import graph, refcheck, references, schema, yamlload
 from .errors import Problem, WorkflowFileError
 from .model import Edge, ForEach, Task, Workflow
 
@@ -331,6 +331,65 @@ def _check_files(
             )
 
 
+def _check_references(
+    settings: schema.Workflow,
+    tasks: list[Task],
+    raw_tasks: list[Any],
+    doc: yamlload.Document,
+    file: str,
+    problems: list[Problem],
+) -> None:
+    """References that can be known wrong before running, at their line."""
+    params = list(settings.parameters)
+    kinds = {t.key: t.kind for t in tasks}
+    upstream = {t.key: list(t.upstream) for t in tasks}
+    for path, text in refcheck.strings(settings.parameters, ("parameters",)):
+        for expr in references.find(text):
+            message = refcheck.check(
+                expr, params=[], task=None, upstream=set(), kinds=kinds, has_input=False
+            )
+            if message and not expr.startswith("params."):
+                problems.append(Problem(file, doc.line_of(path), f"{_where(path, {})}: {message}"))
+            elif expr.startswith("params."):
+                problems.append(
+                    Problem(
+                        file,
+                        doc.line_of(path),
+                        f"{_where(path, {})}: {{{{{expr}}}}}: workflow parameters may refer to run.* only",
+                    )
+                )
+    for i, (task, item) in enumerate(zip(tasks, raw_tasks, strict=True)):
+        ancestors = _ancestors(task.key, upstream)
+        for place in refcheck.TASK_PLACES:
+            if place not in item:
+                continue
+            for path, text in refcheck.strings(item[place], ("tasks", i, place)):
+                in_inputs = path[2:4] == ("for_each", "inputs")
+                for expr in references.find(text):
+                    message = refcheck.check(
+                        expr,
+                        params=params,
+                        task=task.key,
+                        upstream=ancestors,
+                        kinds=kinds,
+                        has_input=task.for_each is not None and not in_inputs,
+                    )
+                    if message:
+                        where = _where(path, {i: task.key})
+                        problems.append(Problem(file, doc.line_of(path), f"{where}: {message}"))
+
+
+def _ancestors(key: str, upstream: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(upstream.get(key, ()))
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(upstream.get(node, ()))
+    return seen
+
+
 def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, list[Problem]]:
     """Load and check one workflow file; return the workflow (None if unusable) and problems."""
     shown = str(path)
@@ -438,6 +497,8 @@ def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, l
 
     _check_graph(nodes, shown, problems)
     _check_files(files, root, shown, problems)
+    if not problems and settings is not None and isinstance(raw_tasks, list):
+        _check_references(settings, tasks, raw_tasks, doc, shown, problems)
     problems.sort(key=lambda p: p.line or 0)
     if problems or settings is None:
         return None, problems

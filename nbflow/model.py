@@ -69,5 +69,9 @@ class Workflow:
         raise KeyError(key)
 
     @property
+    def schedule(self) -> schema.Schedule | None:
+        return self.settings.schedule if self.settings else None
+
+    @property
     def timeout(self) -> float | None:
         return self.settings.timeout if self.settings else None

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 REFERENCE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
@@ -159,11 +160,13 @@ class Context:
     def _run(self, expr: str, rest: list[str]) -> Any:
         if rest[0] in ("id", "workflow", "repair_count") and len(rest) == 1:
             return self.run[rest[0]]
+        # Times read in the schedule's time zone (UTC without one): a stable logical date.
+        tz = ZoneInfo(self.run.get("timezone") or "UTC")
         if rest[0] == "start_time" and len(rest) == 2:
-            return time_arg(self.run["start_time"], rest[1])
+            return time_arg(self.run["start_time"], rest[1], tz)
         if rest[0] == "trigger" and len(rest) >= 2:
             if rest[1] == "time" and len(rest) == 3:
-                return time_arg(self.run["trigger_time"], rest[2])
+                return time_arg(self.run["trigger_time"], rest[2], tz)
             if rest[1] == "type" and len(rest) == 2:
                 return self.run["trigger_type"]
             if rest[1] in ("files", "location") and len(rest) == 2:

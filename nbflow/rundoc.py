@@ -22,28 +22,42 @@ def _attempt(row: dict[str, Any]) -> dict[str, Any]:
         "end_time": iso(row.get("end_time")),
         "artifact": row.get("artifact"),
         "parameters": row.get("parameters") or {},
+        "values": row.get("task_values") or {},
         "error": error,
+    }
+
+
+def _unit(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "state": row["state"],
+        "values": row.get("task_values") or {},
+        "start_time": iso(row.get("start_time")),
+        "end_time": iso(row.get("end_time")),
+        "message": row.get("message"),
+        "attempts": [_attempt(a) for a in row.get("attempts", [])],
     }
 
 
 def run_document(run: dict[str, Any]) -> dict[str, Any]:
     """Shape a run from `Store.get_run` as the documented JSON document."""
-    tasks = []
-    for task in run.get("tasks", []):
-        tasks.append(
-            {
-                "key": task["key"],
-                "kind": task["kind"],
-                "state": task["state"],
-                "depends_on": task.get("depends_on") or [],
-                "outcome": task.get("outcome") if task["kind"] == "condition" else None,
-                "values": task.get("task_values") or {},
-                "start_time": iso(task.get("start_time")),
-                "end_time": iso(task.get("end_time")),
-                "message": task.get("message"),
-                "attempts": [_attempt(a) for a in task.get("attempts", [])],
-            }
-        )
+    tasks: list[dict[str, Any]] = []
+    by_key: dict[str, dict[str, Any]] = {}
+    for row in run.get("tasks", []):
+        if row.get("parent_key"):
+            parent = by_key[row["parent_key"]]
+            parent.setdefault("iterations", []).append(
+                {"index": row["iteration"], "input": row.get("input"), **_unit(row)}
+            )
+            continue
+        task = {
+            "key": row["key"],
+            "kind": row["kind"],
+            "depends_on": row.get("depends_on") or [],
+            "outcome": row.get("outcome") if row["kind"] == "condition" else None,
+            **_unit(row),
+        }
+        by_key[row["key"]] = task
+        tasks.append(task)
     return {
         "id": run["id"],
         "workflow": run["workflow"],

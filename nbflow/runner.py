@@ -1,25 +1,22 @@
 """The runner: executes one run of a workflow and is the only code that changes run state.
 
-An asyncio loop decides which tasks may start (`states.decide`), starts each notebook
-attempt as a worker process (`worker.py`), records every change in the run history and
-tells an observer (the progress display) about it.
+An asyncio loop decides which tasks may start (`states.decide`), runs each attempt through
+`execute.py` when one of the `parallel` slots is free, records every change in the run
+history and tells an observer (the progress display) about it. A `for_each` task runs one
+unit per input (`KEY[i]`, at most `concurrency` at a time); other tasks are one unit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import signal
+import shlex
 import socket
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-import nbformat
-
-from . import conditions, references, scraps
+from . import conditions, execute, references
 from .clock import Clock
 from .model import Task, Workflow
 from .params import notebook_inputs, notebook_parameters
@@ -120,26 +117,32 @@ class Runner:
         self.values: dict[str, dict[str, Any]] = {}
         self.params: dict[str, Any] = {}
         self.start_time = 0.0
+        self.slots = asyncio.Semaphore(self.parallel)  # attempts executing at once
 
     # -- state changes -------------------------------------------------------------------
 
-    def _set(
+    def _record(
         self,
-        key: str,
+        unit: str,
         state: TaskState,
         *,
         attempt: int | None = None,
         message: str | None = None,
         **fields: Any,
     ) -> None:
-        self.states[key] = state
+        """Store and report a state change of a task or of one of its iterations."""
         now = self.clock.now()
-        if state == TaskState.RUNNING and "start_time" not in fields and attempt == 1:
-            fields["start_time"] = now
+        if state == TaskState.RUNNING and attempt == 1:
+            fields.setdefault("start_time", now)
         if state in TERMINAL_TASK_STATES:
             fields.setdefault("end_time", now)
-        self.store.update_task(self.run_id, key, state=state.value, message=message, **fields)
-        self.observer.task_changed(key, state, now, attempt, message)
+        self.store.update_task(self.run_id, unit, state=state.value, message=message, **fields)
+        self.observer.task_changed(unit, state, now, attempt, message)
+
+    def _set(self, key: str, state: TaskState, **fields: Any) -> None:
+        """Change a task's state, which the graph decisions read."""
+        self.states[key] = state
+        self._record(key, state, **fields)
 
     def _run_state(self, state: RunState, **fields: Any) -> None:
         now = self.clock.now()
@@ -156,9 +159,12 @@ class Runner:
             "start_time": self.start_time,
             "trigger_time": self.trigger_time,
             "trigger_type": self.trigger_type,
+            "timezone": schedule.timezone if (schedule := self.workflow.schedule) else None,
         }
 
-    def _context(self, task: Task | None, attempt: int = 1) -> references.Context:
+    def _context(
+        self, task: Task | None, attempt: int = 1, given: tuple[Any, ...] = ()
+    ) -> references.Context:
         done = {
             key: {"state": state.value, "values": self.values.get(key, {})}
             for key, state in self.states.items()
@@ -169,6 +175,8 @@ class Runner:
             run=self._run_info(),
             tasks=done,
             task={"key": task.key, "attempt": attempt} if task else None,
+            input_value=given[0] if given else None,
+            has_input=bool(given),
         )
 
     # -- the loop ------------------------------------------------------------------------
@@ -180,11 +188,10 @@ class Runner:
             plain = references.Context(params={}, run=self._run_info(), tasks={})
             self.params = references.substitute(self.raw_parameters, plain.lookup)
         except references.ReferenceError_ as exc:
+            message = f"workflow parameters: {exc}"
             for key in self.tasks:
-                self._set(key, TaskState.UPSTREAM_FAILED, message=f"workflow parameters: {exc}")
-            self._run_state(
-                RunState.FAILED, end_time=self.clock.now(), message=f"workflow parameters: {exc}"
-            )
+                self._set(key, TaskState.UPSTREAM_FAILED, message=message)
+            self._run_state(RunState.FAILED, end_time=self.clock.now(), message=message)
             return RunState.FAILED
         for task in self.workflow.tasks:
             if task.disabled:
@@ -192,14 +199,10 @@ class Runner:
         running: dict[asyncio.Task[None], str] = {}
         while True:
             self._decide_ready()
-            for key in [k for k, s in self.states.items() if s == TaskState.QUEUED]:
-                if len(running) >= self.parallel:
-                    break
-                job = asyncio.ensure_future(self._execute(self.tasks[key]))
-                running[job] = key
+            for key, state in self.states.items():
+                if state == TaskState.QUEUED and key not in running.values():
+                    running[asyncio.ensure_future(self._execute(self.tasks[key]))] = key
             if not running:
-                if any(s == TaskState.QUEUED for s in self.states.values()):
-                    continue
                 break
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for job in done:
@@ -255,120 +258,152 @@ class Runner:
             message=f"{left!r} {task.target.op} {right!r} is {str(outcome).lower()}",
         )
 
+    # -- executing -----------------------------------------------------------------------
+
     async def _execute(self, task: Task) -> None:
+        """Run a task to its end: one unit, or one per for_each input."""
         if task.kind not in ("notebook", "script", "command"):
-            self._set(
-                task.key,
-                TaskState.FAILED,
-                start_time=self.clock.now(),
-                message=f"{task.kind} tasks are not supported by this version of nbflow yet",
-            )
+            unsupported = f"{task.kind} tasks are not supported by this version of nbflow yet"
+            self._set(task.key, TaskState.FAILED, start_time=self.clock.now(), message=unsupported)
             return
+        folder = self.project.run_dir(self.workflow.name, self.run_id) / task.key
+        if task.for_each is None:
+            state, message, values = await self._unit(task, task.key, folder)
+            if state == TaskState.SUCCESS:
+                self.values[task.key] = values
+            self._set(task.key, state, message=message)
+            return
+        try:
+            inputs = references.substitute(task.for_each.inputs, self._context(task).lookup)
+        except references.ReferenceError_ as exc:
+            self._set(task.key, TaskState.FAILED, start_time=self.clock.now(), message=str(exc))
+            return
+        if not isinstance(inputs, list):
+            shown = references.render(inputs)[:100]
+            message = f"for_each inputs must be a list, got {shown!r}"
+            self._set(task.key, TaskState.FAILED, start_time=self.clock.now(), message=message)
+            return
+        self._set(task.key, TaskState.RUNNING, start_time=self.clock.now())
+        self.store.add_iterations(self.run_id, task.key, inputs)
+        limit = asyncio.Semaphore(task.for_each.concurrency)
+
+        async def iteration(index: int, value: Any) -> TaskState:
+            unit = f"{task.key}[{index}]"
+            self._record(unit, TaskState.QUEUED)
+            async with limit:
+                state, message, _ = await self._unit(task, unit, folder / str(index), (value,))
+            self._record(unit, state, message=message)
+            return state
+
+        results = await asyncio.gather(*(iteration(i, v) for i, v in enumerate(inputs)))
+        bad = [s for s in results if s != TaskState.SUCCESS]
+        if not bad:
+            self._set(task.key, TaskState.SUCCESS, message=f"{len(results)} iterations")
+            return
+        state = TaskState.FAILED if TaskState.FAILED in bad else bad[0]
+        message = f"{len(bad)} of {len(results)} iterations did not succeed"
+        self._set(task.key, state, message=message)
+
+    async def _unit(
+        self, task: Task, unit: str, folder: Path, given: tuple[Any, ...] = ()
+    ) -> tuple[TaskState, str | None, dict[str, Any]]:
+        """The attempts of one unit (a task, or one for_each iteration), with retries."""
         number = 1
         delay = task.retry_delay
         while True:
-            state, message = await self._attempt(task, number)
+            result = await self._attempt(task, unit, folder, number, given)
+            state = TaskState(result.state)
             retry = number <= task.retries and (
                 state == TaskState.FAILED
                 or (state == TaskState.TIMED_OUT and task.retry_on_timeout)
             )
             if not retry:
-                self._set(task.key, state, attempt=number, message=message)
-                return
-            self._set(task.key, TaskState.WAITING_FOR_RETRY, attempt=number, message=message)
+                return state, result.message, result.values
+            self._record(unit, TaskState.WAITING_FOR_RETRY, attempt=number, message=result.message)
             await self.clock.sleep(delay)
             delay *= task.retry_backoff
             number += 1
 
-    async def _attempt(self, task: Task, number: int) -> tuple[TaskState, str | None]:
-        """Run one attempt and record it; return its state and error message."""
-        self._set(task.key, TaskState.RUNNING, attempt=number)
-        folder = self.project.run_dir(self.workflow.name, self.run_id) / task.key
-        folder.mkdir(parents=True, exist_ok=True)
-        suffix = ".ipynb" if task.kind == "notebook" else ".log"
-        artifact = folder / f"attempt-{number}{suffix}"
-        start = self.clock.now()
-        lookup = self._context(task, number).lookup
-        try:
-            task_params = references.substitute(task.parameters, lookup)
-            target = references.substitute(task.target, lookup)
-            args = [references.render(a) for a in references.substitute(list(task.args), lookup)]
-        except references.ReferenceError_ as exc:
-            self.store.add_attempt(
-                self.run_id, task.key, number, start_time=start, parameters={}, artifact=None
-            )
-            failure = {"ename": "ReferenceError", "evalue": str(exc)}
+    async def _attempt(
+        self, task: Task, unit: str, folder: Path, number: int, given: tuple[Any, ...]
+    ) -> execute.AttemptResult:
+        """Run one attempt once a slot is free, and record it."""
+        if self.slots.locked():
+            self._record(unit, TaskState.QUEUED, attempt=number)
+        async with self.slots:
+            self._record(unit, TaskState.RUNNING, attempt=number)
+            folder.mkdir(parents=True, exist_ok=True)
+            suffix = ".ipynb" if task.kind == "notebook" else ".log"
+            artifact = folder / f"attempt-{number}{suffix}"
+            start = self.clock.now()
+            lookup = self._context(task, number, given).lookup
+            try:
+                task_params = references.substitute(task.parameters, lookup)
+                target = references.substitute(task.target, lookup)
+                args = [
+                    references.render(a) for a in references.substitute(list(task.args), lookup)
+                ]
+            except references.ReferenceError_ as exc:
+                self.store.add_attempt(
+                    self.run_id, unit, number, start_time=start, parameters={}, artifact=None
+                )
+                result = execute.failed("ReferenceError", str(exc))
+            else:
+                cwd = self._cwd(task, target)
+                env = {**os.environ, **task.env}
+                if task.kind == "notebook":
+                    source = self.project.root / target
+                    declared = (
+                        [p.name for p in notebook_parameters(source)] if source.is_file() else []
+                    )
+                    inputs = notebook_inputs(declared, self.params, task_params)
+                    self.store.add_attempt(
+                        self.run_id,
+                        unit,
+                        number,
+                        start_time=start,
+                        parameters=inputs,
+                        artifact=self.project.relative(artifact),
+                    )
+                    result = await execute.run_notebook(
+                        python=self.python,
+                        source=source,
+                        artifact=artifact,
+                        parameters=inputs,
+                        kernel=task.kernel,
+                        cwd=cwd,
+                        env=env,
+                        cell_timeout=task.timeout,
+                    )
+                else:
+                    if task.kind == "script":
+                        argv = [task.python or self.python, str(self.project.root / target)]
+                    else:
+                        argv = list(target) if isinstance(target, list) else shlex.split(target)
+                    argv += args
+                    self.store.add_attempt(
+                        self.run_id,
+                        unit,
+                        number,
+                        start_time=start,
+                        parameters={"argv": argv},
+                        artifact=self.project.relative(artifact),
+                    )
+                    result = await execute.run_process(
+                        argv, cwd=cwd, env=env, log=artifact, timeout=task.timeout
+                    )
             self.store.finish_attempt(
                 self.run_id,
-                task.key,
+                unit,
                 number,
-                state="failed",
+                state=result.state,
                 end_time=self.clock.now(),
-                error=failure,
+                error=result.error,
+                values=result.values,
             )
-            return TaskState.FAILED, str(exc)
-        cwd = self._cwd(task, target)
-        env = dict(os.environ)
-        env.update(task.env)
-        if task.kind == "notebook":
-            source = self.project.root / target
-            declared = [p.name for p in notebook_parameters(source)] if source.is_file() else []
-            inputs = notebook_inputs(declared, self.params, task_params)
-            self.store.add_attempt(
-                self.run_id,
-                task.key,
-                number,
-                start_time=start,
-                parameters=inputs,
-                artifact=self.project.relative(artifact),
-            )
-            job = {
-                "input": str(source),
-                "output": str(artifact),
-                "parameters": inputs,
-                "kernel": task.kernel,
-                "execution_timeout": task.timeout,
-            }
-            result = await self._spawn(
-                [self.python, "-m", "nbflow.worker"], cwd, env, stdin=json.dumps(job).encode()
-            )
-        else:
-            if task.kind == "script":
-                argv = [task.python or self.python, str(self.project.root / target), *args]
-            else:
-                argv = list(target) if isinstance(target, list) else _split(target)
-                argv += args
-            self.store.add_attempt(
-                self.run_id,
-                task.key,
-                number,
-                start_time=start,
-                parameters={"argv": argv},
-                artifact=self.project.relative(artifact),
-            )
-            result = await self._spawn(argv, cwd, env, log=artifact, timeout=task.timeout)
-        state = TaskState(result["state"])
-        error: dict[str, Any] | None = result.get("error")
-        if error and task.kind == "notebook" and artifact.is_file():
-            # Index in the executed notebook as kept (papermill adds cells above the error).
-            error["cell_index"] = _error_cell(artifact, error.get("cell_index"))
-        if state == TaskState.SUCCESS and task.kind == "notebook":
-            try:
-                values = scraps.read_scraps(nbformat.read(str(artifact), as_version=4))
-                for name, value in values.items():
-                    scraps.check_size(name, value)
-            except (OSError, ValueError) as exc:
-                state, error = TaskState.FAILED, {"ename": "ValueError", "evalue": str(exc)}
-            else:
-                self.values[task.key] = values
-                self.store.update_task(self.run_id, task.key, values=values)
-        self.store.finish_attempt(
-            self.run_id, task.key, number, state=state.value, end_time=self.clock.now(), error=error
-        )
-        message = None
-        if error:
-            message = f"{error.get('ename')}: {error.get('evalue')}"
-        return state, message
+            if result.state == "success":
+                self.store.update_task(self.run_id, unit, values=result.values)
+            return result
 
     def _cwd(self, task: Task, target: Any) -> Path:
         if task.cwd:
@@ -376,105 +411,3 @@ class Runner:
         if task.kind in ("notebook", "script"):
             return (self.project.root / target).resolve().parent
         return self.project.root
-
-    async def _spawn(
-        self,
-        argv: list[str],
-        cwd: Path,
-        env: dict[str, str],
-        *,
-        stdin: bytes | None = None,
-        log: Path | None = None,
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """Run a worker (stdin: job; last stdout line: result) or a logged process."""
-        if not cwd.is_dir():
-            return _failed("FileNotFoundError", f"working directory {cwd} does not exist")
-        log_file = open(log, "wb") if log else None
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=str(cwd),
-                env=env,
-                stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-                stdout=log_file or asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT if log_file else asyncio.subprocess.PIPE,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            if log_file:
-                log_file.close()
-            return _failed(type(exc).__name__, f"cannot start {argv[0]}: {exc}")
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
-        except asyncio.TimeoutError:
-            _kill_group(proc.pid)
-            await proc.wait()
-            return {
-                "state": "timed_out",
-                "error": {"ename": "TimeoutError", "evalue": f"timed out after {timeout:g}s"},
-            }
-        finally:
-            if log_file:
-                log_file.close()
-        if log is not None:
-            if proc.returncode == 0:
-                return {"state": "success"}
-            tail = _tail(log)
-            return _failed(
-                "ProcessError",
-                f"exited with code {proc.returncode}" + (f": {tail}" if tail else ""),
-            )
-        lines = [
-            line for line in (out or b"").decode(errors="replace").splitlines() if line.strip()
-        ]
-        if lines:
-            try:
-                return dict(json.loads(lines[-1]))
-            except ValueError:
-                pass
-        detail = (err or b"").decode(errors="replace").strip().splitlines()[-5:]
-        return _failed(
-            "WorkerError",
-            f"the notebook worker exited with code {proc.returncode}: " + " | ".join(detail),
-        )
-
-
-def _error_cell(path: Path, fallback: int | None) -> int | None:
-    try:
-        nb = nbformat.read(str(path), as_version=4)
-    except (OSError, ValueError):
-        return fallback
-    for index, cell in enumerate(nb.cells):
-        if any(o.get("output_type") == "error" for o in cell.get("outputs", []) or []):
-            return index
-    return fallback
-
-
-def _failed(ename: str, evalue: str) -> dict[str, Any]:
-    return {"state": "failed", "error": {"ename": ename, "evalue": evalue}}
-
-
-def _tail(path: Path, lines: int = 5) -> str:
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(text[-lines:])
-
-
-def _split(command: str) -> list[str]:
-    import shlex
-
-    return shlex.split(command)
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def run_sync(coro_factory: Callable[[], Any]) -> Any:
-    return asyncio.run(coro_factory())

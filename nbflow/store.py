@@ -62,9 +62,12 @@ task_runs = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
-    Column("key", String(200), nullable=False),
+    Column("key", String(200), nullable=False),  # KEY, or KEY[i] for a for_each iteration
     Column("kind", String(40), nullable=False),
     Column("position", Integer, nullable=False),
+    Column("parent_key", String(200)),  # the for_each task of an iteration
+    Column("iteration", Integer),  # its index
+    Column("input", JSON),  # its input
     Column("depends_on", JSON, nullable=False),
     Column("state", String(40), nullable=False),
     Column("outcome", Boolean),
@@ -91,6 +94,7 @@ attempts = Table(
     Column("error_evalue", Text),
     Column("error_cell_index", Integer),
     Column("error_traceback", Text),
+    Column("task_values", JSON),  # values published by a successful attempt
     UniqueConstraint("run_id", "task_key", "number"),
 )
 
@@ -194,6 +198,34 @@ class Store:
                 conn.execute(insert(task_runs), rows)
         return int(run_id)
 
+    def add_iterations(self, run_id: int, task_key: str, inputs: list[Any]) -> None:
+        """Rows `KEY[i]` for the iterations of a for_each task, all `pending`."""
+        with self.engine.begin() as conn:
+            parent = conn.execute(
+                select(task_runs.c.position, task_runs.c.kind).where(
+                    task_runs.c.run_id == run_id, task_runs.c.key == task_key
+                )
+            ).one()
+            if inputs:
+                conn.execute(
+                    insert(task_runs),
+                    [
+                        dict(
+                            run_id=run_id,
+                            key=f"{task_key}[{i}]",
+                            kind=parent.kind,
+                            position=parent.position,
+                            depends_on=[],
+                            state="pending",
+                            task_values={},
+                            parent_key=task_key,
+                            iteration=i,
+                            input=value,
+                        )
+                        for i, value in enumerate(inputs)
+                    ],
+                )
+
     def update_run(self, run_id: int, **fields: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id).values(**fields))
@@ -251,6 +283,7 @@ class Store:
         state: str,
         end_time: float,
         error: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
     ) -> None:
         error = error or {}
         with self.engine.begin() as conn:
@@ -268,6 +301,7 @@ class Store:
                     error_evalue=error.get("evalue"),
                     error_cell_index=error.get("cell_index"),
                     error_traceback=error.get("traceback"),
+                    task_values=values or {},
                 )
             )
 
@@ -288,7 +322,9 @@ class Store:
                 return None
             run = dict(row._mapping)
             task_rows = conn.execute(
-                select(task_runs).where(task_runs.c.run_id == run_id).order_by(task_runs.c.position)
+                select(task_runs)
+                .where(task_runs.c.run_id == run_id)
+                .order_by(task_runs.c.position, task_runs.c.iteration.nullsfirst())
             )
             tasks = [dict(t._mapping) for t in task_rows]
             attempt_rows = conn.execute(

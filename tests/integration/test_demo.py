@@ -33,10 +33,15 @@ def test_demo_runs_end_to_end_and_leaves_sources_untouched(project):
     assert {t["key"]: t["state"] for t in doc["tasks"]} == {
         "ingest": "success",
         "clean": "success",
+        "quality_ok": "success",
+        "quality_alert": "excluded",
         "by_region": "success",
         "by_product": "success",
         "report": "success",
     }
+    clean = next(t for t in doc["tasks"] if t["key"] == "clean")
+    assert clean["values"]["dropped_share"] == 0.0293
+    assert next(t for t in doc["tasks"] if t["key"] == "quality_ok")["outcome"] is True
     report = next(t for t in doc["tasks"] if t["key"] == "report")
     executed = nbformat.read(project.root / report["attempts"][0]["artifact"], as_version=4)
     assert any(
@@ -50,3 +55,13 @@ def test_demo_runs_end_to_end_and_leaves_sources_untouched(project):
     )
     assert a["start_time"] < b["end_time"] and b["start_time"] < a["end_time"]
     assert digest() == before
+
+    # A stricter quality bar takes the other branch: an alert instead of the report.
+    code, doc = project.cli_json("run", "demo", "-p", "max_dropped_share=0.01")
+    assert code == 0, doc
+    states = {t["key"]: t["state"] for t in doc["tasks"]}
+    assert states["quality_alert"] == "success"
+    assert states["by_region"] == states["by_product"] == states["report"] == "excluded"
+    alert = (project.root / "build" / "demo" / "quality_alert.md").read_text()
+    assert "Cleaning dropped 2.9% of the rows (limit 1.0%)" in alert
+    assert "- duplicate: 30 rows" in alert

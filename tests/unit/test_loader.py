@@ -736,7 +736,7 @@ def test_an_invalid_task_still_takes_part_in_graph_checks(mini):
     assert len(problems) == 2
 
 
-# -- spec promises not kept yet ------------------------------------------------------------
+# -- references ------------------------------------------------------------
 
 
 def test_one_mistake_in_an_outcome_edge_gives_one_problem(mini):
@@ -759,11 +759,6 @@ def test_for_each_inputs_plain_string_is_rejected(mini):
     assert "tasks[a].for_each.inputs" in problems[0]
 
 
-@pytest.mark.xfail(
-    reason="spec gap: references that can be known wrong without running (unknown parameter, "
-    "unknown task, task not upstream, unknown namespace) are not reported by check_file",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "reference, needle",
     [
@@ -781,3 +776,95 @@ def test_unresolvable_references_are_problems(mini, reference, needle):
     problems = mini.problems(text)
     assert len(problems) == 1
     assert needle in problems[0]
+
+
+REFS = """
+parameters:
+  region: eu
+  day: "{{run.trigger.time.iso_date}}"
+tasks:
+  - key: sq
+    sql: {query: "select 1 as n"}
+  - key: a
+    notebook: notebooks/x.ipynb
+    parameters: {p: "{{params.region}}", day: "{{ job.parameters.[day] }}"}
+  - key: b
+    notebook: notebooks/x.ipynb
+    depends_on: [a, sq]
+    for_each: {inputs: "{{tasks.a.values.items}}", concurrency: 2}
+    parameters:
+      item: "{{input}}"
+      field: "{{input.name}}"
+      both: "{{tasks.a.values.n}}-{{tasks.a.result_state}}"
+      rows: "{{tasks.sq.output.rows}}"
+      first: "{{tasks.sq.output.first_row.n}}"
+      when: "{{run.start_time.iso_weekday}} {{run.id}} {{task.key}} {{task.attempt}}"
+  - key: c
+    condition: {left: "{{tasks.b.result_state}}", op: "==", right: success}
+    depends_on: [b]
+"""
+
+
+def test_every_kind_of_good_reference_passes(mini):
+    workflow = mini.load(REFS)
+    assert workflow.task("b").for_each.inputs == "{{tasks.a.values.items}}"
+
+
+@pytest.mark.parametrize(
+    "old, new, line, message",
+    [
+        (
+            "{{params.region}}",
+            "{{params.regoin}}",
+            9,
+            "tasks[a].parameters.p: {{params.regoin}}: unknown parameter 'regoin' (did you mean 'region'?)",
+        ),
+        (
+            "{{tasks.a.values.n}}",
+            "{{tasks.c.values.n}}",
+            17,
+            "tasks[b].parameters.both: {{tasks.c.values.n}}: task 'c' is not upstream of 'b'",
+        ),
+        (
+            "{{input.name}}",
+            "{{inptu.name}}",
+            16,
+            "tasks[b].parameters.field: {{inptu.name}}: unknown namespace 'inptu' (did you mean 'input'?)",
+        ),
+        (
+            "{{tasks.sq.output.rows}}",
+            "{{tasks.a.output.rows}}",
+            18,
+            "tasks[b].parameters.rows: {{tasks.a.output.rows}}: only sql tasks have an output",
+        ),
+        (
+            "{{run.start_time.iso_weekday}}",
+            "{{run.start_time.weekday}}",
+            20,
+            "tasks[b].parameters.when: {{run.start_time.weekday}}: give one of iso_date",
+        ),
+        (
+            '"{{tasks.a.values.items}}"',
+            '"{{input}}"',
+            13,
+            "tasks[b].for_each.inputs: {{input}}: `input` is only set inside a for_each task",
+        ),
+        (
+            '"{{run.trigger.time.iso_date}}"',
+            '"{{params.region}}"',
+            3,
+            "parameters.day: {{params.region}}: workflow parameters may refer to run.* only",
+        ),
+        (
+            "right: success",
+            'right: "{{tasks.zz.result_state}}"',
+            22,
+            "tasks[c].condition.right: {{tasks.zz.result_state}}: unknown task 'zz'",
+        ),
+    ],
+)
+def test_bad_references_are_reported_at_their_line(mini, old, new, line, message):
+    assert old in REFS
+    problems = mini.problems(REFS.replace(old, new))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{line}: {message}"), problems[0]

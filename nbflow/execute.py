@@ -1,0 +1,178 @@
+"""Executing one attempt: a notebook through the papermill worker, or a logged process.
+
+Nothing here touches run state; the runner records what these functions return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from . import scraps
+from .glue import VALUES_FILE_ENV  # where `nbflow.glue` writes outside a kernel
+
+
+@dataclass
+class AttemptResult:
+    state: str  # a TaskState value: success, failed or timed_out
+    error: dict[str, Any] | None = None  # ename, evalue, cell_index, traceback
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str | None:
+        if not self.error:
+            return None
+        return f"{self.error.get('ename')}: {self.error.get('evalue')}"
+
+
+def failed(ename: str, evalue: str) -> AttemptResult:
+    return AttemptResult("failed", {"ename": ename, "evalue": evalue})
+
+
+async def run_notebook(
+    *,
+    python: str,
+    source: Path,
+    artifact: Path,
+    parameters: dict[str, Any],
+    kernel: str | None,
+    cwd: Path,
+    env: dict[str, str],
+    cell_timeout: float | None,
+) -> AttemptResult:
+    job = {
+        "input": str(source),
+        "output": str(artifact),
+        "parameters": parameters,
+        "kernel": kernel,
+        "execution_timeout": cell_timeout,
+    }
+    outcome = await _spawn(
+        [python, "-m", "nbflow.worker"], cwd, env, stdin=json.dumps(job).encode()
+    )
+    if isinstance(outcome, AttemptResult):
+        return outcome
+    returncode, out, err = outcome
+    lines = [line for line in out.decode(errors="replace").splitlines() if line.strip()]
+    try:
+        reported = dict(json.loads(lines[-1]))
+    except (IndexError, ValueError):
+        detail = err.decode(errors="replace").strip().splitlines()[-5:]
+        return failed(
+            "WorkerError",
+            f"the notebook worker exited with code {returncode}: " + " | ".join(detail),
+        )
+    result = AttemptResult(reported["state"], reported.get("error"))
+    if result.error and artifact.is_file():
+        # Index in the executed notebook as kept (papermill adds cells above the error).
+        result.error["cell_index"] = _error_cell(artifact, result.error.get("cell_index"))
+    if result.state == "success":
+        try:
+            result.values = scraps.read_scraps(nbformat.read(str(artifact), as_version=4))
+            for name, value in result.values.items():
+                scraps.check_size(name, value)
+        except (OSError, ValueError) as exc:
+            return failed("ValueError", str(exc))
+    return result
+
+
+async def run_process(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    log: Path,
+    timeout: float | None,
+) -> AttemptResult:
+    """A script or command: stdout and stderr to `log`, values through the glue helper."""
+    values_file = log.with_suffix(".values.json")
+    env = {**env, VALUES_FILE_ENV: str(values_file)}
+    outcome = await _spawn(argv, cwd, env, log=log, timeout=timeout)
+    if isinstance(outcome, AttemptResult):
+        return outcome
+    returncode = outcome[0]
+    if returncode != 0:
+        tail = _tail(log)
+        return failed(
+            "ProcessError", f"exited with code {returncode}" + (f": {tail}" if tail else "")
+        )
+    try:
+        values = json.loads(values_file.read_text()) if values_file.is_file() else {}
+        for name, value in values.items():
+            scraps.check_size(name, value)
+    except (OSError, ValueError) as exc:
+        return failed("ValueError", str(exc))
+    return AttemptResult("success", values=values)
+
+
+async def _spawn(
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    *,
+    stdin: bytes | None = None,
+    log: Path | None = None,
+    timeout: float | None = None,
+) -> AttemptResult | tuple[int, bytes, bytes]:
+    """Start a process in its own session; return (code, stdout, stderr) or a failure."""
+    if not cwd.is_dir():
+        return failed("FileNotFoundError", f"working directory {cwd} does not exist")
+    log_file = open(log, "wb") if log else None
+    try:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=str(cwd),
+                env=env,
+                stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+                stdout=log_file or asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT if log_file else asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return failed(type(exc).__name__, f"cannot start {argv[0]}: {exc}")
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+        except asyncio.TimeoutError:
+            _kill_group(proc.pid)
+            await proc.wait()
+            return AttemptResult(
+                "timed_out", {"ename": "TimeoutError", "evalue": f"timed out after {timeout:g}s"}
+            )
+        return proc.returncode or 0, out or b"", err or b""
+    finally:
+        if log_file:
+            log_file.close()
+
+
+def _error_cell(path: Path, fallback: int | None) -> int | None:
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError):
+        return fallback
+    for index, cell in enumerate(nb.cells):
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", []) or []):
+            return index
+    return fallback
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
