@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
-from . import loader
+from . import graph, loader, processes, recovery
 from .clock import Clock
 from .errors import Problem, RunNotFound, UsageError, WorkflowFileError
 from .model import Workflow
 from .params import NotebookParameter, notebook_parameters
 from .project import Project
 from .rundoc import run_document
-from .runner import Observer, Runner, create_run
-from .store import Store
+from .runner import Observer, Repair, Runner, create_run
+from .states import TaskState
+from .store import ACTIVE_RUN_STATES, Store
 
 
-def open_store(project: Project) -> Store:
+def open_store(project: Project, clock: Clock | None = None) -> Store:
+    """The project's run history, after finishing any run whose runner died."""
     if project.database_url.startswith("sqlite:///"):
         project.state_dir.mkdir(parents=True, exist_ok=True)
-    return Store(project.database_url)
+    store = Store(project.database_url)
+    recovery.recover(store, project, (clock or Clock()).now())
+    return store
 
 
 def _shown(path: Path) -> Path:
@@ -99,7 +106,7 @@ def run(
         project = Project(workflow.root)  # a file in another project's workflows/ runs there
     parameters = run_parameters(workflow, overrides or {})
     clock = clock or Clock()
-    store = open_store(project)
+    store = open_store(project, clock)
     try:
         now = clock.now()
         run_id = create_run(
@@ -126,6 +133,130 @@ def run(
             observer=observer,
         )
         asyncio.run(runner.run())
+        return show(project, run_id, store=store)
+    finally:
+        store.close()
+
+
+def cancel(project: Project, run_id: int, *, wait: float = 60.0) -> dict[str, Any]:
+    """Ask the runner to cancel a run and wait (up to `wait` s) until it has stopped."""
+    store = open_store(project)
+    try:
+        if store.get_run(run_id) is None:
+            raise RunNotFound(f"no run {run_id} in {project.relative(project.state_dir)}")
+        if not store.request_cancel(run_id, time.time()):
+            state = store.get_run(run_id)["state"]  # type: ignore[index]
+            raise UsageError(f"run {run_id} has already finished ({state}); nothing to cancel")
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            run = store.get_run(run_id)
+            if run is None or run["state"] not in ACTIVE_RUN_STATES:
+                break
+            # Poll: the runner is another process and says nothing to this one.
+            time.sleep(0.1)
+        return show(project, run_id, store=store)
+    finally:
+        store.close()
+
+
+REPAIRABLE = ("failed", "timed_out", "canceled", "upstream_failed", "upstream_canceled")
+
+
+def repair(
+    project: Project,
+    run_id: int,
+    *,
+    tasks: list[str] | None = None,
+    dependents: bool = True,
+    overrides: dict[str, Any] | None = None,
+    parallel: int | None = None,
+    observer: Observer | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
+    """Rerun part of a finished run inside the same run id and return its document."""
+    clock = clock or Clock()
+    store = open_store(project, clock)
+    try:
+        run = store.get_run(run_id)
+        if run is None:
+            raise RunNotFound(f"no run {run_id} in {project.relative(project.state_dir)}")
+        if run["state"] in ACTIVE_RUN_STATES:
+            raise UsageError(
+                f"run {run_id} is still {run['state']}; repair it once it has finished"
+            )
+        workflow = loader.load_workflow(project.root / run["workflow_path"], project.root)
+        rows = {t["key"]: t for t in run["tasks"] if not t.get("parent_key")}
+        upstream = {t.key: list(t.upstream) for t in workflow.tasks}
+        if tasks:
+            unknown = [k for k in tasks if k not in upstream]
+            if unknown:
+                raise UsageError(
+                    f"--task {unknown[0]!r}: no such task in {run['workflow_path']} "
+                    f"(tasks: {', '.join(upstream)})"
+                )
+            selected = set(tasks)
+        else:
+            selected = {k for k in upstream if k not in rows or rows[k]["state"] in REPAIRABLE}
+        if dependents:
+            selected |= graph.downstream_of(upstream, selected)
+        if not selected:
+            raise UsageError(
+                f"run {run_id}: every task succeeded; name tasks with --task to rerun them"
+            )
+        run_parameters(workflow, overrides or {})  # names must be the workflow's
+        kept_params = {k: v for k, v in run["parameters"].items() if k in workflow.parameters}
+        parameters = {**workflow.parameters, **kept_params, **(overrides or {})}
+        order = [k for k in upstream if k in selected]
+        pid = os.getpid()
+        if not store.claim_repair(
+            run_id,
+            expected_count=run["repair_count"],
+            now=clock.now(),
+            tasks=order,
+            parameters=parameters,
+            runner_pid=pid,
+            runner_host=socket.gethostname(),
+            runner_started=processes.started_at(pid),
+        ):
+            raise UsageError(f"run {run_id} is being repaired by another process; try again later")
+        number = run["repair_count"] + 1
+        store.add_missing_tasks(
+            run_id,
+            [
+                (t.key, t.kind, [{"task": e.task, "outcome": e.outcome} for e in t.depends_on])
+                for t in workflow.tasks
+                if t.key not in rows
+            ],
+        )
+        store.reset_tasks(run_id, order)
+        kept = {k: TaskState(rows[k]["state"]) for k in upstream if k in rows and k not in selected}
+        start = Repair(
+            number=number,
+            start_time=run["start_time"] or clock.now(),
+            kept_states=kept,
+            outcomes={
+                k: bool(rows[k]["outcome"])
+                for k in kept
+                if rows[k]["kind"] == "condition" and rows[k]["outcome"] is not None
+            },
+            values={k: rows[k]["task_values"] or {} for k in kept},
+            last_attempts=store.last_attempts(run_id),
+        )
+        runner = Runner(
+            workflow,
+            project,
+            store,
+            run_id,
+            parameters=parameters,
+            trigger_type=run["trigger_type"],
+            trigger_time=run["trigger_time"],
+            parallel=parallel,
+            clock=clock,
+            observer=observer,
+            repair=start,
+        )
+        result = asyncio.run(runner.run())
+        store.finish_repair(run_id, number, result.value, clock.now())
         return show(project, run_id, store=store)
     finally:
         store.close()

@@ -145,6 +145,77 @@ def _summary(doc: dict[str, Any], project: Project) -> None:
 
 
 @main.command()
+@click.argument("run_id", type=int)
+@click.option(
+    "--wait",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the run to stop.",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def cancel(ctx: click.Context, run_id: int, wait: float, as_json: bool) -> None:
+    """Cancel a run in progress (from any shell) and wait until it has stopped."""
+    doc = api.cancel(_project(ctx), run_id, wait=wait)
+    if as_json:
+        _print_json(doc)
+    else:
+        click.echo(f"run {doc['id']} of {doc['workflow']}: {doc['state']}")
+    sys.exit(0 if doc["state"] == "canceled" else 1)
+
+
+@main.command()
+@click.argument("run_id", type=int)
+@click.option(
+    "--task",
+    "-t",
+    "tasks",
+    multiple=True,
+    metavar="KEY",
+    help="Rerun this task (repeatable); default: every task that did not succeed.",
+)
+@click.option("--no-dependents", is_flag=True, help="Do not rerun what depends on them.")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a workflow parameter for the repair.",
+)
+@click.option("--parallel", type=click.IntRange(min=1), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def repair(
+    ctx: click.Context,
+    run_id: int,
+    tasks: tuple[str, ...],
+    no_dependents: bool,
+    params: tuple[str, ...],
+    parallel: int | None,
+    as_json: bool,
+) -> None:
+    """Rerun the failed part of a finished run (or the tasks named) in the same run."""
+    project = _project(ctx)
+    reporter = PlainReporter()
+    doc = api.repair(
+        project,
+        run_id,
+        tasks=list(tasks) or None,
+        dependents=not no_dependents,
+        overrides=parse_assignments(params),
+        parallel=parallel,
+        observer=reporter,
+    )
+    if as_json:
+        _print_json(doc)
+    else:
+        _summary(doc, project)
+    sys.exit(0 if doc["state"] in FINISHED_OK else 1)
+
+
+@main.command()
 @click.option("--workflow", "-w", help="Only runs of this workflow.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -181,6 +252,10 @@ def show(ctx: click.Context, run_id: int, as_json: bool) -> None:
     click.echo(f"  started {doc['start_time'] or '-'}, ended {doc['end_time'] or '-'}")
     if doc["parameters"]:
         click.echo("  parameters: " + json.dumps(doc["parameters"]))
+    for r in doc["repairs"]:
+        click.echo(
+            f"  repair {r['number']} at {r['time']}: {', '.join(r['tasks'])} -> {r['result']}"
+        )
     for task in doc["tasks"]:
         line = f"  {task['key']:24} {task['state']:18}"
         if task["outcome"] is not None:

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from . import scraps
+from . import annotate, processes, scraps
 from .glue import VALUES_FILE_ENV  # where `nbflow.glue` writes outside a kernel
 
 
@@ -45,19 +44,38 @@ async def run_notebook(
     kernel: str | None,
     cwd: Path,
     env: dict[str, str],
-    cell_timeout: float | None,
+    timeout: float | None,
+    on_start: Callable[[int], None] | None = None,
 ) -> AttemptResult:
+    """Execute a notebook in a worker process; the whole attempt is limited to `timeout`."""
     job = {
         "input": str(source),
         "output": str(artifact),
         "parameters": parameters,
         "kernel": kernel,
-        "execution_timeout": cell_timeout,
     }
-    outcome = await _spawn(
-        [python, "-m", "nbflow.worker"], cwd, env, stdin=json.dumps(job).encode()
-    )
+    try:
+        outcome = await _spawn(
+            [python, "-m", "nbflow.worker"],
+            cwd,
+            env,
+            stdin=json.dumps(job).encode(),
+            timeout=timeout,
+            on_start=on_start,
+        )
+    except asyncio.CancelledError:
+        annotate.mark_interrupted(
+            artifact, headline="this attempt was canceled", ename="Canceled", evalue="canceled"
+        )
+        raise
     if isinstance(outcome, AttemptResult):
+        if outcome.state == "timed_out" and outcome.error:
+            outcome.error["cell_index"] = annotate.mark_interrupted(
+                artifact,
+                headline=f"this attempt timed out after {timeout:g}s",
+                ename=outcome.error["ename"],
+                evalue=outcome.error["evalue"],
+            )
         return outcome
     returncode, out, err = outcome
     lines = [line for line in out.decode(errors="replace").splitlines() if line.strip()]
@@ -65,12 +83,21 @@ async def run_notebook(
         reported = dict(json.loads(lines[-1]))
     except (IndexError, ValueError):
         detail = err.decode(errors="replace").strip().splitlines()[-5:]
-        return failed(
+        result = failed(
             "WorkerError",
             f"the notebook worker exited with code {returncode}: " + " | ".join(detail),
         )
+        assert result.error is not None
+        result.error["cell_index"] = annotate.mark_interrupted(
+            artifact, headline="the attempt's process died", **_fields(result.error)
+        )
+        return result
     result = AttemptResult(reported["state"], reported.get("error"))
-    if result.error and artifact.is_file():
+    if result.error and result.error.get("ename") == "DeadKernelError":
+        result.error["cell_index"] = annotate.mark_interrupted(
+            artifact, headline="the kernel died", **_fields(result.error)
+        )
+    elif result.error and artifact.is_file():
         # Index in the executed notebook as kept (papermill adds cells above the error).
         result.error["cell_index"] = _error_cell(artifact, result.error.get("cell_index"))
     if result.state == "success":
@@ -90,11 +117,12 @@ async def run_process(
     env: dict[str, str],
     log: Path,
     timeout: float | None,
+    on_start: Callable[[int], None] | None = None,
 ) -> AttemptResult:
     """A script or command: stdout and stderr to `log`, values through the glue helper."""
     values_file = log.with_suffix(".values.json")
     env = {**env, VALUES_FILE_ENV: str(values_file)}
-    outcome = await _spawn(argv, cwd, env, log=log, timeout=timeout)
+    outcome = await _spawn(argv, cwd, env, log=log, timeout=timeout, on_start=on_start)
     if isinstance(outcome, AttemptResult):
         return outcome
     returncode = outcome[0]
@@ -120,8 +148,13 @@ async def _spawn(
     stdin: bytes | None = None,
     log: Path | None = None,
     timeout: float | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> AttemptResult | tuple[int, bytes, bytes]:
-    """Start a process in its own session; return (code, stdout, stderr) or a failure."""
+    """Start a process in its own session; return (code, stdout, stderr) or a failure.
+
+    On timeout or cancellation the process and everything it started (a kernel lives in
+    a session of its own) are killed before this returns or re-raises.
+    """
     if not cwd.is_dir():
         return failed("FileNotFoundError", f"working directory {cwd} does not exist")
     log_file = open(log, "wb") if log else None
@@ -138,14 +171,20 @@ async def _spawn(
             )
         except OSError as exc:
             return failed(type(exc).__name__, f"cannot start {argv[0]}: {exc}")
+        if on_start is not None:
+            on_start(proc.pid)
         try:
             out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
         except asyncio.TimeoutError:
-            _kill_group(proc.pid)
+            processes.kill_tree(proc.pid)
             await proc.wait()
             return AttemptResult(
                 "timed_out", {"ename": "TimeoutError", "evalue": f"timed out after {timeout:g}s"}
             )
+        except asyncio.CancelledError:
+            processes.kill_tree(proc.pid)
+            await proc.wait()
+            raise
         return proc.returncode or 0, out or b"", err or b""
     finally:
         if log_file:
@@ -171,8 +210,5 @@ def _tail(path: Path, lines: int = 5) -> str:
     return " | ".join(text[-lines:])
 
 
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+def _fields(error: dict[str, Any]) -> dict[str, str]:
+    return {"ename": str(error.get("ename")), "evalue": str(error.get("evalue"))}

@@ -68,6 +68,16 @@ def run_document(run: dict[str, Any]) -> dict[str, Any]:
         "start_time": iso(run.get("start_time")),
         "end_time": iso(run.get("end_time")),
         "repair_count": run.get("repair_count") or 0,
+        "repairs": [
+            {
+                "number": r["number"],
+                "time": iso(r["time"]),
+                "tasks": r["tasks"],
+                "result": r.get("result"),
+                "end_time": iso(r.get("end_time")),
+            }
+            for r in run.get("repairs", [])
+        ],
         "message": run.get("message"),
         "tasks": tasks,
     }

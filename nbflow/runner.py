@@ -13,10 +13,11 @@ import os
 import shlex
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import conditions, execute, references
+from . import conditions, execute, processes, references
 from .clock import Clock
 from .model import Task, Workflow
 from .params import notebook_inputs, notebook_parameters
@@ -80,7 +81,23 @@ def create_run(
         now=now,
         runner_pid=os.getpid(),
         runner_host=socket.gethostname(),
+        runner_started=processes.started_at(os.getpid()),
     )
+
+
+FAILURE_HANDLERS = ("all_done", "at_least_one_failed", "all_failed")
+
+
+@dataclass(frozen=True)
+class Repair:
+    """Where a repair starts from: what the kept tasks left, and the repair's number."""
+
+    number: int
+    start_time: float
+    kept_states: dict[str, TaskState]
+    outcomes: dict[str, bool]
+    values: dict[str, dict[str, Any]]
+    last_attempts: dict[str, int]
 
 
 class Runner:
@@ -98,6 +115,8 @@ class Runner:
         clock: Clock | None = None,
         observer: Observer | None = None,
         python: str = sys.executable,
+        repair: Repair | None = None,
+        poll_interval: float = 0.25,
     ):
         self.workflow = workflow
         self.project = project
@@ -118,6 +137,18 @@ class Runner:
         self.params: dict[str, Any] = {}
         self.start_time = 0.0
         self.slots = asyncio.Semaphore(self.parallel)  # attempts executing at once
+        self.repair = repair
+        self.attempt_offset: dict[str, int] = {}  # attempts before this repair, per unit
+        if repair is not None:
+            for key, state in repair.kept_states.items():
+                if key in self.states:
+                    self.states[key] = state
+            self.outcomes.update(repair.outcomes)
+            self.values.update(repair.values)
+            self.attempt_offset = dict(repair.last_attempts)
+            self.start_time = repair.start_time
+        self.poll_interval = poll_interval  # how often a cancel request is looked for
+        self.stopping: RunState | None = None  # CANCELED or TIMED_OUT once asked to stop
 
     # -- state changes -------------------------------------------------------------------
 
@@ -132,7 +163,11 @@ class Runner:
     ) -> None:
         """Store and report a state change of a task or of one of its iterations."""
         now = self.clock.now()
-        if state == TaskState.RUNNING and attempt == 1:
+        if (
+            state == TaskState.RUNNING
+            and attempt is not None
+            and (attempt == self.attempt_offset.get(unit, 0) + 1)
+        ):
             fields.setdefault("start_time", now)
         if state in TERMINAL_TASK_STATES:
             fields.setdefault("end_time", now)
@@ -155,7 +190,7 @@ class Runner:
         return {
             "id": self.run_id,
             "workflow": self.workflow.name,
-            "repair_count": 0,
+            "repair_count": self.repair.number if self.repair else 0,
             "start_time": self.start_time,
             "trigger_time": self.trigger_time,
             "trigger_type": self.trigger_type,
@@ -182,8 +217,11 @@ class Runner:
     # -- the loop ------------------------------------------------------------------------
 
     async def run(self) -> RunState:
-        self.start_time = self.clock.now()
-        self._run_state(RunState.RUNNING, start_time=self.start_time)
+        if self.repair is None:
+            self.start_time = self.clock.now()
+            self._run_state(RunState.RUNNING, start_time=self.start_time)
+        else:
+            self._run_state(RunState.RUNNING)
         try:
             plain = references.Context(params={}, run=self._run_info(), tasks={})
             self.params = references.substitute(self.raw_parameters, plain.lookup)
@@ -194,8 +232,9 @@ class Runner:
             self._run_state(RunState.FAILED, end_time=self.clock.now(), message=message)
             return RunState.FAILED
         for task in self.workflow.tasks:
-            if task.disabled:
+            if task.disabled and self.states[task.key] == TaskState.PENDING:
                 self._set(task.key, TaskState.DISABLED, start_time=self.clock.now())
+        deadline = self.start_time + self.workflow.timeout if self.workflow.timeout else None
         running: dict[asyncio.Task[None], str] = {}
         while True:
             self._decide_ready()
@@ -204,17 +243,39 @@ class Runner:
                     running[asyncio.ensure_future(self._execute(self.tasks[key]))] = key
             if not running:
                 break
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                running, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            if self.stopping is None:
+                if deadline is not None and self.clock.now() >= deadline:
+                    self._stop(RunState.TIMED_OUT, running)
+                elif self.store.cancel_requested(self.run_id):
+                    self._stop(RunState.CANCELED, running)
             for job in done:
                 key = running.pop(job)
+                if job.cancelled():  # stopped before it began
+                    self._set(key, TaskState.CANCELED, message="the run was stopped")
+                    continue
                 error = job.exception()
                 if error is not None:  # a bug in nbflow, not in the notebook: keep the run honest
                     self._set(
                         key, TaskState.FAILED, message=f"nbflow could not run the task: {error!r}"
                     )
-        result = run_result(self.states, self.upstream)
-        self._run_state(result, end_time=self.clock.now())
+        result = self.stopping or run_result(self.states, self.upstream)
+        ending = None
+        if result == RunState.TIMED_OUT:
+            ending = f"the run's timeout of {self.workflow.timeout:g}s was reached"
+        elif result == RunState.CANCELED:
+            ending = "canceled on request"
+        self._run_state(result, end_time=self.clock.now(), message=ending)
         return result
+
+    def _stop(self, reason: RunState, running: dict[asyncio.Task[None], str]) -> None:
+        """Cancel what runs; only failure handlers may start after a cancel, nothing after a
+        timeout."""
+        self.stopping = reason
+        for job in running:
+            job.cancel()
 
     def _decide_ready(self) -> None:
         """Settle every pending task whose upstream is terminal; conditions run inline."""
@@ -232,7 +293,18 @@ class Runner:
                 ]
                 verdict = decide(task.run_if, edges)
                 changed = True
-                if verdict != RUN:
+                if (
+                    verdict == RUN
+                    and self.stopping is not None
+                    and not (self.stopping == RunState.CANCELED and task.run_if in FAILURE_HANDLERS)
+                ):
+                    self._set(
+                        key,
+                        TaskState.CANCELED,
+                        start_time=self.clock.now(),
+                        message="not started: the run was stopped",
+                    )
+                elif verdict != RUN:
                     self._set(key, TaskState(verdict), start_time=self.clock.now())
                 elif task.kind == "condition":
                     self._condition(task)
@@ -266,6 +338,17 @@ class Runner:
             unsupported = f"{task.kind} tasks are not supported by this version of nbflow yet"
             self._set(task.key, TaskState.FAILED, start_time=self.clock.now(), message=unsupported)
             return
+        try:
+            await self._execute_units(task)
+        except asyncio.CancelledError:
+            reason = (
+                "the run's timeout was reached"
+                if self.stopping == RunState.TIMED_OUT
+                else ("canceled on request")
+            )
+            self._set(task.key, TaskState.CANCELED, message=reason)
+
+    async def _execute_units(self, task: Task) -> None:
         folder = self.project.run_dir(self.workflow.name, self.run_id) / task.key
         if task.for_each is None:
             state, message, values = await self._unit(task, task.key, folder)
@@ -290,8 +373,12 @@ class Runner:
         async def iteration(index: int, value: Any) -> TaskState:
             unit = f"{task.key}[{index}]"
             self._record(unit, TaskState.QUEUED)
-            async with limit:
-                state, message, _ = await self._unit(task, unit, folder / str(index), (value,))
+            try:
+                async with limit:
+                    state, message, _ = await self._unit(task, unit, folder / str(index), (value,))
+            except asyncio.CancelledError:
+                self._record(unit, TaskState.CANCELED, message="canceled")
+                raise
             self._record(unit, state, message=message)
             return state
 
@@ -308,12 +395,13 @@ class Runner:
         self, task: Task, unit: str, folder: Path, given: tuple[Any, ...] = ()
     ) -> tuple[TaskState, str | None, dict[str, Any]]:
         """The attempts of one unit (a task, or one for_each iteration), with retries."""
-        number = 1
+        number = self.attempt_offset.get(unit, 0) + 1
+        retries_left = task.retries
         delay = task.retry_delay
         while True:
             result = await self._attempt(task, unit, folder, number, given)
             state = TaskState(result.state)
-            retry = number <= task.retries and (
+            retry = retries_left > 0 and (
                 state == TaskState.FAILED
                 or (state == TaskState.TIMED_OUT and task.retry_on_timeout)
             )
@@ -323,11 +411,32 @@ class Runner:
             await self.clock.sleep(delay)
             delay *= task.retry_backoff
             number += 1
+            retries_left -= 1
+
+    def _started(self, unit: str, number: int, pid: int) -> None:
+        self.store.set_attempt_pid(self.run_id, unit, number, pid, processes.started_at(pid))
 
     async def _attempt(
         self, task: Task, unit: str, folder: Path, number: int, given: tuple[Any, ...]
     ) -> execute.AttemptResult:
-        """Run one attempt once a slot is free, and record it."""
+        """Run one attempt once a slot is free, and record it (a cancel included)."""
+        try:
+            return await self._attempt_in_slot(task, unit, folder, number, given)
+        except asyncio.CancelledError:
+            self.store.finish_attempt(
+                self.run_id,
+                unit,
+                number,
+                state=TaskState.CANCELED.value,
+                end_time=self.clock.now(),
+                error={"ename": "Canceled", "evalue": "the attempt was canceled"},
+                only_running=True,
+            )
+            raise
+
+    async def _attempt_in_slot(
+        self, task: Task, unit: str, folder: Path, number: int, given: tuple[Any, ...]
+    ) -> execute.AttemptResult:
         if self.slots.locked():
             self._record(unit, TaskState.QUEUED, attempt=number)
         async with self.slots:
@@ -373,7 +482,8 @@ class Runner:
                         kernel=task.kernel,
                         cwd=cwd,
                         env=env,
-                        cell_timeout=task.timeout,
+                        timeout=task.timeout,
+                        on_start=lambda pid: self._started(unit, number, pid),
                     )
                 else:
                     if task.kind == "script":
@@ -390,7 +500,12 @@ class Runner:
                         artifact=self.project.relative(artifact),
                     )
                     result = await execute.run_process(
-                        argv, cwd=cwd, env=env, log=artifact, timeout=task.timeout
+                        argv,
+                        cwd=cwd,
+                        env=env,
+                        log=artifact,
+                        timeout=task.timeout,
+                        on_start=lambda pid: self._started(unit, number, pid),
                     )
             self.store.finish_attempt(
                 self.run_id,

@@ -26,14 +26,26 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
+    func,
     insert,
+    inspect,
     select,
     update,
 )
 from sqlalchemy.engine import Engine
 
+from .errors import NbflowError
+
 SCHEMA_VERSION = 1
+
+
+class HistoryError(NbflowError):
+    """The run history cannot be used."""
+
+
+ACTIVE_RUN_STATES = ("queued", "running")
 
 metadata = MetaData()
 
@@ -54,7 +66,23 @@ runs = Table(
     Column("parent_run_id", Integer, ForeignKey("runs.id")),
     Column("runner_pid", Integer),
     Column("runner_host", String(255)),
+    Column("runner_started", Float),  # the runner process's start, to tell a reused pid
+    Column("cancel_requested", Float),  # set by `nbflow cancel`; the runner acts on it
     Column("message", Text),
+)
+
+repairs = Table(
+    "repairs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("number", Integer, nullable=False),
+    Column("time", Float, nullable=False),
+    Column("tasks", JSON, nullable=False),
+    Column("parameters", JSON, nullable=False),
+    Column("result", String(40)),
+    Column("end_time", Float),
+    UniqueConstraint("run_id", "number"),
 )
 
 task_runs = Table(
@@ -95,6 +123,8 @@ attempts = Table(
     Column("error_cell_index", Integer),
     Column("error_traceback", Text),
     Column("task_values", JSON),  # values published by a successful attempt
+    Column("pid", Integer),  # the attempt's process, so a dead runner's leftovers can be ended
+    Column("pid_started", Float),
     UniqueConstraint("run_id", "task_key", "number"),
 )
 
@@ -135,10 +165,24 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
+        self._check_columns()
         with self.engine.begin() as conn:
             found = conn.execute(select(meta.c.value).where(meta.c.name == "schema")).scalar()
             if found is None:
                 conn.execute(insert(meta).values(name="schema", value=str(SCHEMA_VERSION)))
+
+    def _check_columns(self) -> None:
+        """A database made by another nbflow version is refused rather than misread."""
+        found = inspect(self.engine)
+        for table in metadata.sorted_tables:
+            have = {c["name"] for c in found.get_columns(table.name)}
+            missing = [c.name for c in table.columns if c.name not in have]
+            if missing:
+                raise HistoryError(
+                    f"the run history at {self.engine.url.render_as_string(hide_password=True)} "
+                    f"was made by another version of nbflow (table {table.name} lacks "
+                    f"{', '.join(missing)}); move it aside to start a new one"
+                )
 
     @classmethod
     def for_folder(cls, folder: Path) -> Store:
@@ -163,6 +207,7 @@ class Store:
         now: float,
         runner_pid: int | None = None,
         runner_host: str | None = None,
+        runner_started: float | None = None,
         parent_run_id: int | None = None,
     ) -> int:
         """Record a new run and its tasks (key, kind, depends_on) in one transaction."""
@@ -179,6 +224,7 @@ class Store:
                     repair_count=0,
                     runner_pid=runner_pid,
                     runner_host=runner_host,
+                    runner_started=runner_started,
                     parent_run_id=parent_run_id,
                 )
             ).inserted_primary_key[0]
@@ -206,6 +252,12 @@ class Store:
                     task_runs.c.run_id == run_id, task_runs.c.key == task_key
                 )
             ).one()
+            # A repaired for_each task runs its iterations anew; their attempts stay.
+            conn.execute(
+                delete(task_runs).where(
+                    task_runs.c.run_id == run_id, task_runs.c.parent_key == task_key
+                )
+            )
             if inputs:
                 conn.execute(
                     insert(task_runs),
@@ -284,16 +336,20 @@ class Store:
         end_time: float,
         error: dict[str, Any] | None = None,
         values: dict[str, Any] | None = None,
+        only_running: bool = False,
     ) -> None:
         error = error or {}
+        match = [
+            attempts.c.run_id == run_id,
+            attempts.c.task_key == task_key,
+            attempts.c.number == number,
+        ]
+        if only_running:  # a canceled attempt may not have been recorded, or have finished
+            match.append(attempts.c.state == "running")
         with self.engine.begin() as conn:
             conn.execute(
                 update(attempts)
-                .where(
-                    attempts.c.run_id == run_id,
-                    attempts.c.task_key == task_key,
-                    attempts.c.number == number,
-                )
+                .where(*match)
                 .values(
                     state=state,
                     end_time=end_time,
@@ -304,6 +360,197 @@ class Store:
                     task_values=values or {},
                 )
             )
+
+    def set_attempt_pid(
+        self, run_id: int, task_key: str, number: int, pid: int, started: float | None
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(attempts)
+                .where(
+                    attempts.c.run_id == run_id,
+                    attempts.c.task_key == task_key,
+                    attempts.c.number == number,
+                )
+                .values(pid=pid, pid_started=started)
+            )
+
+    def request_cancel(self, run_id: int, now: float) -> bool:
+        """Ask the runner of an unfinished run to cancel it; False if it has finished."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.state.in_(ACTIVE_RUN_STATES))
+                .values(cancel_requested=func.coalesce(runs.c.cancel_requested, now))
+            )
+            return bool(result.rowcount)
+
+    def cancel_requested(self, run_id: int) -> bool:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(runs.c.cancel_requested).where(runs.c.id == run_id)
+            ).scalar()
+            return value is not None
+
+    def claim_repair(
+        self,
+        run_id: int,
+        *,
+        expected_count: int,
+        now: float,
+        tasks: list[str],
+        parameters: dict[str, Any],
+        runner_pid: int,
+        runner_host: str,
+        runner_started: float | None,
+    ) -> bool:
+        """Start repair number expected_count + 1 of a finished run; False if another won."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(runs)
+                .where(
+                    runs.c.id == run_id,
+                    runs.c.repair_count == expected_count,
+                    runs.c.state.not_in(ACTIVE_RUN_STATES),
+                )
+                .values(
+                    state="running",
+                    repair_count=expected_count + 1,
+                    parameters=parameters,
+                    end_time=None,
+                    message=None,
+                    cancel_requested=None,
+                    runner_pid=runner_pid,
+                    runner_host=runner_host,
+                    runner_started=runner_started,
+                )
+            )
+            if not result.rowcount:
+                return False
+            conn.execute(
+                insert(repairs).values(
+                    run_id=run_id,
+                    number=expected_count + 1,
+                    time=now,
+                    tasks=tasks,
+                    parameters=parameters,
+                )
+            )
+            return True
+
+    def finish_repair(self, run_id: int, number: int, result: str, now: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(repairs)
+                .where(repairs.c.run_id == run_id, repairs.c.number == number)
+                .values(result=result, end_time=now)
+            )
+
+    def add_missing_tasks(
+        self, run_id: int, tasks: list[tuple[str, str, list[dict[str, Any]]]]
+    ) -> None:
+        """Tasks a re-read workflow file gained since the run started, as `pending`."""
+        if not tasks:
+            return
+        with self.engine.begin() as conn:
+            last = conn.execute(
+                select(func.max(task_runs.c.position)).where(task_runs.c.run_id == run_id)
+            ).scalar()
+            conn.execute(
+                insert(task_runs),
+                [
+                    dict(
+                        run_id=run_id,
+                        key=key,
+                        kind=kind,
+                        position=(last or 0) + 1 + i,
+                        depends_on=deps,
+                        state="pending",
+                        task_values={},
+                    )
+                    for i, (key, kind, deps) in enumerate(tasks)
+                ],
+            )
+
+    def reset_tasks(self, run_id: int, keys: list[str]) -> None:
+        """Selected tasks of a repair go back to `pending`; their attempts stay."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(task_runs)
+                .where(task_runs.c.run_id == run_id, task_runs.c.key.in_(keys))
+                .values(
+                    state="pending",
+                    outcome=None,
+                    task_values={},
+                    start_time=None,
+                    end_time=None,
+                    message=None,
+                )
+            )
+
+    def last_attempts(self, run_id: int) -> dict[str, int]:
+        """The highest attempt number of every task and iteration of a run."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(attempts.c.task_key, func.max(attempts.c.number))
+                .where(attempts.c.run_id == run_id)
+                .group_by(attempts.c.task_key)
+            )
+            return {key: int(number) for key, number in rows}
+
+    def unfinished_runs(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).where(runs.c.state.in_(ACTIVE_RUN_STATES)))
+            return [dict(r._mapping) for r in rows]
+
+    def close_orphan(self, run_id: int, *, now: float, message: str) -> list[dict[str, Any]]:
+        """Finish a run whose runner died: its unfinished tasks and attempts fail.
+
+        Returns the attempts that were running (with their pids), or [] when another
+        process closed the run first.
+        """
+        with self.engine.begin() as conn:
+            claimed = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.state.in_(ACTIVE_RUN_STATES))
+                .values(state="failed", end_time=now, message=message)
+            )
+            if not claimed.rowcount:
+                return []
+            running = [
+                dict(r._mapping)
+                for r in conn.execute(
+                    select(attempts).where(
+                        attempts.c.run_id == run_id, attempts.c.state == "running"
+                    )
+                )
+            ]
+            conn.execute(
+                update(attempts)
+                .where(attempts.c.run_id == run_id, attempts.c.state == "running")
+                .values(
+                    state="failed", end_time=now, error_ename="RunnerDied", error_evalue=message
+                )
+            )
+            conn.execute(
+                update(task_runs)
+                .where(
+                    task_runs.c.run_id == run_id,
+                    task_runs.c.state.in_(["queued", "running", "waiting_for_retry"]),
+                )
+                .values(state="failed", end_time=now, message=message)
+            )
+            conn.execute(
+                update(task_runs)
+                .where(task_runs.c.run_id == run_id, task_runs.c.state == "pending")
+                .values(state="upstream_failed", end_time=now, message=message)
+            )
+            conn.execute(
+                update(repairs)
+                .where(repairs.c.run_id == run_id, repairs.c.result.is_(None))
+                .values(result="failed", end_time=now)
+            )
+            return running
 
     # -- reading -------------------------------------------------------------------------
 
@@ -335,6 +582,10 @@ class Store:
             by_task: dict[str, list[dict[str, Any]]] = {}
             for a in attempt_rows:
                 by_task.setdefault(a.task_key, []).append(dict(a._mapping))
+            repair_rows = conn.execute(
+                select(repairs).where(repairs.c.run_id == run_id).order_by(repairs.c.number)
+            )
+            run["repairs"] = [dict(r._mapping) for r in repair_rows]
         for task in tasks:
             task["attempts"] = by_task.get(task["key"], [])
         run["tasks"] = tasks

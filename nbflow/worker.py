@@ -38,8 +38,6 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
             log_output=False,
             request_save_on_cell_execute=True,
             kernel_manager_class=IPCKernelManager,
-            # Per cell: a notebook task's `timeout` bounds each cell for now.
-            execution_timeout=job.get("execution_timeout"),
         )
         return {"state": "success"}
     except PapermillExecutionError as exc:
