@@ -79,5 +79,9 @@ def run_document(run: dict[str, Any]) -> dict[str, Any]:
             for r in run.get("repairs", [])
         ],
         "message": run.get("message"),
+        "notifications": [
+            {k: n[k] for k in ("event", "kind", "target", "ok", "error", "time")}
+            for n in run.get("notifications", [])
+        ],
         "tasks": tasks,
     }

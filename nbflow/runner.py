@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import conditions, execute, processes, references
-from .clock import Clock
+from . import conditions, execute, notify, processes, references
+from .clock import Clock, iso
 from .model import Task, Workflow
 from .params import notebook_inputs, notebook_parameters
 from .project import Project
@@ -117,6 +117,7 @@ class Runner:
         python: str = sys.executable,
         repair: Repair | None = None,
         poll_interval: float = 0.25,
+        notifier: notify.Notifier | None = None,
     ):
         self.workflow = workflow
         self.project = project
@@ -148,6 +149,7 @@ class Runner:
             self.attempt_offset = dict(repair.last_attempts)
             self.start_time = repair.start_time
         self.poll_interval = poll_interval  # how often a cancel request is looked for
+        self.notifier = notifier or notify.Notifier()
         self.stopping: RunState | None = None  # CANCELED or TIMED_OUT once asked to stop
 
     # -- state changes -------------------------------------------------------------------
@@ -231,10 +233,17 @@ class Runner:
                 self._set(key, TaskState.UPSTREAM_FAILED, message=message)
             self._run_state(RunState.FAILED, end_time=self.clock.now(), message=message)
             return RunState.FAILED
+        self._notify_run("on_start", RunState.RUNNING)
         for task in self.workflow.tasks:
             if task.disabled and self.states[task.key] == TaskState.PENDING:
                 self._set(task.key, TaskState.DISABLED, start_time=self.clock.now())
         deadline = self.start_time + self.workflow.timeout if self.workflow.timeout else None
+        settings = self.workflow.settings
+        warn_at = (
+            self.start_time + settings.duration_warning
+            if settings is not None and settings.duration_warning is not None
+            else None
+        )
         running: dict[asyncio.Task[None], str] = {}
         while True:
             self._decide_ready()
@@ -246,6 +255,9 @@ class Runner:
             done, _ = await asyncio.wait(
                 running, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
             )
+            if warn_at is not None and self.clock.now() >= warn_at:
+                warn_at = None
+                self._notify_run("on_duration_warning", RunState.RUNNING)
             if self.stopping is None:
                 if deadline is not None and self.clock.now() >= deadline:
                     self._stop(RunState.TIMED_OUT, running)
@@ -268,7 +280,81 @@ class Runner:
         elif result == RunState.CANCELED:
             ending = "canceled on request"
         self._run_state(result, end_time=self.clock.now(), message=ending)
+        if result in (RunState.SUCCESS, RunState.SUCCESS_WITH_FAILURES):
+            self._notify_run("on_success", result)
+        elif result in (RunState.FAILED, RunState.TIMED_OUT):
+            self._notify_run("on_failure", result)
+        # Deliveries run on threads; the run is already recorded as finished.
+        self._record_deliveries(self.notifier.wait(timeout=30))
         return result
+
+    # -- notifications -------------------------------------------------------------------
+
+    def _event(self, kind: str, state: str, **extra: Any) -> notify.Event:
+        failed = []
+        if kind == "on_failure":
+            run = self.store.get_run(self.run_id) or {"tasks": []}
+            for row in run["tasks"]:
+                if row["state"] in ("failed", "timed_out") and not row.get("parent_key"):
+                    last = row["attempts"][-1] if row["attempts"] else {}
+                    error = (
+                        {"ename": last.get("error_ename"), "evalue": last.get("error_evalue")}
+                        if last.get("error_ename")
+                        else None
+                    )
+                    failed.append({"key": row["key"], "state": row["state"], "error": error})
+        return notify.Event(
+            kind=kind,
+            workflow=self.workflow.name,
+            run_id=self.run_id,
+            state=state,
+            time=iso(self.clock.now()) or "",
+            failed_tasks=tuple(failed),
+            artifacts=str(self.project.run_dir(self.workflow.name, self.run_id)),
+            **extra,
+        )
+
+    def _notify_run(self, kind: str, state: RunState) -> None:
+        settings = self.workflow.settings
+        destinations = getattr(settings.notifications, kind) if settings else []
+        if destinations:
+            self.notifier.send(destinations, self._event(kind, state.value))
+
+    def _notify_attempt(
+        self, task: Task, kind: str, state: str, number: int, error: dict[str, Any] | None = None
+    ) -> None:
+        destinations = getattr(task.notifications, kind) if task.notifications else []
+        if not destinations:
+            return
+        failed: tuple[dict[str, Any], ...] = ()
+        if error:
+            failed = (
+                {
+                    "key": task.key,
+                    "state": state,
+                    "error": {"ename": error.get("ename"), "evalue": error.get("evalue")},
+                },
+            )
+        event = self._event(kind, state, task=task.key, attempt=number)
+        if failed:
+            event = notify.Event(**{**event.__dict__, "failed_tasks": failed})
+        self.notifier.send(destinations, event)
+
+    def _record_deliveries(self, deliveries: list[notify.Delivery]) -> None:
+        self.store.add_notifications(
+            self.run_id,
+            [
+                {
+                    "event": d.event,
+                    "kind": d.kind,
+                    "target": d.target,
+                    "ok": d.ok,
+                    "error": d.error,
+                    "time": d.time,
+                }
+                for d in deliveries
+            ],
+        )
 
     def _stop(self, reason: RunState, running: dict[asyncio.Task[None], str]) -> None:
         """Cancel what runs; only failure handlers may start after a cancel, nothing after a
@@ -441,6 +527,7 @@ class Runner:
             self._record(unit, TaskState.QUEUED, attempt=number)
         async with self.slots:
             self._record(unit, TaskState.RUNNING, attempt=number)
+            self._notify_attempt(task, "on_start", "running", number)
             folder.mkdir(parents=True, exist_ok=True)
             suffix = ".ipynb" if task.kind == "notebook" else ".log"
             artifact = folder / f"attempt-{number}{suffix}"
@@ -518,6 +605,9 @@ class Runner:
             )
             if result.state == "success":
                 self.store.update_task(self.run_id, unit, values=result.values)
+                self._notify_attempt(task, "on_success", result.state, number)
+            else:
+                self._notify_attempt(task, "on_failure", result.state, number, result.error)
             return result
 
     def _cwd(self, task: Task, target: Any) -> Path:

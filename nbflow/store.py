@@ -139,6 +139,19 @@ artifacts = Table(
     Column("path", Text, nullable=False),
 )
 
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("event", String(40), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("target", Text, nullable=False),  # secrets already redacted
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text),
+    Column("time", String(40), nullable=False),
+)
+
 meta = Table(
     "nbflow_meta",
     metadata,
@@ -498,6 +511,11 @@ class Store:
             )
             return {key: int(number) for key, number in rows}
 
+    def add_notifications(self, run_id: int, deliveries: list[dict[str, Any]]) -> None:
+        if deliveries:
+            with self.engine.begin() as conn:
+                conn.execute(insert(notifications), [{"run_id": run_id, **d} for d in deliveries])
+
     def unfinished_runs(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(runs).where(runs.c.state.in_(ACTIVE_RUN_STATES)))
@@ -586,6 +604,12 @@ class Store:
                 select(repairs).where(repairs.c.run_id == run_id).order_by(repairs.c.number)
             )
             run["repairs"] = [dict(r._mapping) for r in repair_rows]
+            sent = conn.execute(
+                select(notifications)
+                .where(notifications.c.run_id == run_id)
+                .order_by(notifications.c.id)
+            )
+            run["notifications"] = [dict(r._mapping) for r in sent]
         for task in tasks:
             task["attempts"] = by_task.get(task["key"], [])
         run["tasks"] = tasks

@@ -17,8 +17,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 import nbflow
-from nbflow import schema
+from nbflow import api, schema
 from nbflow.notify import Event, Notifier, redact_url
+from nbflow.project import Project
 
 PASSWORD = "s3cr3t-pw"
 TOKEN = "tok-abc123"
@@ -442,3 +443,60 @@ def test_subjects(kind, state, subject):
     event = Event(kind=kind, workflow="demo", run_id=12, state=state, time="t")
     assert event.subject() == subject
     assert event.payload()["event"] == kind
+
+
+# -- notifications of real runs ------------------------------------------------------------
+
+
+@pytest.mark.kernel
+def test_a_failed_run_notifies_mail_and_webhook_and_records_the_deliveries(
+    project, smtp_server, hook_server, monkeypatch
+):
+    controller, inbox = smtp_server
+    base, hooks = hook_server
+    dead = f"http://user:s3cret@127.0.0.1:{free_port()}/hook?token=abcdef"
+    monkeypatch.setenv("NBFLOW_SMTP_URL", smtp_url(controller))
+    monkeypatch.setenv("NBFLOW_MAIL_FROM", "nbflow@example.org")
+    project.workflow(
+        "alerts",
+        f"""
+        notifications:
+          on_start: [{{webhook: "{base}/start"}}]
+          on_failure: [{{email: team@example.org}}, {{webhook: "{base}/run-ended"}}, {{webhook: "{dead}"}}]
+          on_success: [{{webhook: "{base}/success"}}]
+        tasks:
+          - key: boom
+            notebook: notebooks/fail.ipynb
+            notifications: {{on_failure: [{{webhook: "{base}/task"}}]}}
+          - {{key: fine, notebook: notebooks/ok.ipynb}}
+        """,
+    )
+    code, doc = project.cli_json("run", "alerts")
+    assert code == 1 and doc["state"] == "failed"
+    paths = sorted(r["path"] for r in hooks.requests)
+    assert paths == ["/run-ended", "/start", "/task"]
+    failure = next(r["json"] for r in hooks.requests if r["path"] == "/run-ended")
+    assert failure["workflow"] == "alerts" and failure["run_id"] == doc["id"]
+    assert failure["state"] == "failed"
+    assert failure["failed_tasks"] == [
+        {"key": "boom", "state": "failed", "error": {"ename": "ValueError", "evalue": "boom"}}
+    ]
+    assert failure["artifacts"].endswith(".nbflow/runs/alerts/1")
+    task_hook = next(r["json"] for r in hooks.requests if r["path"] == "/task")
+    assert task_hook["task"] == "boom" and task_hook["attempt"] == 1
+    (mail,) = inbox.messages
+    assert mail["rcpt_tos"] == ["team@example.org"]
+    assert "alerts run 1 failed" in mail["message"]["Subject"]
+    assert "ValueError: boom" in mail["message"].get_content()
+    # Every delivery is recorded with the run; the dead one failed without its secrets.
+    shown = doc["notifications"]
+    assert shown == api.show(Project(project.root), 1)["notifications"]
+    assert len(shown) == 5
+    bad = [n for n in shown if not n["ok"]]
+    assert len(bad) == 1 and "s3cret" not in bad[0]["target"] and "abcdef" not in bad[0]["target"]
+    assert "s3cret" not in (bad[0]["error"] or "") and "abcdef" not in (bad[0]["error"] or "")
+    assert {(n["event"], n["kind"]) for n in shown if n["ok"]} == {
+        ("on_start", "webhook"),
+        ("on_failure", "webhook"),
+        ("on_failure", "email"),
+    }
