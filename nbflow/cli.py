@@ -10,8 +10,7 @@ from typing import Any
 import click
 
 from . import __version__, api
-from .clock import iso
-from .errors import NbflowError, UsageError, WorkflowFileError
+from .errors import NbflowError, WorkflowFileError
 from .params import parse_assignments
 from .project import Project
 from .reporting import LiveReporter, PlainReporter
@@ -299,10 +298,6 @@ def params(ctx: click.Context, notebook: str, as_json: bool) -> None:
         click.echo(
             f"{p.name}: {p.type or '?'} = {p.default_text}" + (f"  # {p.help}" if p.help else "")
         )
-
-
-def _unused() -> None:  # keep imports honest for linters
-    _ = (iso, UsageError)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import signal
 import socket
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -151,6 +153,7 @@ class Runner:
         self.poll_interval = poll_interval  # how often a cancel request is looked for
         self.notifier = notifier or notify.Notifier()
         self.stopping: RunState | None = None  # CANCELED or TIMED_OUT once asked to stop
+        self.interrupted = False  # Ctrl-C or SIGTERM to the process running the workflow
 
     # -- state changes -------------------------------------------------------------------
 
@@ -219,6 +222,23 @@ class Runner:
     # -- the loop ------------------------------------------------------------------------
 
     async def run(self) -> RunState:
+        """Run to the end; SIGINT/SIGTERM cancel the run as `nbflow cancel` would."""
+        loop = asyncio.get_running_loop()
+        handled = []
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._interrupt)
+                handled.append(sig)
+        try:
+            return await self._run()
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+
+    def _interrupt(self) -> None:
+        self.interrupted = True
+
+    async def _run(self) -> RunState:
         if self.repair is None:
             self.start_time = self.clock.now()
             self._run_state(RunState.RUNNING, start_time=self.start_time)
@@ -261,7 +281,7 @@ class Runner:
             if self.stopping is None:
                 if deadline is not None and self.clock.now() >= deadline:
                     self._stop(RunState.TIMED_OUT, running)
-                elif self.store.cancel_requested(self.run_id):
+                elif self.interrupted or self.store.cancel_requested(self.run_id):
                     self._stop(RunState.CANCELED, running)
             for job in done:
                 key = running.pop(job)

@@ -8,9 +8,7 @@ Only the runner calls the writing methods.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -196,11 +194,6 @@ class Store:
                     f"was made by another version of nbflow (table {table.name} lacks "
                     f"{', '.join(missing)}); move it aside to start a new one"
                 )
-
-    @classmethod
-    def for_folder(cls, folder: Path) -> Store:
-        folder.mkdir(parents=True, exist_ok=True)
-        return cls(f"sqlite:///{folder / 'history.db'}")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -614,7 +607,3 @@ class Store:
             task["attempts"] = by_task.get(task["key"], [])
         run["tasks"] = tasks
         return run
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)

@@ -262,3 +262,20 @@ def test_a_killed_runner_leaves_no_stuck_run_and_the_run_can_be_repaired(project
     (repair,) = doc["repairs"]
     assert repair["number"] == 1 and repair["result"] == "success"
     assert repair["tasks"] == ["nap", "after", "handler"]
+
+
+def test_ctrl_c_on_the_runner_cancels_the_run_cleanly(project):
+    project.workflow("interrupt", CANCELABLE)
+    runner = start_run(project, "interrupt")
+    kernel = wait_for(lambda: kernel_pid(project.root / "notebooks" / "sleepy.pid"), "the kernel")
+    runner.send_signal(signal.SIGINT)
+    out, err = runner.communicate(timeout=120)
+    assert runner.returncode == 1, err
+    doc = json.loads(out)
+    assert doc["state"] == "canceled"
+    assert {t["key"]: t["state"] for t in doc["tasks"]} == {
+        "nap": "canceled",
+        "after": "upstream_canceled",
+        "handler": "success",
+    }
+    assert gone(kernel)

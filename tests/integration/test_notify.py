@@ -500,3 +500,21 @@ def test_a_failed_run_notifies_mail_and_webhook_and_records_the_deliveries(
         ("on_failure", "webhook"),
         ("on_failure", "email"),
     }
+
+
+@pytest.mark.kernel
+def test_duration_warning_fires_once_without_stopping_the_run(project, hook_server):
+    base, hooks = hook_server
+    project.workflow(
+        "long",
+        f"""
+        duration_warning: 1s
+        notifications: {{on_duration_warning: [{{webhook: "{base}/long-run"}}]}}
+        tasks:
+          - {{key: nap, notebook: notebooks/sleepy.ipynb, parameters: {{seconds: 3}}}}
+        """,
+    )
+    doc = api.run(Project(project.root), "long")
+    assert doc["state"] == "success"
+    (hook,) = [r for r in hooks.requests if r["path"] == "/long-run"]
+    assert hook["json"]["event"] == "on_duration_warning" and hook["json"]["state"] == "running"
