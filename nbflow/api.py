@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import graph, loader, processes, recovery
+from . import catalog, graph, loader, processes, recovery
+from . import logs as logs_module
 from .clock import Clock
 from .errors import Problem, RunNotFound, UsageError, WorkflowFileError
 from .model import Workflow
@@ -41,7 +42,7 @@ def _shown(path: Path) -> Path:
 def workflow_path(project: Project, name_or_path: str) -> Path:
     """A workflow given as a file path, a file name in `workflows/`, or a workflow name."""
     candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
         if not candidate.is_file():
             raise UsageError(f"{name_or_path}: no such workflow file")
         return candidate
@@ -71,6 +72,8 @@ def validate(project: Project, files: list[str] | None = None) -> tuple[list[Pat
     for path in paths:
         _, found = loader.check_file(path, project.root)
         problems.extend(found)
+    if not problems:
+        problems.extend(catalog.check_children(project, paths))
     return paths, problems
 
 
@@ -240,6 +243,7 @@ def repair(
                 if rows[k]["kind"] == "condition" and rows[k]["outcome"] is not None
             },
             values={k: rows[k]["task_values"] or {} for k in kept},
+            outputs={k: rows[k].get("output") for k in kept},
             last_attempts=store.last_attempts(run_id),
         )
         runner = Runner(
@@ -283,6 +287,36 @@ def show(project: Project, run_id: int, store: Store | None = None) -> dict[str,
     if found is None:
         raise RunNotFound(f"no run {run_id} in {project.relative(project.state_dir)}")
     return run_document(found)
+
+
+def logs(project: Project, run_id: int, task: str, attempt: int | None = None) -> tuple[str, str]:
+    """(artifact path, text) of an attempt of a task (or `KEY[i]` iteration); default: the last."""
+    doc = show(project, run_id)
+    units = {t["key"]: t for t in doc["tasks"]}
+    for t in doc["tasks"]:
+        for it in t.get("iterations", []):
+            units[f"{t['key']}[{it['index']}]"] = it
+    if task not in units:
+        raise UsageError(f"run {run_id} has no task {task!r} (tasks: {', '.join(units)})")
+    attempts = units[task]["attempts"]
+    if not attempts:
+        raise UsageError(f"task {task!r} of run {run_id} has no attempt ({units[task]['state']})")
+    chosen = (
+        attempts[-1]
+        if attempt is None
+        else next((a for a in attempts if a["number"] == attempt), None)
+    )
+    if chosen is None:
+        numbers = ", ".join(str(a["number"]) for a in attempts)
+        raise UsageError(
+            f"task {task!r} of run {run_id} has no attempt {attempt} (attempts: {numbers})"
+        )
+    if not chosen["artifact"]:
+        raise UsageError(f"attempt {chosen['number']} of {task!r} left no log")
+    path = project.root / chosen["artifact"]
+    if not path.is_file():
+        raise UsageError(f"{chosen['artifact']}: the log is gone")
+    return chosen["artifact"], logs_module.attempt_text(path)
 
 
 def notebook_params(project: Project, path: str) -> list[NotebookParameter]:

@@ -275,10 +275,31 @@ def _show_unit(unit: dict[str, Any], indent: str) -> None:
     """Values and attempts of a task or of one for_each iteration."""
     for value_name, value in unit["values"].items():
         click.echo(f"{indent}value {value_name} = {json.dumps(value)[:100]}")
+    output = unit.get("output") or {}
+    if "rows" in output:
+        first = json.dumps(output.get("first_row"))[:80]
+        click.echo(f"{indent}output: {output.get('row_count', 0)} rows, first {first}")
+    if "run_id" in output:
+        click.echo(
+            f"{indent}child run {output['run_id']}"
+            + (f": {output['state']}" if output.get("state") else "")
+        )
     for a in unit["attempts"]:
         err = a["error"]
         where = f" (cell {err['cell_index']})" if err and err.get("cell_index") is not None else ""
         click.echo(f"{indent}attempt {a['number']}: {a['state']}{where}  {a['artifact'] or ''}")
+
+
+@main.command()
+@click.argument("run_id", type=int)
+@click.argument("task")
+@click.option("--attempt", type=int, default=None, help="Attempt number (default: the last).")
+@click.option("--path", "path_only", is_flag=True, help="Print only the artifact's path.")
+@click.pass_context
+def logs(ctx: click.Context, run_id: int, task: str, attempt: int | None, path_only: bool) -> None:
+    """Print an attempt's log: a script's output, a notebook's cell outputs (KEY[i]: an iteration)."""
+    path, text = api.logs(_project(ctx), run_id, task, attempt)
+    click.echo(path if path_only else text, nl=path_only)
 
 
 @main.command()

@@ -23,6 +23,7 @@ class AttemptResult:
     state: str  # a TaskState value: success, failed or timed_out
     error: dict[str, Any] | None = None  # ename, evalue, cell_index, traceback
     values: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] | None = None  # a sql task's rows; a workflow task's child run
 
     @property
     def message(self) -> str | None:
@@ -108,6 +109,52 @@ async def run_notebook(
         except (OSError, ValueError) as exc:
             return failed("ValueError", str(exc))
     return result
+
+
+async def run_sql(
+    *,
+    python: str,
+    url: str,
+    script: str,
+    parameters: dict[str, Any],
+    log: Path,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float | None,
+    on_start: Callable[[int], None] | None = None,
+) -> AttemptResult:
+    """Run SQL statements in one transaction in a worker; the last one's rows are the output."""
+    from .sqlworker import split_statements
+
+    statements = split_statements(script)
+    if not statements:
+        return failed("ValueError", "the SQL holds no statement")
+    job = {"url": url, "statements": statements, "parameters": parameters}
+    outcome = await _spawn(
+        [python, "-m", "nbflow.sqlworker"],
+        cwd,
+        env,
+        stdin=json.dumps(job, default=str).encode(),
+        timeout=timeout,
+        on_start=on_start,
+    )
+    if isinstance(outcome, AttemptResult):
+        return outcome
+    returncode, out, err = outcome
+    lines = [line for line in out.decode(errors="replace").splitlines() if line.strip()]
+    try:
+        reported = dict(json.loads(lines[-1]))
+    except (IndexError, ValueError):
+        detail = err.decode(errors="replace").strip().splitlines()[-5:]
+        return failed(
+            "WorkerError", f"the SQL worker exited with code {returncode}: " + " | ".join(detail)
+        )
+    text = [f"-- statement {i}\n{s};" for i, s in enumerate(statements, 1)]
+    text += [f"-- {line}" for line in reported.get("log", [])]
+    if reported.get("error"):
+        text.append(f"-- error: {reported['error']['ename']}: {reported['error']['evalue']}")
+    log.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return AttemptResult(reported["state"], reported.get("error"), output=reported.get("output"))
 
 
 async def run_process(

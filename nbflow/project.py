@@ -44,6 +44,11 @@ class Project:
         return os.environ.get(DB_URL_ENV) or f"sqlite:///{self.state_dir / 'history.db'}"
 
     @property
+    def warehouse_url(self) -> str:
+        """The embedded database sql tasks use when they name no connection."""
+        return f"sqlite:///{self.state_dir / 'warehouse.db'}"
+
+    @property
     def workflows_dir(self) -> Path:
         return self.root / "workflows"
 

@@ -23,6 +23,7 @@ def _attempt(row: dict[str, Any]) -> dict[str, Any]:
         "artifact": row.get("artifact"),
         "parameters": row.get("parameters") or {},
         "values": row.get("task_values") or {},
+        "output": row.get("output"),
         "error": error,
     }
 
@@ -54,6 +55,7 @@ def run_document(run: dict[str, Any]) -> dict[str, Any]:
             "kind": row["kind"],
             "depends_on": row.get("depends_on") or [],
             "outcome": row.get("outcome") if row["kind"] == "condition" else None,
+            "output": row.get("output"),
             **_unit(row),
         }
         by_key[row["key"]] = task
@@ -62,6 +64,7 @@ def run_document(run: dict[str, Any]) -> dict[str, Any]:
         "id": run["id"],
         "workflow": run["workflow"],
         "workflow_path": run["workflow_path"],
+        "parent_run_id": run.get("parent_run_id"),
         "state": run["state"],
         "trigger": {"type": run["trigger_type"], "time": iso(run["trigger_time"])},
         "parameters": run.get("parameters") or {},

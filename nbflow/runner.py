@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from . import conditions, execute, notify, processes, references
 from .clock import Clock, iso
+from .errors import NbflowError
 from .model import Task, Workflow
 from .params import notebook_inputs, notebook_parameters
 from .project import Project
@@ -63,6 +64,7 @@ def create_run(
     trigger_type: str,
     trigger_time: float,
     now: float,
+    parent_run_id: int | None = None,
 ) -> int:
     """Record a new run (state `queued`) with its tasks `pending`."""
     return store.create_run(
@@ -84,6 +86,7 @@ def create_run(
         runner_pid=os.getpid(),
         runner_host=socket.gethostname(),
         runner_started=processes.started_at(os.getpid()),
+        parent_run_id=parent_run_id,
     )
 
 
@@ -99,7 +102,67 @@ class Repair:
     kept_states: dict[str, TaskState]
     outcomes: dict[str, bool]
     values: dict[str, dict[str, Any]]
+    outputs: dict[str, dict[str, Any] | None]
     last_attempts: dict[str, int]
+
+
+class _NoSlot:
+    """Stands in for the slots semaphore where an attempt takes none."""
+
+    def locked(self) -> bool:
+        return False
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
+
+
+_NO_SLOT = _NoSlot()
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """One attempt, its references resolved."""
+
+    unit: str
+    number: int
+    start: float
+    artifact: Path
+    target: Any
+    task_params: dict[str, Any]
+    args: list[str]
+
+
+class _Prefixed:
+    """Reports a child run's task changes under the parent task's name."""
+
+    def __init__(self, observer: Observer, prefix: str):
+        self.observer = observer
+        self.prefix = prefix
+
+    def run_changed(self, run_id: int, state: RunState, at: float) -> None:
+        pass
+
+    def task_changed(
+        self, key: str, state: TaskState, at: float, attempt: int | None, message: str | None
+    ) -> None:
+        self.observer.task_changed(self.prefix + key, state, at, attempt, message)
+
+
+def _plain(target: Any) -> Any:
+    """A task's target as plain data for reference substitution (an SQL spec as a dict)."""
+    return target.model_dump() if hasattr(target, "model_dump") else target
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy understands: the attempt will say so
+        return url
 
 
 class Runner:
@@ -120,6 +183,7 @@ class Runner:
         repair: Repair | None = None,
         poll_interval: float = 0.25,
         notifier: notify.Notifier | None = None,
+        handle_signals: bool = True,
     ):
         self.workflow = workflow
         self.project = project
@@ -137,6 +201,7 @@ class Runner:
         self.states: dict[str, TaskState] = {k: TaskState.PENDING for k in self.tasks}
         self.outcomes: dict[str, bool] = {}
         self.values: dict[str, dict[str, Any]] = {}
+        self.outputs: dict[str, dict[str, Any] | None] = {}
         self.params: dict[str, Any] = {}
         self.start_time = 0.0
         self.slots = asyncio.Semaphore(self.parallel)  # attempts executing at once
@@ -148,10 +213,12 @@ class Runner:
                     self.states[key] = state
             self.outcomes.update(repair.outcomes)
             self.values.update(repair.values)
+            self.outputs.update(repair.outputs)
             self.attempt_offset = dict(repair.last_attempts)
             self.start_time = repair.start_time
         self.poll_interval = poll_interval  # how often a cancel request is looked for
         self.notifier = notifier or notify.Notifier()
+        self.handle_signals = handle_signals
         self.stopping: RunState | None = None  # CANCELED or TIMED_OUT once asked to stop
         self.interrupted = False  # Ctrl-C or SIGTERM to the process running the workflow
 
@@ -206,7 +273,11 @@ class Runner:
         self, task: Task | None, attempt: int = 1, given: tuple[Any, ...] = ()
     ) -> references.Context:
         done = {
-            key: {"state": state.value, "values": self.values.get(key, {})}
+            key: {
+                "state": state.value,
+                "values": self.values.get(key, {}),
+                "output": self.outputs.get(key),
+            }
             for key, state in self.states.items()
             if state in TERMINAL_TASK_STATES
         }
@@ -225,7 +296,7 @@ class Runner:
         """Run to the end; SIGINT/SIGTERM cancel the run as `nbflow cancel` would."""
         loop = asyncio.get_running_loop()
         handled = []
-        if threading.current_thread() is threading.main_thread():
+        if self.handle_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self._interrupt)
                 handled.append(sig)
@@ -272,9 +343,25 @@ class Runner:
                     running[asyncio.ensure_future(self._execute(self.tasks[key]))] = key
             if not running:
                 break
-            done, _ = await asyncio.wait(
-                running, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
+            try:
+                done, _ = await asyncio.wait(
+                    running, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+            except asyncio.CancelledError:
+                # This run is itself being stopped (a child run of a canceled parent):
+                # stop its tasks, wait for them to be marked, and end the run canceled.
+                self._stop(RunState.CANCELED, running)
+                await asyncio.gather(*running, return_exceptions=True)
+                for job, key in running.items():
+                    if job.cancelled() and self.states[key] not in TERMINAL_TASK_STATES:
+                        self._set(key, TaskState.CANCELED, message="the run was stopped")
+                for key, state in self.states.items():
+                    if state not in TERMINAL_TASK_STATES:
+                        self._set(
+                            key, TaskState.CANCELED, message="not started: the run was stopped"
+                        )
+                self._run_state(RunState.CANCELED, end_time=self.clock.now(), message="canceled")
+                raise
             if warn_at is not None and self.clock.now() >= warn_at:
                 warn_at = None
                 self._notify_run("on_duration_warning", RunState.RUNNING)
@@ -440,10 +527,6 @@ class Runner:
 
     async def _execute(self, task: Task) -> None:
         """Run a task to its end: one unit, or one per for_each input."""
-        if task.kind not in ("notebook", "script", "command"):
-            unsupported = f"{task.kind} tasks are not supported by this version of nbflow yet"
-            self._set(task.key, TaskState.FAILED, start_time=self.clock.now(), message=unsupported)
-            return
         try:
             await self._execute_units(task)
         except asyncio.CancelledError:
@@ -457,9 +540,10 @@ class Runner:
     async def _execute_units(self, task: Task) -> None:
         folder = self.project.run_dir(self.workflow.name, self.run_id) / task.key
         if task.for_each is None:
-            state, message, values = await self._unit(task, task.key, folder)
+            state, message, values, output = await self._unit(task, task.key, folder)
             if state == TaskState.SUCCESS:
                 self.values[task.key] = values
+                self.outputs[task.key] = output
             self._set(task.key, state, message=message)
             return
         try:
@@ -481,7 +565,7 @@ class Runner:
             self._record(unit, TaskState.QUEUED)
             try:
                 async with limit:
-                    state, message, _ = await self._unit(task, unit, folder / str(index), (value,))
+                    state, message, *_ = await self._unit(task, unit, folder / str(index), (value,))
             except asyncio.CancelledError:
                 self._record(unit, TaskState.CANCELED, message="canceled")
                 raise
@@ -499,7 +583,7 @@ class Runner:
 
     async def _unit(
         self, task: Task, unit: str, folder: Path, given: tuple[Any, ...] = ()
-    ) -> tuple[TaskState, str | None, dict[str, Any]]:
+    ) -> tuple[TaskState, str | None, dict[str, Any], dict[str, Any] | None]:
         """The attempts of one unit (a task, or one for_each iteration), with retries."""
         number = self.attempt_offset.get(unit, 0) + 1
         retries_left = task.retries
@@ -512,7 +596,7 @@ class Runner:
                 or (state == TaskState.TIMED_OUT and task.retry_on_timeout)
             )
             if not retry:
-                return state, result.message, result.values
+                return state, result.message, result.values, result.output
             self._record(unit, TaskState.WAITING_FOR_RETRY, attempt=number, message=result.message)
             await self.clock.sleep(delay)
             delay *= task.retry_backoff
@@ -543,9 +627,11 @@ class Runner:
     async def _attempt_in_slot(
         self, task: Task, unit: str, folder: Path, number: int, given: tuple[Any, ...]
     ) -> execute.AttemptResult:
-        if self.slots.locked():
+        # A child workflow takes no slot: its own tasks take them.
+        slot = self.slots if task.kind != "workflow" else _NO_SLOT
+        if slot.locked():
             self._record(unit, TaskState.QUEUED, attempt=number)
-        async with self.slots:
+        async with slot:
             self._record(unit, TaskState.RUNNING, attempt=number)
             self._notify_attempt(task, "on_start", "running", number)
             folder.mkdir(parents=True, exist_ok=True)
@@ -555,7 +641,7 @@ class Runner:
             lookup = self._context(task, number, given).lookup
             try:
                 task_params = references.substitute(task.parameters, lookup)
-                target = references.substitute(task.target, lookup)
+                target = references.substitute(_plain(task.target), lookup)
                 args = [
                     references.render(a) for a in references.substitute(list(task.args), lookup)
                 ]
@@ -565,55 +651,8 @@ class Runner:
                 )
                 result = execute.failed("ReferenceError", str(exc))
             else:
-                cwd = self._cwd(task, target)
-                env = {**os.environ, **task.env}
-                if task.kind == "notebook":
-                    source = self.project.root / target
-                    declared = (
-                        [p.name for p in notebook_parameters(source)] if source.is_file() else []
-                    )
-                    inputs = notebook_inputs(declared, self.params, task_params)
-                    self.store.add_attempt(
-                        self.run_id,
-                        unit,
-                        number,
-                        start_time=start,
-                        parameters=inputs,
-                        artifact=self.project.relative(artifact),
-                    )
-                    result = await execute.run_notebook(
-                        python=self.python,
-                        source=source,
-                        artifact=artifact,
-                        parameters=inputs,
-                        kernel=task.kernel,
-                        cwd=cwd,
-                        env=env,
-                        timeout=task.timeout,
-                        on_start=lambda pid: self._started(unit, number, pid),
-                    )
-                else:
-                    if task.kind == "script":
-                        argv = [task.python or self.python, str(self.project.root / target)]
-                    else:
-                        argv = list(target) if isinstance(target, list) else shlex.split(target)
-                    argv += args
-                    self.store.add_attempt(
-                        self.run_id,
-                        unit,
-                        number,
-                        start_time=start,
-                        parameters={"argv": argv},
-                        artifact=self.project.relative(artifact),
-                    )
-                    result = await execute.run_process(
-                        argv,
-                        cwd=cwd,
-                        env=env,
-                        log=artifact,
-                        timeout=task.timeout,
-                        on_start=lambda pid: self._started(unit, number, pid),
-                    )
+                launch = _Launch(unit, number, start, artifact, target, task_params, args)
+                result = await self._launch(task, launch)
             self.store.finish_attempt(
                 self.run_id,
                 unit,
@@ -622,13 +661,142 @@ class Runner:
                 end_time=self.clock.now(),
                 error=result.error,
                 values=result.values,
+                output=result.output,
             )
             if result.state == "success":
-                self.store.update_task(self.run_id, unit, values=result.values)
+                self.store.update_task(
+                    self.run_id, unit, values=result.values, output=result.output
+                )
                 self._notify_attempt(task, "on_success", result.state, number)
             else:
                 self._notify_attempt(task, "on_failure", result.state, number, result.error)
             return result
+
+    async def _launch(self, task: Task, at: _Launch) -> execute.AttemptResult:
+        """Start one attempt of a task of any kind and wait for it."""
+        cwd = self._cwd(task, at.target)
+        env = {**os.environ, **task.env}
+
+        def record(parameters: dict[str, Any], artifact: Path | None) -> None:
+            self.store.add_attempt(
+                self.run_id,
+                at.unit,
+                at.number,
+                start_time=at.start,
+                parameters=parameters,
+                artifact=self.project.relative(artifact) if artifact else None,
+            )
+
+        def started(pid: int) -> None:
+            self._started(at.unit, at.number, pid)
+
+        if task.kind == "notebook":
+            source = self.project.root / at.target
+            declared = [p.name for p in notebook_parameters(source)] if source.is_file() else []
+            inputs = notebook_inputs(declared, self.params, at.task_params)
+            record(inputs, at.artifact)
+            return await execute.run_notebook(
+                python=self.python,
+                source=source,
+                artifact=at.artifact,
+                parameters=inputs,
+                kernel=task.kernel,
+                cwd=cwd,
+                env=env,
+                timeout=task.timeout,
+                on_start=started,
+            )
+        if task.kind in ("script", "command"):
+            if task.kind == "script":
+                argv = [task.python or self.python, str(self.project.root / at.target)]
+            else:
+                argv = list(at.target) if isinstance(at.target, list) else shlex.split(at.target)
+            argv += at.args
+            record({"argv": argv}, at.artifact)
+            return await execute.run_process(
+                argv, cwd=cwd, env=env, log=at.artifact, timeout=task.timeout, on_start=started
+            )
+        if task.kind == "sql":
+            sql = at.target
+            url = sql.get("connection") or self.project.warehouse_url
+            record({"connection": _redacted(url), **sql.get("parameters", {})}, at.artifact)
+            try:
+                script = (
+                    sql["query"]
+                    if sql.get("query") is not None
+                    else (self.project.root / sql["file"]).read_text(encoding="utf-8")
+                )
+            except OSError as exc:
+                return execute.failed("FileNotFoundError", f"cannot read {sql['file']}: {exc}")
+            return await execute.run_sql(
+                python=self.python,
+                url=url,
+                script=script,
+                parameters=sql.get("parameters", {}),
+                log=at.artifact,
+                cwd=cwd,
+                env=env,
+                timeout=task.timeout,
+                on_start=started,
+            )
+        record(at.task_params, None)
+        return await self._child_run(task, at)
+
+    async def _child_run(self, task: Task, at: _Launch) -> execute.AttemptResult:
+        """A `workflow` task: the other workflow runs as a child run of this one."""
+        from . import catalog
+
+        try:
+            child = catalog.load_by_name(self.project, str(at.target))
+            parameters = {**child.parameters, **at.task_params}
+            unknown = [k for k in at.task_params if k not in child.parameters]
+            if unknown:
+                raise ValueError(
+                    f"workflow {child.name!r} has no parameter {unknown[0]!r} "
+                    f"(its parameters: {', '.join(child.parameters) or 'none'})"
+                )
+        except (NbflowError, ValueError) as exc:
+            return execute.failed("WorkflowError", str(exc).splitlines()[0])
+        now = self.clock.now()
+        child_id = create_run(
+            self.store,
+            child,
+            self.project,
+            parameters=parameters,
+            trigger_type="workflow",
+            trigger_time=now,
+            now=now,
+            parent_run_id=self.run_id,
+        )
+        self.store.update_task(self.run_id, at.unit, output={"run_id": child_id})
+        runner = Runner(
+            child,
+            self.project,
+            self.store,
+            child_id,
+            parameters=parameters,
+            trigger_type="workflow",
+            trigger_time=now,
+            parallel=self.parallel,
+            clock=self.clock,
+            observer=_Prefixed(self.observer, f"{at.unit}/"),
+            python=self.python,
+            notifier=self.notifier,
+            handle_signals=False,
+        )
+        state = await runner.run()
+        output = {"run_id": child_id, "state": state.value}
+        if state in (RunState.SUCCESS, RunState.SUCCESS_WITH_FAILURES):
+            return execute.AttemptResult("success", output=output)
+        mapped = {RunState.TIMED_OUT: "timed_out", RunState.CANCELED: "canceled"}
+        return execute.AttemptResult(
+            mapped.get(state, "failed"),
+            {
+                "ename": "ChildRunFailed",
+                "evalue": f"child run {child_id} of {child.name} ended {state.value}",
+            },
+            output=output,
+        )
 
     def _cwd(self, task: Task, target: Any) -> Path:
         if task.cwd:

@@ -98,6 +98,7 @@ task_runs = Table(
     Column("state", String(40), nullable=False),
     Column("outcome", Boolean),
     Column("task_values", JSON, nullable=False),
+    Column("output", JSON),  # a sql task's rows, a workflow task's child run
     Column("start_time", Float),
     Column("end_time", Float),
     Column("message", Text),
@@ -121,6 +122,7 @@ attempts = Table(
     Column("error_cell_index", Integer),
     Column("error_traceback", Text),
     Column("task_values", JSON),  # values published by a successful attempt
+    Column("output", JSON),
     Column("pid", Integer),  # the attempt's process, so a dead runner's leftovers can be ended
     Column("pid_started", Float),
     UniqueConstraint("run_id", "task_key", "number"),
@@ -342,6 +344,7 @@ class Store:
         end_time: float,
         error: dict[str, Any] | None = None,
         values: dict[str, Any] | None = None,
+        output: dict[str, Any] | None = None,
         only_running: bool = False,
     ) -> None:
         error = error or {}
@@ -364,6 +367,7 @@ class Store:
                     error_cell_index=error.get("cell_index"),
                     error_traceback=error.get("traceback"),
                     task_values=values or {},
+                    output=output,
                 )
             )
 
@@ -488,6 +492,7 @@ class Store:
                     state="pending",
                     outcome=None,
                     task_values={},
+                    output=None,
                     start_time=None,
                     end_time=None,
                     message=None,

@@ -18,6 +18,8 @@ def test_demo_runs_end_to_end_and_leaves_sources_untouched(project):
     shutil.rmtree(project.root / "notebooks")
     shutil.copytree(REPO / "notebooks", project.root / "notebooks")
     shutil.copy(REPO / "workflows" / "demo.yaml", project.root / "workflows" / "demo.yaml")
+    shutil.copytree(REPO / "scripts", project.root / "scripts")
+    shutil.copytree(REPO / "queries", project.root / "queries")
 
     def digest():
         return {
@@ -37,8 +39,16 @@ def test_demo_runs_end_to_end_and_leaves_sources_untouched(project):
         "quality_alert": "excluded",
         "by_region": "success",
         "by_product": "success",
+        "load_warehouse": "success",
+        "rank_regions": "success",
         "report": "success",
     }
+    ranking = next(t for t in doc["tasks"] if t["key"] == "rank_regions")["output"]["rows"]
+    assert [r["region"] for r in ranking] == ["West", "North", "East", "South"]
+    report_inputs = next(t for t in doc["tasks"] if t["key"] == "report")["attempts"][0][
+        "parameters"
+    ]
+    assert report_inputs["region_ranking"] == ranking
     clean = next(t for t in doc["tasks"] if t["key"] == "clean")
     assert clean["values"]["dropped_share"] == 0.0293
     assert next(t for t in doc["tasks"] if t["key"] == "quality_ok")["outcome"] is True
@@ -62,6 +72,7 @@ def test_demo_runs_end_to_end_and_leaves_sources_untouched(project):
     states = {t["key"]: t["state"] for t in doc["tasks"]}
     assert states["quality_alert"] == "success"
     assert states["by_region"] == states["by_product"] == states["report"] == "excluded"
+    assert states["load_warehouse"] == states["rank_regions"] == "excluded"
     alert = (project.root / "build" / "demo" / "quality_alert.md").read_text()
     assert "Cleaning dropped 2.9% of the rows (limit 1.0%)" in alert
     assert "- duplicate: 30 rows" in alert

@@ -1,0 +1,258 @@
+"""Script, command, SQL and child-workflow tasks, and `nbflow logs`."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import pytest
+
+from nbflow import api
+from nbflow.project import Project
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def kinds(project):
+    shutil.copytree(REPO / "tests" / "scripts", project.root / "scripts")
+    (project.root / "queries").mkdir()
+    return project
+
+
+def task(doc, key):
+    return next(t for t in doc["tasks"] if t["key"] == key)
+
+
+def test_script_task_args_env_values_and_logs(kinds):
+    kinds.workflow(
+        "scripts",
+        f"""
+        parameters: {{who: Ada}}
+        tasks:
+          - key: greet
+            script: scripts/report_args.py
+            args: ["--name", "{{{{params.who}}}}", "x y", "$HOME;ls"]
+            env: {{NBFLOW_TEST_VAR: set}}
+            python: {sys.executable}
+          - key: after
+            notebook: notebooks/receive.ipynb
+            depends_on: [greet]
+            parameters: {{received: "{{{{tasks.greet.values.rest}}}}"}}
+          - key: broken
+            script: scripts/report_args.py
+            args: ["--exit", 3]
+        """,
+    )
+    code, doc = kinds.cli_json("run", "scripts")
+    assert code == 1
+    greet = task(doc, "greet")
+    assert greet["state"] == "success"
+    assert greet["values"]["name"] == "Ada"
+    assert greet["values"]["rest"] == ["x y", "$HOME;ls"]  # data, never a shell
+    assert greet["values"]["env"] == "set"
+    assert greet["values"]["python"] == sys.executable
+    assert task(doc, "after")["values"]["received"] == ["x y", "$HOME;ls"]
+    log = kinds.cli("logs", "1", "greet")
+    assert log.returncode == 0
+    assert "hello Ada" in log.stdout and "to stderr" in log.stdout
+    assert f"cwd={kinds.root / 'scripts'}" in log.stdout
+    broken = task(doc, "broken")
+    assert broken["state"] == "failed"
+    assert broken["message"].startswith("ProcessError: exited with code 3: hello world")
+    assert (
+        kinds.cli("logs", "1", "broken", "--path").stdout.strip()
+        == ".nbflow/runs/scripts/1/broken/attempt-1.log"
+    )
+
+
+def test_command_task_as_list_and_as_a_string_never_through_a_shell(kinds):
+    kinds.workflow(
+        "commands",
+        f"""
+        tasks:
+          - key: as_list
+            command: ["{sys.executable}", "-c", "import sys; print(sys.argv[1:])", "a b", "$HOME"]
+          - key: as_string
+            command: "{sys.executable} -c 'import sys; print(sys.argv[1:])' 'c d' ';' '|' false"
+          - key: fails
+            command: ["{sys.executable}", "-c", "import sys; sys.exit('bad input')"]
+        """,
+    )
+    doc = api.run(Project(kinds.root), "commands")
+    assert task(doc, "as_list")["state"] == "success"
+    assert api.logs(Project(kinds.root), 1, "as_list")[1] == "['a b', '$HOME']\n"
+    assert api.logs(Project(kinds.root), 1, "as_string")[1] == "['c d', ';', '|', 'false']\n"
+    assert task(doc, "fails")["message"] == "ProcessError: exited with code 1: bad input"
+
+
+SQL = """
+create table if not exists sales (region text, revenue real);
+delete from sales;
+insert into sales values ('North', 10.5), ('South', 20.0), ('North', 4.5);
+-- the last statement's rows are the task's output
+select region, sum(revenue) as total from sales
+where region != :excluded
+group by region order by total desc;
+"""
+
+
+@pytest.mark.kernel
+def test_sql_task_on_the_embedded_database_feeds_later_tasks(kinds):
+    (kinds.root / "queries" / "totals.sql").write_text(SQL)
+    kinds.workflow(
+        "sql",
+        """
+        parameters: {skip: "x'); drop table sales; --"}
+        tasks:
+          - key: totals
+            sql: {file: queries/totals.sql, parameters: {excluded: "{{params.skip}}"}}
+          - key: count
+            sql: {query: "select count(*) as n from sales"}
+            depends_on: [totals]
+          - key: use
+            notebook: notebooks/receive.ipynb
+            depends_on: [totals, count]
+            parameters:
+              received:
+                rows: "{{tasks.totals.output.rows}}"
+                best: "{{tasks.totals.output.first_row.region}}"
+                n: "{{tasks.count.output.first_row.n}}"
+        """,
+    )
+    code, doc = kinds.cli_json("run", "sql")
+    assert code == 0, doc
+    totals = task(doc, "totals")
+    assert totals["output"]["rows"] == [
+        {"region": "South", "total": 20.0},
+        {"region": "North", "total": 15.0},
+    ]
+    assert totals["output"]["columns"] == ["region", "total"]
+    assert task(doc, "use")["values"]["received"] == {
+        "rows": totals["output"]["rows"],
+        "best": "South",
+        "n": 3,
+    }
+    assert (kinds.root / ".nbflow" / "warehouse.db").is_file()
+    log = kinds.cli("logs", "1", "totals").stdout
+    assert "-- statement 4: 2 rows" in log and "-- statement 1: done" in log
+
+
+def test_a_bad_query_fails_with_the_databases_message_and_rolls_back(kinds):
+    kinds.workflow(
+        "badsql",
+        """
+        tasks:
+          - key: setup
+            sql: {query: "create table t (x integer)", connection: "sqlite:///build/w.db"}
+          - key: half
+            depends_on: [setup]
+            sql:
+              connection: "sqlite:///build/w.db"
+              query: "insert into t values (1); select nope from t"
+          - key: check
+            depends_on: [half]
+            run_if: all_done
+            sql: {query: "select count(*) as n from t", connection: "sqlite:///build/w.db"}
+        """,
+    )
+    (kinds.root / "build").mkdir()
+    doc = api.run(Project(kinds.root), "badsql")
+    half = task(doc, "half")
+    assert half["state"] == "failed"
+    assert half["message"] == "OperationalError: no such column: nope"
+    assert task(doc, "check")["output"]["first_row"] == {"n": 0}  # the insert was rolled back
+
+
+def test_sql_on_a_real_postgresql_server(kinds, postgres_url):
+    kinds.workflow(
+        "pg",
+        f"""
+        tasks:
+          - key: q
+            sql:
+              connection: "{postgres_url}"
+              query: >
+                create temporary table t (d date, n numeric);
+                insert into t values ('2026-11-25', 1.5), ('2026-11-26', 2);
+                select d, n, :label as label from t order by d
+              parameters: {{label: "it's"}}
+          - key: bad
+            sql: {{connection: "{postgres_url}", query: "select * from missing_table"}}
+        """,
+    )
+    doc = api.run(Project(kinds.root), "pg")
+    assert task(doc, "q")["output"]["rows"] == [
+        {"d": "2026-11-25", "n": 1.5, "label": "it's"},
+        {"d": "2026-11-26", "n": 2, "label": "it's"},
+    ]
+    bad = task(doc, "bad")
+    assert bad["state"] == "failed"
+    assert bad["message"].startswith('UndefinedTable: relation "missing_table" does not exist')
+
+
+CHILD = """
+parameters: {message: from child default}
+tasks:
+  - key: inner
+    notebook: notebooks/fail.ipynb
+    parameters: {message: "{{params.message}}"}
+    run_if: all_done
+"""
+
+
+@pytest.mark.kernel
+def test_workflow_task_runs_a_child_run_linked_to_its_parent(kinds):
+    kinds.workflow(
+        "child", CHILD.replace("fail.ipynb", "receive.ipynb").replace('message: "', 'received: "')
+    )
+    kinds.workflow("failing_child", CHILD)
+    kinds.workflow(
+        "parent",
+        """
+        tasks:
+          - key: call
+            workflow: child
+            parameters: {message: hello}
+          - key: call_failing
+            workflow: failing_child
+        """,
+    )
+    code, doc = kinds.cli_json("run", "parent")
+    assert code == 1
+    call = task(doc, "call")
+    assert call["state"] == "success"
+    child_id = call["output"]["run_id"]
+    child = api.show(Project(kinds.root), child_id)
+    assert child["parent_run_id"] == doc["id"] and child["trigger"]["type"] == "workflow"
+    assert child["workflow"] == "child"
+    assert task(child, "inner")["values"]["received"] == "hello"
+    failing = task(doc, "call_failing")
+    assert failing["state"] == "failed"
+    assert "ended failed" in failing["message"]
+
+
+def test_validate_catches_unknown_child_workflows_and_cycles(kinds):
+    kinds.workflow("a", "tasks:\n  - {key: call_b, workflow: b}\n")
+    kinds.workflow("b", "tasks:\n  - {key: call_a, workflow: a}\n")
+    kinds.workflow("c", "tasks:\n  - {key: call_x, workflow: nowhere}\n")
+    proc = kinds.cli("validate")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert "workflows/c.yaml:2: task 'call_x': no workflow 'nowhere' in workflows/" in lines
+    assert any(
+        "workflows call each other in a cycle: a -> b -> a" in line
+        or "workflows call each other in a cycle: b -> a -> b" in line
+        for line in lines
+    )
+
+
+@pytest.mark.kernel
+def test_logs_of_a_notebook_task_are_its_cell_outputs(kinds):
+    kinds.workflow("nb", "tasks:\n  - {key: boom, notebook: notebooks/fail.ipynb}\n")
+    api.run(Project(kinds.root), "nb")
+    proc = kinds.cli("logs", "1", "boom")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("executed notebook: ")
+    assert "ValueError: boom" in proc.stdout and "\x1b[" not in proc.stdout
+    bad = kinds.cli("logs", "1", "boom", "--attempt", "7")
+    assert bad.returncode == 2 and "has no attempt 7 (attempts: 1)" in bad.stderr
