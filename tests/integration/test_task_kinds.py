@@ -256,3 +256,30 @@ def test_logs_of_a_notebook_task_are_its_cell_outputs(kinds):
     assert "ValueError: boom" in proc.stdout and "\x1b[" not in proc.stdout
     bad = kinds.cli("logs", "1", "boom", "--attempt", "7")
     assert bad.returncode == 2 and "has no attempt 7 (attempts: 1)" in bad.stderr
+
+
+@pytest.mark.kernel
+def test_canceling_a_parent_cancels_its_child_run(kinds):
+    import subprocess
+
+    from tests.integration.test_failures import gone, kernel_pid, wait_for
+
+    kinds.workflow("sleeper", "tasks:\n  - {key: nap, notebook: notebooks/sleepy.ipynb}\n")
+    kinds.workflow("parent", "tasks:\n  - {key: call, workflow: sleeper}\n")
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "nbflow.cli", "run", "parent"],
+        cwd=kinds.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    kernel = wait_for(lambda: kernel_pid(kinds.root / "notebooks" / "sleepy.pid"), "the kernel")
+    proc = kinds.cli("cancel", "1")
+    assert proc.returncode == 0, proc.stderr
+    runner.communicate(timeout=120)
+    parent = api.show(Project(kinds.root), 1)
+    child = api.show(Project(kinds.root), 2)
+    assert parent["state"] == "canceled" and task(parent, "call")["state"] == "canceled"
+    assert child["state"] == "canceled" and task(child, "nap")["state"] == "canceled"
+    assert child["parent_run_id"] == 1
+    assert gone(kernel)
