@@ -67,7 +67,7 @@ def create_run(
     parent_run_id: int | None = None,
 ) -> int:
     """Record a new run (state `queued`) with its tasks `pending`."""
-    return store.create_run(
+    run_id = store.create_run(
         workflow=workflow.name,
         workflow_path=project.relative(workflow.path),
         trigger_type=trigger_type,
@@ -88,6 +88,8 @@ def create_run(
         runner_started=processes.started_at(os.getpid()),
         parent_run_id=parent_run_id,
     )
+    assert run_id is not None  # only a claimed fire can lose
+    return run_id
 
 
 FAILURE_HANDLERS = ("all_done", "at_least_one_failed", "all_failed")

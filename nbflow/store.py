@@ -33,6 +33,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from .errors import NbflowError
 
@@ -66,6 +67,8 @@ runs = Table(
     Column("runner_host", String(255)),
     Column("runner_started", Float),  # the runner process's start, to tell a reused pid
     Column("cancel_requested", Float),  # set by `nbflow cancel`; the runner acts on it
+    Column("trigger_files", JSON),  # the new files of a file-arrival run
+    Column("trigger_location", Text),
     Column("message", Text),
 )
 
@@ -152,6 +155,39 @@ notifications = Table(
     Column("time", String(40), nullable=False),
 )
 
+fires = Table(
+    "fires",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow", String(200), nullable=False),
+    Column("trigger", String(40), nullable=False),  # schedule, file_arrival, continuous
+    Column("fire_key", String(200), nullable=False),  # what makes this fire unique
+    Column("fire_time", Float, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id")),
+    Column("created", Float, nullable=False),
+    # Exactly once: of two schedulers claiming the same fire, the second insert fails.
+    UniqueConstraint("workflow", "trigger", "fire_key"),
+)
+
+seen_files = Table(
+    "seen_files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow", String(200), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id")),
+    Column("seen", Float, nullable=False),
+    UniqueConstraint("workflow", "path"),
+)
+
+trigger_states = Table(
+    "trigger_states",
+    metadata,
+    Column("workflow", String(200), primary_key=True),
+    Column("paused", Boolean, nullable=False),  # `nbflow schedule pause`
+    Column("since", Float, nullable=False),  # first seen by a scheduler: no catch-up before
+)
+
 meta = Table(
     "nbflow_meta",
     metadata,
@@ -217,40 +253,185 @@ class Store:
         runner_host: str | None = None,
         runner_started: float | None = None,
         parent_run_id: int | None = None,
-    ) -> int:
-        """Record a new run and its tasks (key, kind, depends_on) in one transaction."""
-        with self.engine.begin() as conn:
-            run_id = conn.execute(  # type: ignore[index]
-                insert(runs).values(
+        trigger_files: list[str] | None = None,
+        trigger_location: str | None = None,
+        claim: dict[str, Any] | None = None,
+    ) -> int | None:
+        """Record a new run and its tasks (key, kind, depends_on) in one transaction.
+
+        With `claim` ({workflow, trigger, fire_key, fire_time, files}) the run is created
+        only if no scheduler claimed that fire before (and none of those files was seen):
+        None says another one did. Claim and run are one transaction, so a scheduler that
+        dies in between leaves neither.
+        """
+        try:
+            with self.engine.begin() as conn:
+                run_id = self._insert_run(
+                    conn,
                     workflow=workflow,
                     workflow_path=workflow_path,
-                    state=state,
                     trigger_type=trigger_type,
                     trigger_time=trigger_time,
                     parameters=parameters,
-                    created_time=now,
-                    repair_count=0,
+                    tasks=tasks,
+                    state=state,
+                    now=now,
                     runner_pid=runner_pid,
                     runner_host=runner_host,
                     runner_started=runner_started,
                     parent_run_id=parent_run_id,
+                    trigger_files=trigger_files,
+                    trigger_location=trigger_location,
                 )
-            ).inserted_primary_key[0]
-            rows = [
-                dict(
-                    run_id=run_id,
-                    key=key,
-                    kind=kind,
-                    position=i,
-                    depends_on=deps,
-                    state="pending",
-                    task_values={},
-                )
-                for i, (key, kind, deps) in enumerate(tasks)
-            ]
-            if rows:
-                conn.execute(insert(task_runs), rows)
+                if claim is not None:
+                    conn.execute(
+                        insert(fires).values(
+                            workflow=claim["workflow"],
+                            trigger=claim["trigger"],
+                            fire_key=claim["fire_key"],
+                            fire_time=claim["fire_time"],
+                            run_id=run_id,
+                            created=now,
+                        )
+                    )
+                    files = claim.get("files") or []
+                    if files:
+                        conn.execute(
+                            insert(seen_files),
+                            [
+                                {
+                                    "workflow": claim["workflow"],
+                                    "path": f,
+                                    "run_id": run_id,
+                                    "seen": now,
+                                }
+                                for f in files
+                            ],
+                        )
+                return run_id
+        except IntegrityError:
+            if claim is None:
+                raise
+            return None
+
+    def _insert_run(
+        self,
+        conn: Any,
+        *,
+        workflow: str,
+        workflow_path: str,
+        trigger_type: str,
+        trigger_time: float,
+        parameters: dict[str, Any],
+        tasks: Iterable[tuple[str, str, list[dict[str, Any]]]],
+        state: str,
+        now: float,
+        runner_pid: int | None,
+        runner_host: str | None,
+        runner_started: float | None,
+        parent_run_id: int | None,
+        trigger_files: list[str] | None,
+        trigger_location: str | None,
+    ) -> int:
+        run_id = conn.execute(
+            insert(runs).values(
+                workflow=workflow,
+                workflow_path=workflow_path,
+                state=state,
+                trigger_type=trigger_type,
+                trigger_time=trigger_time,
+                parameters=parameters,
+                created_time=now,
+                repair_count=0,
+                runner_pid=runner_pid,
+                runner_host=runner_host,
+                runner_started=runner_started,
+                parent_run_id=parent_run_id,
+                trigger_files=trigger_files,
+                trigger_location=trigger_location,
+            )
+        ).inserted_primary_key[0]
+        rows = [
+            dict(
+                run_id=run_id,
+                key=key,
+                kind=kind,
+                position=i,
+                depends_on=deps,
+                state="pending",
+                task_values={},
+            )
+            for i, (key, kind, deps) in enumerate(tasks)
+        ]
+        if rows:
+            conn.execute(insert(task_runs), rows)
         return int(run_id)
+
+    # -- triggers ------------------------------------------------------------------------
+
+    def trigger_state(self, workflow: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(trigger_states).where(trigger_states.c.workflow == workflow)
+            ).first()
+            return dict(row._mapping) if row else None
+
+    def ensure_trigger_state(self, workflow: str, now: float) -> dict[str, Any]:
+        """The workflow's trigger state; the first scheduler to see it records `since`."""
+        found = self.trigger_state(workflow)
+        if found is not None:
+            return found
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(trigger_states).values(workflow=workflow, paused=False, since=now)
+                )
+        except IntegrityError:
+            pass  # another scheduler was first
+        return self.trigger_state(workflow) or {"workflow": workflow, "paused": False, "since": now}
+
+    def set_paused(self, workflow: str, paused: bool, now: float) -> None:
+        self.ensure_trigger_state(workflow, now)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(trigger_states)
+                .where(trigger_states.c.workflow == workflow)
+                .values(paused=paused)
+            )
+
+    def last_fire(self, workflow: str, trigger: str) -> float | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.max(fires.c.fire_time)).where(
+                    fires.c.workflow == workflow, fires.c.trigger == trigger
+                )
+            ).scalar()
+
+    def seen_paths(self, workflow: str) -> set[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(seen_files.c.path).where(seen_files.c.workflow == workflow))
+            return {r[0] for r in rows}
+
+    def active_runs(self, workflow: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(runs)
+                .where(runs.c.workflow == workflow, runs.c.state.in_(ACTIVE_RUN_STATES))
+                .order_by(runs.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def recent_runs(
+        self, workflow: str, trigger_type: str, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(runs)
+                .where(runs.c.workflow == workflow, runs.c.trigger_type == trigger_type)
+                .order_by(runs.c.id.desc())
+                .limit(limit)
+            )
+            return [dict(r._mapping) for r in rows]
 
     def add_iterations(self, run_id: int, task_key: str, inputs: list[Any]) -> None:
         """Rows `KEY[i]` for the iterations of a for_each task, all `pending`."""

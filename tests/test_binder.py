@@ -197,6 +197,8 @@ def test_binder_build_installs_nbflow_and_jupyterlab(tmp_path: Path) -> None:
     assert demo.returncode == 0, _explain(demo)
     doc = json.loads(demo.stdout)
     assert doc["state"] == "success", _explain(demo)
-    assert doc["tasks"] and all(t["state"] == "success" for t in doc["tasks"]), _explain(demo)
+    assert doc["tasks"] and all(t["state"] in ("success", "excluded") for t in doc["tasks"]), (
+        _explain(demo)
+    )
 
     print(f"binder build replayed in {time.monotonic() - started:.0f}s")

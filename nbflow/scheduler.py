@@ -1,0 +1,363 @@
+"""The scheduler: fires runs from cron schedules, file arrivals and continuous workflows.
+
+`Scheduler.tick(now)` makes every decision for one moment and is a function of the time
+passed in (and of the run history), so tests drive it with any clock and never sleep;
+`serve` is the daemon loop around it. Several schedulers may share one project: every
+fire is claimed in the run history in the same transaction that creates its run
+(`Store.create_run(claim=...)`), so a fire time starts exactly one run, and each
+scheduler finishes the runs of a dead one (`recovery`) so the survivor takes over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import hashlib
+import logging
+import os
+import socket
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import loader, processes, recovery, triggers
+from .clock import Clock
+from .model import Workflow
+from .project import Project
+from .store import Store
+
+log = logging.getLogger("nbflow.schedule")
+
+RECOVERY_EVERY = 2.0  # seconds between looks for runs whose runner died
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # fired, queued, skipped, missed, started
+    workflow: str
+    trigger: str
+    run_id: int | None = None
+    detail: str = ""
+
+
+Launcher = Callable[[Workflow, int], Coroutine[Any, Any, Any]]
+
+
+@dataclass
+class _Files:
+    """What a file-arrival trigger has seen of its folder since this scheduler started."""
+
+    seen: dict[str, triggers.FileSeen] = field(default_factory=dict)
+
+
+def _paused(workflow: Workflow, state: dict[str, Any]) -> bool:
+    settings = workflow.settings
+    if settings is None:
+        return False
+    schedule_paused = settings.schedule.paused if settings.schedule else False
+    return bool(settings.paused or schedule_paused or state.get("paused"))
+
+
+def trigger_kinds(workflow: Workflow) -> list[str]:
+    settings = workflow.settings
+    if settings is None:
+        return []
+    kinds = []
+    if settings.schedule:
+        kinds.append("schedule")
+    if settings.file_arrival:
+        kinds.append("file_arrival")
+    if settings.continuous not in (None, False):
+        kinds.append("continuous")
+    return kinds
+
+
+class Scheduler:
+    def __init__(
+        self,
+        project: Project,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        launcher: Launcher | None = None,
+    ):
+        self.project = project
+        self.store = store
+        self.clock = clock or Clock()
+        self.launcher = launcher
+        self.files: dict[str, _Files] = {}
+        self.running: dict[int, asyncio.Task[Any]] = {}
+        self._cache: dict[Path, tuple[float, Workflow | None]] = {}
+        self._last_recovery = float("-inf")
+        self.pid = os.getpid()
+        self.host = socket.gethostname()
+        self.started = processes.started_at(self.pid)
+
+    # -- the project's workflows ---------------------------------------------------------
+
+    def workflows(self) -> list[Workflow]:
+        """Workflows with triggers, re-read when their file changes (a broken one is skipped)."""
+        found = []
+        for path in self.project.workflow_files():
+            mtime = path.stat().st_mtime
+            cached = self._cache.get(path)
+            if cached is None or cached[0] != mtime:
+                workflow, problems = loader.check_file(path, self.project.root)
+                if problems:
+                    log.warning("skipping %s: %s", path.name, problems[0])
+                self._cache[path] = (mtime, workflow)
+            workflow = self._cache[path][1]
+            if workflow is not None and trigger_kinds(workflow):
+                found.append(workflow)
+        return found
+
+    # -- one moment ----------------------------------------------------------------------
+
+    def tick(self, now: float) -> list[Decision]:
+        """Every decision due at `now`: runs created (and handed to the launcher)."""
+        if now - self._last_recovery >= RECOVERY_EVERY:
+            self._last_recovery = now
+            for run_id in recovery.recover(self.store, self.project, now):
+                log.warning("run %s: its runner died; marked failed", run_id)
+        decisions: list[Decision] = []
+        for workflow in self.workflows():
+            state = self.store.ensure_trigger_state(workflow.name, now)
+            paused = _paused(workflow, state)
+            for kind in trigger_kinds(workflow):
+                if paused:
+                    continue
+                if kind == "schedule":
+                    decisions += self._schedule(workflow, state, now)
+                elif kind == "file_arrival":
+                    decisions += self._file_arrival(workflow, now)
+                else:
+                    decisions += self._continuous(workflow, now)
+            decisions += self._start_queued(workflow)
+        return decisions
+
+    def _schedule(self, workflow: Workflow, state: dict[str, Any], now: float) -> list[Decision]:
+        schedule = workflow.settings.schedule  # type: ignore[union-attr]
+        assert schedule is not None
+        last = max(self.store.last_fire(workflow.name, "schedule") or 0.0, state["since"])
+        found = triggers.due(schedule.cron, schedule.timezone, last, now)
+        if found is None:
+            return []
+        out = []
+        if found.missed > 1:
+            detail = (
+                f"{found.missed} fire times missed since "
+                f"{triggers.iso_in(last, schedule.timezone)}; one catch-up run for "
+                f"{triggers.iso_in(found.fire_time, schedule.timezone)}"
+            )
+            log.info("%s: %s", workflow.name, detail)
+            out.append(Decision("missed", workflow.name, "schedule", None, detail))
+        out += self._fire(
+            workflow,
+            "schedule",
+            fire_key=repr(found.fire_time),
+            trigger_time=found.fire_time,
+            now=now,
+            detail=f"schedule {schedule.cron} {schedule.timezone} at "
+            f"{triggers.iso_in(found.fire_time, schedule.timezone)}",
+        )
+        return out
+
+    def _file_arrival(self, workflow: Workflow, now: float) -> list[Decision]:
+        spec = workflow.settings.file_arrival  # type: ignore[union-attr]
+        assert spec is not None
+        folder = (self.project.root / spec.path).resolve()
+        tracked = self.files.setdefault(workflow.name, _Files())
+        seen_before = self.store.seen_paths(workflow.name)
+        present: dict[str, tuple[int, float]] = {}
+        if folder.is_dir():
+            for entry in os.scandir(folder):
+                if entry.is_file() and fnmatch.fnmatch(entry.name, spec.pattern):
+                    info = entry.stat()
+                    present[entry.name] = (info.st_size, info.st_mtime)
+        for name, (size, mtime) in present.items():
+            old = tracked.seen.get(name)
+            if old is None or (old.size, old.mtime) != (size, mtime):
+                tracked.seen[name] = triggers.FileSeen(name, size, mtime, now)
+        for name in list(tracked.seen):
+            if name not in present:
+                del tracked.seen[name]
+        rel = self.project.relative(folder)
+        candidates = [f for f in tracked.seen.values() if f"{rel}/{f.path}" not in seen_before]
+        last_runs = self.store.recent_runs(workflow.name, "file_arrival", limit=1)
+        ready = triggers.ready_files(
+            candidates,
+            now=now,
+            wait_after_last_change=spec.wait_after_last_change,
+            min_interval=spec.min_interval,
+            last_run=last_runs[0]["created_time"] if last_runs else None,
+        )
+        if not ready:
+            return []
+        files = [f"{rel}/{name}" for name in ready]
+        key = hashlib.sha256("\n".join(files).encode()).hexdigest()[:32]
+        return self._fire(
+            workflow,
+            "file_arrival",
+            fire_key=key,
+            trigger_time=now,
+            now=now,
+            files=files,
+            location=rel,
+            detail=f"{len(files)} new file(s) in {rel}: {', '.join(ready[:5])}",
+        )
+
+    def _continuous(self, workflow: Workflow, now: float) -> list[Decision]:
+        if self.store.active_runs(workflow.name):
+            return []
+        recent = self.store.recent_runs(workflow.name, "continuous")
+        failures = 0
+        for run in recent:
+            if run["state"] in ("failed", "timed_out"):
+                failures += 1
+            else:
+                break
+        previous = recent[0] if recent else None
+        if previous is not None:
+            wait = triggers.continuous_delay(failures)
+            if now < (previous["end_time"] or now) + wait:
+                return []
+        return self._fire(
+            workflow,
+            "continuous",
+            fire_key=f"after:{previous['id'] if previous else 0}",
+            trigger_time=now,
+            now=now,
+            detail=f"continuous (after {failures} failure(s) in a row)"
+            if failures
+            else "continuous",
+        )
+
+    def _fire(
+        self,
+        workflow: Workflow,
+        trigger: str,
+        *,
+        fire_key: str,
+        trigger_time: float,
+        now: float,
+        files: list[str] | None = None,
+        location: str | None = None,
+        detail: str = "",
+    ) -> list[Decision]:
+        settings = workflow.settings
+        assert settings is not None
+        active = self.store.active_runs(workflow.name)
+        over = len(active) >= settings.max_concurrent_runs
+        state = "skipped" if over and not settings.queue else "queued"
+        run_id = self.store.create_run(
+            workflow=workflow.name,
+            workflow_path=self.project.relative(workflow.path),
+            trigger_type=trigger,
+            trigger_time=trigger_time,
+            parameters=dict(workflow.parameters),
+            tasks=[
+                (t.key, t.kind, [{"task": e.task, "outcome": e.outcome} for e in t.depends_on])
+                for t in workflow.tasks
+            ],
+            state=state,
+            now=now,
+            runner_pid=self.pid,
+            runner_host=self.host,
+            runner_started=self.started,
+            trigger_files=files,
+            trigger_location=location,
+            claim={
+                "workflow": workflow.name,
+                "trigger": trigger,
+                "fire_key": fire_key,
+                "fire_time": trigger_time,
+                "files": files,
+            },
+        )
+        if run_id is None:
+            return []  # another scheduler claimed this fire
+        if state == "skipped":
+            self.store.update_run(
+                run_id,
+                end_time=now,
+                message=f"{len(active)} run(s) already active (max_concurrent_runs "
+                f"{settings.max_concurrent_runs}, queue: false)",
+            )
+            log.info(
+                "%s: skipped %s fire (run %s): over max_concurrent_runs",
+                workflow.name,
+                trigger,
+                run_id,
+            )
+            return [Decision("skipped", workflow.name, trigger, run_id, detail)]
+        if over:
+            log.info(
+                "%s: queued run %s (%s): waiting for a free run slot", workflow.name, run_id, detail
+            )
+            return [Decision("queued", workflow.name, trigger, run_id, detail)]
+        log.info("%s: fired run %s (%s)", workflow.name, run_id, detail)
+        self._launch(workflow, run_id)
+        return [Decision("fired", workflow.name, trigger, run_id, detail)]
+
+    def _start_queued(self, workflow: Workflow) -> list[Decision]:
+        """Start this scheduler's queued runs as run slots free up, oldest first."""
+        settings = workflow.settings
+        assert settings is not None
+        active = self.store.active_runs(workflow.name)
+        running = [r for r in active if r["state"] == "running" or r["id"] in self.running]
+        waiting = [
+            r
+            for r in active
+            if r["state"] == "queued"
+            and r["id"] not in self.running
+            and r["runner_pid"] == self.pid
+        ]
+        out = []
+        for run in waiting[: max(0, settings.max_concurrent_runs - len(running))]:
+            log.info("%s: started queued run %s", workflow.name, run["id"])
+            self._launch(workflow, run["id"])
+            out.append(Decision("started", workflow.name, run["trigger_type"], run["id"]))
+        return out
+
+    def _launch(self, workflow: Workflow, run_id: int) -> None:
+        if self.launcher is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # ticking outside the loop (tests): the launcher is synchronous
+            self.launcher(workflow, run_id)
+            return
+        task = loop.create_task(self.launcher(workflow, run_id))
+        self.running[run_id] = task
+        task.add_done_callback(lambda _: self.running.pop(run_id, None))
+
+    # -- the daemon ----------------------------------------------------------------------
+
+    def next_wake(self, now: float, tick: float) -> float:
+        """When to look again: the next cron fire time if sooner than `tick`."""
+        wake = now + tick
+        for workflow in self.workflows():
+            schedule = workflow.settings.schedule if workflow.settings else None
+            if schedule is not None:
+                wake = min(wake, triggers.next_fire(schedule.cron, schedule.timezone, now))
+        return max(wake, now)
+
+    async def serve(self, stop: asyncio.Event, tick: float = 0.5) -> None:
+        """Fire until `stop` is set; then wait for the runs this scheduler started."""
+        log.info("scheduler started for %s (pid %s)", self.project.root, self.pid)
+        while not stop.is_set():
+            now = self.clock.now()
+            self.tick(now)
+            delay = self.next_wake(self.clock.now(), tick) - self.clock.now()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, delay))
+            except asyncio.TimeoutError:
+                pass
+        if self.running:
+            log.info(
+                "stopping: waiting for %d run(s) to finish (again to cancel them)",
+                len(self.running),
+            )
+            await asyncio.gather(*self.running.values(), return_exceptions=True)
+        log.info("scheduler stopped")
