@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import time
 from pathlib import Path
 from typing import Any
 
-from . import catalog, graph, loader, processes, recovery
+from . import catalog, graph, loader, processes, recovery, triggers
 from . import logs as logs_module
 from .clock import Clock
 from .errors import Problem, RunNotFound, UsageError, WorkflowFileError
@@ -18,6 +19,7 @@ from .params import NotebookParameter, notebook_parameters
 from .project import Project
 from .rundoc import run_document
 from .runner import Observer, Repair, Runner, create_run
+from .scheduler import Scheduler, trigger_kinds
 from .states import TaskState
 from .store import ACTIVE_RUN_STATES, Store
 
@@ -264,6 +266,116 @@ def repair(
         return show(project, run_id, store=store)
     finally:
         store.close()
+
+
+def _launcher(project: Project, store: Store, parallel: int | None) -> Any:
+    async def launch(workflow: Workflow, run_id: int) -> None:
+        run = store.get_run(run_id)
+        assert run is not None
+        runner = Runner(
+            workflow,
+            project,
+            store,
+            run_id,
+            parameters=run["parameters"],
+            trigger_type=run["trigger_type"],
+            trigger_time=run["trigger_time"],
+            parallel=parallel,
+            handle_signals=False,
+            trigger_files=run.get("trigger_files"),
+            trigger_location=run.get("trigger_location"),
+        )
+        await runner.run()
+
+    return launch
+
+
+def schedule(project: Project, *, parallel: int | None = None, tick: float = 0.5) -> None:
+    """Run the scheduler in the foreground until SIGINT/SIGTERM.
+
+    The first signal stops new runs and waits for the running ones; a second cancels them.
+    """
+    store = open_store(project)
+    sched = Scheduler(project, store, launcher=_launcher(project, store, parallel))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if stop.is_set():
+                for job in list(sched.running.values()):
+                    job.cancel()
+            stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+        await sched.serve(stop, tick=tick)
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()
+
+
+def schedule_list(project: Project) -> list[dict[str, Any]]:
+    """Each workflow with triggers: kinds, paused state and next fire time in its zone."""
+    store = open_store(project)
+    now = time.time()
+    try:
+        out = []
+        for workflow in Scheduler(project, store).workflows():
+            settings = workflow.settings
+            assert settings is not None
+            state = store.trigger_state(workflow.name) or {}
+            entry: dict[str, Any] = {
+                "workflow": workflow.name,
+                "file": project.relative(workflow.path),
+                "triggers": trigger_kinds(workflow),
+                "paused": bool(
+                    settings.paused
+                    or state.get("paused")
+                    or (settings.schedule and settings.schedule.paused)
+                ),
+                "paused_by": "file"
+                if settings.paused or (settings.schedule and settings.schedule.paused)
+                else ("command" if state.get("paused") else None),
+                "schedule": None,
+                "next_fire": None,
+                "active_runs": len(store.active_runs(workflow.name)),
+            }
+            if settings.schedule:
+                tz = settings.schedule.timezone
+                entry["schedule"] = {"cron": settings.schedule.cron, "timezone": tz}
+                entry["next_fire"] = triggers.iso_in(
+                    triggers.next_fire(settings.schedule.cron, tz, now), tz
+                )
+            if settings.file_arrival:
+                entry["file_arrival"] = settings.file_arrival.model_dump()
+            out.append(entry)
+        return out
+    finally:
+        store.close()
+
+
+def set_paused(project: Project, name: str, paused: bool) -> dict[str, Any]:
+    """Pause or resume a workflow's triggers (a running scheduler sees it at its next tick)."""
+    workflow = load(project, name)
+    if not trigger_kinds(workflow):
+        raise UsageError(
+            f"workflow {workflow.name!r} has no trigger (schedule, file_arrival, continuous)"
+        )
+    store = open_store(project)
+    try:
+        now = time.time()
+        store.set_paused(workflow.name, paused, now)
+        if not paused:
+            # Fire times that passed while paused are skipped, not caught up.
+            store.reset_trigger_since(workflow.name, now)
+    finally:
+        store.close()
+    entry = next(e for e in schedule_list(project) if e["workflow"] == workflow.name)
+    return entry
 
 
 def list_runs(

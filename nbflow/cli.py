@@ -302,6 +302,75 @@ def logs(ctx: click.Context, run_id: int, task: str, attempt: int | None, path_o
     click.echo(path if path_only else text, nl=path_only)
 
 
+@main.group(invoke_without_command=True)
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Tasks run at once in each run (default: the number of cores).",
+)
+@click.option(
+    "--tick",
+    type=click.FloatRange(min=0.05, max=60),
+    default=0.5,
+    show_default=True,
+    help="Seconds between looks at file-arrival folders and pause changes.",
+)
+@click.pass_context
+def schedule(ctx: click.Context, parallel: int | None, tick: float) -> None:
+    """Run the scheduler for every workflow of the project until Ctrl-C (see subcommands)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("nbflow.notify").setLevel(logging.WARNING)
+    api.schedule(_project(ctx), parallel=parallel, tick=tick)
+
+
+@schedule.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def schedule_list(ctx: click.Context, as_json: bool) -> None:
+    """Each workflow's triggers, paused state and next fire time."""
+    entries = api.schedule_list(_project(ctx))
+    if as_json:
+        _print_json(entries)
+        return
+    if not entries:
+        click.echo("no workflow has a trigger")
+        return
+    for e in entries:
+        kinds = ", ".join(e["triggers"])
+        state = f"paused ({e['paused_by']})" if e["paused"] else "active"
+        line = f"{e['workflow']:20} {kinds:28} {state:18}"
+        if e["schedule"]:
+            line += f" {e['schedule']['cron']} {e['schedule']['timezone']}  next {e['next_fire']}"
+        click.echo(line)
+
+
+@schedule.command("pause")
+@click.argument("workflow")
+@click.pass_context
+def schedule_pause(ctx: click.Context, workflow: str) -> None:
+    """Stop a workflow's triggers (manual runs still work); takes effect while a scheduler runs."""
+    entry = api.set_paused(_project(ctx), workflow, True)
+    click.echo(f"{entry['workflow']}: paused")
+
+
+@schedule.command("resume")
+@click.argument("workflow")
+@click.pass_context
+def schedule_resume(ctx: click.Context, workflow: str) -> None:
+    """Resume a workflow's triggers; fire times passed while paused are not caught up."""
+    entry = api.set_paused(_project(ctx), workflow, False)
+    state = f"still paused by its file ({entry['file']})" if entry["paused"] else "active"
+    click.echo(
+        f"{entry['workflow']}: {state}"
+        + (f", next {entry['next_fire']}" if entry["next_fire"] else "")
+    )
+
+
 @main.command()
 @click.argument("notebook")
 @click.option("--json", "as_json", is_flag=True)

@@ -186,6 +186,8 @@ class Runner:
         poll_interval: float = 0.25,
         notifier: notify.Notifier | None = None,
         handle_signals: bool = True,
+        trigger_files: list[str] | None = None,
+        trigger_location: str | None = None,
     ):
         self.workflow = workflow
         self.project = project
@@ -221,6 +223,8 @@ class Runner:
         self.poll_interval = poll_interval  # how often a cancel request is looked for
         self.notifier = notifier or notify.Notifier()
         self.handle_signals = handle_signals
+        self.trigger_files = trigger_files
+        self.trigger_location = trigger_location
         self.stopping: RunState | None = None  # CANCELED or TIMED_OUT once asked to stop
         self.interrupted = False  # Ctrl-C or SIGTERM to the process running the workflow
 
@@ -268,6 +272,8 @@ class Runner:
             "start_time": self.start_time,
             "trigger_time": self.trigger_time,
             "trigger_type": self.trigger_type,
+            "trigger_files": self.trigger_files,
+            "trigger_location": self.trigger_location,
             "timezone": schedule.timezone if (schedule := self.workflow.schedule) else None,
         }
 

@@ -88,6 +88,7 @@ class Scheduler:
         self.launcher = launcher
         self.files: dict[str, _Files] = {}
         self.running: dict[int, asyncio.Task[Any]] = {}
+        self.launched: set[int] = set()  # runs this scheduler handed to its launcher
         self._cache: dict[Path, tuple[float, Workflow | None]] = {}
         self._last_recovery = float("-inf")
         self.pid = os.getpid()
@@ -305,12 +306,12 @@ class Scheduler:
         settings = workflow.settings
         assert settings is not None
         active = self.store.active_runs(workflow.name)
-        running = [r for r in active if r["state"] == "running" or r["id"] in self.running]
+        running = [r for r in active if r["state"] == "running" or r["id"] in self.launched]
         waiting = [
             r
             for r in active
             if r["state"] == "queued"
-            and r["id"] not in self.running
+            and r["id"] not in self.launched
             and r["runner_pid"] == self.pid
         ]
         out = []
@@ -321,12 +322,12 @@ class Scheduler:
         return out
 
     def _launch(self, workflow: Workflow, run_id: int) -> None:
+        self.launched.add(run_id)
         if self.launcher is None:
             return
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:  # ticking outside the loop (tests): the launcher is synchronous
-            self.launcher(workflow, run_id)
+        except RuntimeError:  # ticked outside the daemon's loop: nothing to start runs on
             return
         task = loop.create_task(self.launcher(workflow, run_id))
         self.running[run_id] = task

@@ -399,6 +399,14 @@ class Store:
                 .values(paused=paused)
             )
 
+    def reset_trigger_since(self, workflow: str, now: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(trigger_states)
+                .where(trigger_states.c.workflow == workflow)
+                .values(since=now)
+            )
+
     def last_fire(self, workflow: str, trigger: str) -> float | None:
         with self.engine.connect() as conn:
             return conn.execute(

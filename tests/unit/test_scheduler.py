@@ -1,0 +1,208 @@
+"""Scheduler decisions driven by an injected time: no sleeping, no kernels."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import nbformat
+import pytest
+
+from nbflow import triggers
+from nbflow.project import Project
+from nbflow.scheduler import Scheduler
+from nbflow.store import Store
+
+T0 = datetime(2026, 11, 25, 9, 0, 0, tzinfo=ZoneInfo("UTC")).timestamp()
+
+
+class World:
+    def __init__(self, root: Path):
+        self.root = root
+        (root / "workflows").mkdir()
+        (root / "notebooks").mkdir()
+        nbformat.write(nbformat.v4.new_notebook(), root / "notebooks" / "n.ipynb")
+        self.project = Project(root)
+        self.url = f"sqlite:///{root / 'history.db'}"
+        self.stores: list[Store] = []
+
+    def workflow(self, name: str, head: str) -> None:
+        text = textwrap.dedent(head) + "tasks:\n  - {key: a, notebook: notebooks/n.ipynb}\n"
+        (self.root / "workflows" / f"{name}.yaml").write_text(text)
+
+    def scheduler(self) -> Scheduler:
+        store = Store(self.url)
+        self.stores.append(store)
+        return Scheduler(self.project, store)
+
+    def runs(self, workflow: str | None = None) -> list[dict]:
+        return list(reversed(Store(self.url).list_runs(workflow, limit=1000)))
+
+    def finish(self, run_id: int, state: str, at: float | None) -> None:
+        Store(self.url).update_run(run_id, state=state, end_time=at)
+
+    def finish_all(self, at: float) -> None:
+        """What the launcher's runners would do: finish every active run."""
+        for run in self.runs():
+            if run["state"] in ("queued", "running"):
+                self.finish(run["id"], "success", at)
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    monkeypatch.setenv("NBFLOW_HOME", str(tmp_path / "state"))
+    return World(tmp_path)
+
+
+def actions(decisions):
+    return [(d.action, d.workflow, d.trigger) for d in decisions]
+
+
+def test_cron_fires_once_per_fire_time_with_the_scheduled_time(world):
+    world.workflow("hourly", 'schedule: {cron: "0 * * * *", timezone: Europe/Berlin}\n')
+    s = world.scheduler()
+    assert s.tick(T0 - 600) == []  # first sight: the schedule starts counting from here
+    assert s.tick(T0 - 1) == []
+    fired = s.tick(T0 + 0.2)
+    assert actions(fired) == [("fired", "hourly", "schedule")]
+    assert s.tick(T0 + 0.5) == [] and s.tick(T0 + 1800) == []
+    (run,) = world.runs()
+    assert run["trigger_time"] == T0 and run["trigger_type"] == "schedule"
+    world.finish_all(T0 + 1800)
+    assert actions(s.tick(T0 + 3600)) == [("fired", "hourly", "schedule")]
+
+
+def test_catch_up_after_downtime_is_one_run_for_the_latest_missed_time(world):
+    world.workflow("hourly", 'schedule: {cron: "0 * * * *"}\n')
+    s = world.scheduler()
+    s.tick(T0 - 600)
+    s.tick(T0)  # fires 09:00
+    world.finish_all(T0 + 60)
+    decisions = s.tick(T0 + 3 * 3600 + 120)  # down from 09:00 to 12:02: 10, 11, 12 missed
+    assert actions(decisions) == [("missed", "hourly", "schedule"), ("fired", "hourly", "schedule")]
+    assert decisions[0].detail.startswith("3 fire times missed since 2026-11-25T09:00:00+00:00")
+    assert [r["trigger_time"] for r in world.runs()] == [T0, T0 + 3 * 3600]
+
+
+def test_quartz_seconds_and_time_zone(world):
+    world.workflow("q", 'schedule: {cron: "0/10 * * * * ?", timezone: America/New_York}\n')
+    s = world.scheduler()
+    s.tick(T0 - 1)
+    assert actions(s.tick(T0)) == [("fired", "q", "schedule")]
+    assert s.tick(T0 + 9.9) == []
+    world.finish_all(T0 + 9.9)
+    assert actions(s.tick(T0 + 10)) == [("fired", "q", "schedule")]
+
+
+def test_two_schedulers_never_start_the_same_fire_twice(world):
+    world.workflow("hourly", 'schedule: {cron: "0 * * * *"}\nmax_concurrent_runs: 5\n')
+    a, b = world.scheduler(), world.scheduler()
+    a.tick(T0 - 600)
+    b.tick(T0 - 600)
+    fired = a.tick(T0 + 1)
+    world.finish(world.runs()[0]["id"], "running", None)  # as a's launcher would
+    fired += b.tick(T0 + 1) + b.tick(T0 + 2) + a.tick(T0 + 2)
+    assert [d.action for d in fired] == ["fired"]
+    # If one stops, the other goes on firing.
+    world.finish_all(T0 + 60)
+    assert actions(b.tick(T0 + 3600)) == [("fired", "hourly", "schedule")]
+    assert len(world.runs()) == 2
+
+
+def test_pause_and_resume_skip_the_paused_fire_times(world):
+    world.workflow("hourly", 'schedule: {cron: "0 * * * *"}\n')
+    s = world.scheduler()
+    s.tick(T0 - 600)
+    s.store.set_paused("hourly", True, T0 - 500)
+    assert s.tick(T0 + 3600 * 2) == []
+    s.store.set_paused("hourly", False, T0 + 3600 * 2 + 10)
+    s.store.reset_trigger_since("hourly", T0 + 3600 * 2 + 10)
+    assert s.tick(T0 + 3600 * 2 + 20) == []  # no catch-up for the paused hours
+    assert actions(s.tick(T0 + 3600 * 3)) == [("fired", "hourly", "schedule")]
+
+
+def test_paused_in_the_file_stops_triggers(world):
+    world.workflow("hourly", 'paused: true\nschedule: {cron: "0 * * * *"}\n')
+    s = world.scheduler()
+    s.tick(T0 - 600)
+    assert s.tick(T0 + 1) == []
+
+
+def test_overlap_queue_and_skip(world):
+    world.workflow("queued", 'schedule: {cron: "0 * * * *"}\n')
+    world.workflow("skipping", 'schedule: {cron: "0 * * * *"}\nqueue: false\n')
+    s = world.scheduler()
+    s.tick(T0 - 600)
+    assert sorted(d.action for d in s.tick(T0)) == ["fired", "fired"]
+    second = s.tick(T0 + 3600)  # the first runs are still active
+    assert sorted((d.workflow, d.action) for d in second) == [
+        ("queued", "queued"),
+        ("skipping", "skipped"),
+    ]
+    skipped = world.runs("skipping")[-1]
+    assert skipped["state"] == "skipped" and "max_concurrent_runs 1" in skipped["message"]
+    first = world.runs("queued")[0]
+    world.finish(first["id"], "success", T0 + 3700)
+    assert actions(s.tick(T0 + 3701)) == [("started", "queued", "schedule")]
+
+
+def test_continuous_restarts_at_once_and_backs_off_after_failures(world):
+    world.workflow("always", "continuous: true\n")
+    s = world.scheduler()
+    assert actions(s.tick(T0)) == [("fired", "always", "continuous")]
+    assert s.tick(T0 + 1) == []  # one at a time
+    run1 = world.runs()[-1]["id"]
+    world.finish(run1, "failed", T0 + 10)
+    assert s.tick(T0 + 11) == []  # back-off: 2 s after one failure
+    assert actions(s.tick(T0 + 12)) == [("fired", "always", "continuous")]
+    world.finish(world.runs()[-1]["id"], "failed", T0 + 20)
+    assert s.tick(T0 + 23) == []  # 4 s after two failures
+    assert actions(s.tick(T0 + 24)) == [("fired", "always", "continuous")]
+    world.finish(world.runs()[-1]["id"], "success", T0 + 30)
+    assert actions(s.tick(T0 + 30)) == [("fired", "always", "continuous")]  # reset
+
+
+def test_file_arrival_debounces_passes_files_and_never_sees_a_file_twice(world):
+    inbox = world.root / "incoming"
+    inbox.mkdir()
+    world.workflow(
+        "files",
+        "file_arrival: {path: incoming, pattern: '*.csv', min_interval: 60s, "
+        "wait_after_last_change: 5s}\n",
+    )
+    s = world.scheduler()
+    (inbox / "a.csv").write_text("1")
+    (inbox / "ignored.txt").write_text("x")
+    assert s.tick(T0) == []  # just seen: wait for it to settle
+    (inbox / "a.csv").write_text("1,2")  # still being written
+    os.utime(inbox / "a.csv", (T0 + 3, T0 + 3))
+    assert s.tick(T0 + 3) == []
+    assert s.tick(T0 + 7) == []  # 4 s since the last change
+    decisions = s.tick(T0 + 8)
+    assert actions(decisions) == [("fired", "files", "file_arrival")]
+    run = world.runs()[-1]
+    assert run["trigger_files"] == ["incoming/a.csv"] and run["trigger_location"] == "incoming"
+    world.finish_all(T0 + 9)
+    (inbox / "b.csv").write_text("3")
+    assert s.tick(T0 + 20) == []  # b settles, but min_interval is 60 s
+    assert actions(s.tick(T0 + 69)) == [("fired", "files", "file_arrival")]
+    assert world.runs()[-1]["trigger_files"] == ["incoming/b.csv"]
+    world.finish_all(T0 + 70)
+    restarted = world.scheduler()  # a new process: the files were seen already
+    assert restarted.tick(T0 + 500) == [] and restarted.tick(T0 + 600) == []
+
+
+def test_dst_skipped_and_repeated_hours_follow_croniter():
+    berlin = "Europe/Berlin"
+    spring = datetime(2026, 3, 28, 12, 0, tzinfo=ZoneInfo(berlin)).timestamp()
+    fire = triggers.next_fire("30 2 * * *", berlin, spring)
+    assert triggers.iso_in(fire, berlin) == "2026-03-29T03:00:00+02:00"  # 02:30 does not exist
+    autumn = datetime(2026, 10, 24, 12, 0, tzinfo=ZoneInfo(berlin)).timestamp()
+    first = triggers.next_fire("30 2 * * *", berlin, autumn)
+    second = triggers.next_fire("30 2 * * *", berlin, first)
+    assert triggers.iso_in(first, berlin) == "2026-10-25T02:30:00+02:00"
+    assert triggers.iso_in(second, berlin) == "2026-10-25T02:30:00+01:00"  # the hour repeats
+    assert second - first == 3600
