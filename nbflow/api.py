@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,14 @@ from typing import Any
 from . import catalog, graph, loader, processes, recovery, triggers
 from . import logs as logs_module
 from .clock import Clock
-from .errors import Problem, RunNotFound, UsageError, WorkflowFileError
+from .errors import (
+    Problem,
+    RunBusy,
+    RunNotFound,
+    UsageError,
+    WorkflowFileError,
+    WorkflowNotFound,
+)
 from .model import Workflow
 from .params import NotebookParameter, notebook_parameters
 from .project import Project
@@ -46,7 +56,7 @@ def workflow_path(project: Project, name_or_path: str) -> Path:
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
         if not candidate.is_file():
-            raise UsageError(f"{name_or_path}: no such workflow file")
+            raise WorkflowNotFound(f"{name_or_path}: no such workflow file")
         return candidate
     for path in project.workflow_files():
         if path.stem == name_or_path:
@@ -56,7 +66,7 @@ def workflow_path(project: Project, name_or_path: str) -> Path:
         if workflow is not None and workflow.name == name_or_path:
             return _shown(path)
     known = ", ".join(p.stem for p in project.workflow_files()) or "none"
-    raise UsageError(
+    raise WorkflowNotFound(
         f"no workflow {name_or_path!r} in {project.relative(project.workflows_dir)}/ (found: {known})"
     )
 
@@ -143,6 +153,179 @@ def run(
         store.close()
 
 
+def start_detached(
+    project: Project,
+    name_or_path: str,
+    *,
+    overrides: dict[str, Any] | None = None,
+    parallel: int | None = None,
+    trigger_type: str = "api",
+) -> int:
+    """Record a run and start it in a process of its own (it outlives the caller)."""
+    workflow = load(project, name_or_path)
+    parameters = run_parameters(workflow, overrides or {})
+    store = open_store(project)
+    try:
+        now = time.time()
+        run_id = create_run(
+            store,
+            workflow,
+            project,
+            parameters=parameters,
+            trigger_type=trigger_type,
+            trigger_time=now,
+            now=now,
+        )
+    finally:
+        store.close()
+    command = [
+        sys.executable,
+        "-m",
+        "nbflow.cli",
+        "--project",
+        str(project.root),
+        "_execute",
+        str(run_id),
+    ]
+    if parallel:
+        command += ["--parallel", str(parallel)]
+    _spawn_detached(command, project)
+    return run_id
+
+
+def repair_detached(
+    project: Project,
+    run_id: int,
+    *,
+    tasks: list[str] | None = None,
+    dependents: bool = True,
+    overrides: dict[str, Any] | None = None,
+) -> None:
+    """Check a repair can start, then run it in a process of its own."""
+    doc = show(project, run_id)
+    if doc["state"] in ACTIVE_RUN_STATES:
+        raise RunBusy(f"run {run_id} is still {doc['state']}; repair it once it has finished")
+    command = [
+        sys.executable,
+        "-m",
+        "nbflow.cli",
+        "--project",
+        str(project.root),
+        "repair",
+        str(run_id),
+    ]
+    for key in tasks or []:
+        command += ["--task", key]
+    if not dependents:
+        command.append("--no-dependents")
+    for name, value in (overrides or {}).items():
+        command += ["-p", f"{name}={json.dumps(value)}"]
+    _spawn_detached(command, project)
+
+
+def _spawn_detached(command: list[str], project: Project) -> None:
+    log = project.state_dir / "detached.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        subprocess.Popen(
+            command,
+            cwd=project.root,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+
+
+def execute(project: Project, run_id: int, *, parallel: int | None = None) -> dict[str, Any]:
+    """Run a run that was recorded but not started (by `start_detached`)."""
+    store = open_store(project)
+    try:
+        run = store.get_run(run_id)
+        if run is None:
+            raise RunNotFound(f"no run {run_id} in {project.relative(project.state_dir)}")
+        if run["state"] != "queued":
+            raise RunBusy(f"run {run_id} is {run['state']}, not waiting to start")
+        workflow = loader.load_workflow(project.root / run["workflow_path"], project.root)
+        pid = os.getpid()
+        store.update_run(
+            run_id,
+            runner_pid=pid,
+            runner_host=socket.gethostname(),
+            runner_started=processes.started_at(pid),
+        )
+        runner = Runner(
+            workflow,
+            project,
+            store,
+            run_id,
+            parameters=run["parameters"],
+            trigger_type=run["trigger_type"],
+            trigger_time=run["trigger_time"],
+            parallel=parallel,
+        )
+        asyncio.run(runner.run())
+        return show(project, run_id, store=store)
+    finally:
+        store.close()
+
+
+def request_cancel(project: Project, run_id: int) -> dict[str, Any]:
+    """Ask a run's runner to cancel it; return at once."""
+    store = open_store(project)
+    try:
+        run = store.get_run(run_id)
+        if run is None:
+            raise RunNotFound(f"no run {run_id} in {project.relative(project.state_dir)}")
+        if not store.request_cancel(run_id, time.time()):
+            raise RunBusy(f"run {run_id} has already finished ({run['state']}); nothing to cancel")
+        return {"id": run_id, "state": run["state"], "cancel_requested": True}
+    finally:
+        store.close()
+
+
+def workflows(project: Project) -> list[dict[str, Any]]:
+    """Every workflow file of the project: its graph, parameters, triggers and problems."""
+    schedules = {e["workflow"]: e for e in schedule_list(project)}
+    out = []
+    for path in project.workflow_files():
+        workflow, problems = loader.check_file(path, project.root)
+        entry: dict[str, Any] = {
+            "file": project.relative(path),
+            "name": workflow.name if workflow else path.stem,
+            "ok": not problems,
+            "problems": [{"file": p.file, "line": p.line, "message": p.message} for p in problems],
+        }
+        if workflow is not None:
+            entry.update(
+                description=workflow.description,
+                parameters=workflow.parameters,
+                tasks=[
+                    {
+                        "key": t.key,
+                        "kind": t.kind,
+                        "depends_on": [
+                            {"task": e.task, "outcome": e.outcome} for e in t.depends_on
+                        ],
+                        "run_if": t.run_if,
+                    }
+                    for t in workflow.tasks
+                ],
+                schedule=schedules.get(workflow.name),
+            )
+        out.append(entry)
+    return out
+
+
+async def serve_scheduler(project: Project, stop: asyncio.Event, *, tick: float = 0.5) -> None:
+    """The scheduler inside another program's event loop (the Jupyter server)."""
+    store = open_store(project)
+    try:
+        await Scheduler(project, store, launcher=_launcher(project, store, None)).serve(stop, tick)
+    finally:
+        store.close()
+
+
 def cancel(project: Project, run_id: int, *, wait: float = 60.0) -> dict[str, Any]:
     """Ask the runner to cancel a run and wait (up to `wait` s) until it has stopped."""
     store = open_store(project)
@@ -151,7 +334,7 @@ def cancel(project: Project, run_id: int, *, wait: float = 60.0) -> dict[str, An
             raise RunNotFound(f"no run {run_id} in {project.relative(project.state_dir)}")
         if not store.request_cancel(run_id, time.time()):
             state = store.get_run(run_id)["state"]  # type: ignore[index]
-            raise UsageError(f"run {run_id} has already finished ({state}); nothing to cancel")
+            raise RunBusy(f"run {run_id} has already finished ({state}); nothing to cancel")
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             run = store.get_run(run_id)
@@ -223,7 +406,7 @@ def repair(
             runner_host=socket.gethostname(),
             runner_started=processes.started_at(pid),
         ):
-            raise UsageError(f"run {run_id} is being repaired by another process; try again later")
+            raise RunBusy(f"run {run_id} is being repaired by another process; try again later")
         number = run["repair_count"] + 1
         store.add_missing_tasks(
             run_id,

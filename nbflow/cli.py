@@ -143,6 +143,16 @@ def _summary(doc: dict[str, Any], project: Project) -> None:
             click.echo(f"    see {artifact}")
 
 
+@main.command("_execute", hidden=True)
+@click.argument("run_id", type=int)
+@click.option("--parallel", type=click.IntRange(min=1), default=None)
+@click.pass_context
+def execute_recorded(ctx: click.Context, run_id: int, parallel: int | None) -> None:
+    """Run a run recorded by the Jupyter server (internal)."""
+    doc = api.execute(_project(ctx), run_id, parallel=parallel)
+    sys.exit(0 if doc["state"] in FINISHED_OK else 1)
+
+
 @main.command()
 @click.argument("run_id", type=int)
 @click.option(

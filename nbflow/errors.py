@@ -36,3 +36,11 @@ class WorkflowFileError(UsageError):
 
 class RunNotFound(UsageError):
     """No run with that id in the run history."""
+
+
+class RunBusy(UsageError):
+    """The run's state does not allow that now (still running, already finished)."""
+
+
+class WorkflowNotFound(UsageError):
+    """No workflow of that name or file in the project."""

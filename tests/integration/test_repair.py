@@ -125,23 +125,30 @@ def test_repair_refusals(project):
     assert store.claim_repair(1, expected_count=0, **common) is False
 
 
-def test_two_repairs_at_once_one_wins(project):
-    project.workflow("r", WORKFLOW.replace("NOTEBOOK", "notebooks/fail.ipynb"))
+def test_a_second_repair_while_one_runs_is_refused(project):
+    from tests.integration.test_failures import wait_for
+
+    project.workflow(
+        "r",
+        "tasks:\n  - {key: nap, notebook: notebooks/sleepy.ipynb, parameters: {seconds: 0}}\n"
+        "  - {key: boom, notebook: notebooks/fail.ipynb}\n",
+    )
     api.run(Project(project.root), "r")
-    cmd = [sys.executable, "-m", "nbflow.cli", "repair", "1"]
+    project.workflow(
+        "r",
+        "tasks:\n  - {key: nap, notebook: notebooks/sleepy.ipynb, parameters: {seconds: 30}}\n"
+        "  - {key: boom, notebook: notebooks/fail.ipynb}\n",
+    )
+    cmd = [sys.executable, "-m", "nbflow.cli", "repair", "1", "--task", "nap"]
     first = subprocess.Popen(
         cmd, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    second = subprocess.Popen(
-        cmd, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    outs = [p.communicate(timeout=300) for p in (first, second)]
-    codes = sorted(p.returncode for p in (first, second))
-    # The winner reruns shaky (which fails again: exit 1); the loser is refused (exit 2).
-    assert codes == [1, 2], outs
-    refused = next(
-        err for (out, err), p in zip(outs, (first, second), strict=True) if p.returncode == 2
-    )
-    assert "being repaired by another process" in refused or "is still running" in refused
+    wait_for(lambda: api.show(Project(project.root), 1)["state"] == "running", "the first repair")
+    second = project.cli("repair", "1", "--task", "nap")
+    assert second.returncode == 2
+    assert "run 1 is still running; repair it once it has finished" in second.stderr
+    assert project.cli("cancel", "1").returncode == 0
+    first.communicate(timeout=120)
     doc = api.show(Project(project.root), 1)
     assert doc["repair_count"] == 1 and len(doc["repairs"]) == 1
+    assert doc["repairs"][0]["result"] == "canceled"

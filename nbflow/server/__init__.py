@@ -1,0 +1,59 @@
+"""The Jupyter server extension: nbflow's REST API under /nbflow/api/, behind Jupyter's auth.
+
+Enabled on install (jupyter-config/ ships `jupyter_server_config.d/nbflow.json`). With
+`c.NbflowServer.run_scheduler = True` the server also runs the project's scheduler,
+sharing the run history with any `nbflow schedule` daemon without double runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from traitlets import Bool, Float
+from traitlets.config import Configurable
+
+
+class NbflowServer(Configurable):
+    """Settings of nbflow inside a Jupyter server."""
+
+    run_scheduler = Bool(
+        False,
+        config=True,
+        help="Run the scheduler of the server's root project inside the server.",
+    )
+    scheduler_tick = Float(0.5, config=True, help="Seconds between the scheduler's looks.")
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "nbflow.server"}]
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    from .. import api
+    from ..project import Project
+    from .handlers import handlers
+
+    settings = NbflowServer(config=serverapp.config)
+    root = Project(Path(serverapp.root_dir).resolve())
+    web_app = serverapp.web_app
+    base = web_app.settings["base_url"]
+    web_app.add_handlers(".*$", handlers(base, root))
+    if settings.run_scheduler:
+        stop = asyncio.Event()
+        web_app.settings["nbflow_scheduler_stop"] = stop
+        loop = asyncio.get_event_loop()
+        loop.create_task(api.serve_scheduler(root, stop, tick=settings.scheduler_tick))
+        serverapp.log.info("nbflow: scheduler running for %s", root.root)
+    serverapp.log.info("nbflow: REST API at %snbflow/api/", base)
+
+
+async def _stop_extension(serverapp: Any) -> None:
+    stop = serverapp.web_app.settings.get("nbflow_scheduler_stop")
+    if stop is not None:
+        stop.set()
+
+
+_unload_jupyter_server_extension = _stop_extension
+load_jupyter_server_extension = _load_jupyter_server_extension

@@ -1,0 +1,75 @@
+"""The scheduler inside the Jupyter server (NbflowServer.run_scheduler), next to a daemon."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tornado
+
+from nbflow.store import Store
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+@pytest.fixture
+def jp_server_config():
+    return {
+        "ServerApp": {"jpserver_extensions": {"nbflow.server": True}},
+        "NbflowServer": {"run_scheduler": True, "scheduler_tick": 0.1},
+    }
+
+
+@pytest.fixture
+def root(jp_root_dir: Path, monkeypatch) -> Path:
+    monkeypatch.delenv("NBFLOW_HOME", raising=False)
+    (jp_root_dir / "workflows").mkdir()
+    (jp_root_dir / "workflows" / "tick.yaml").write_text(
+        'schedule: {cron: "* * * * * ?"}\nmax_concurrent_runs: 3\n'
+        f'tasks:\n  - {{key: t, command: ["{sys.executable}", "-c", "pass"]}}\n'
+    )
+    return jp_root_dir
+
+
+def runs(root: Path) -> list[dict]:
+    db = root / ".nbflow" / "history.db"
+    if not db.exists():
+        return []
+    store = Store(f"sqlite:///{db}")
+    try:
+        return store.list_runs(limit=1000)
+    finally:
+        store.close()
+
+
+async def wait_runs(root: Path, count: int) -> None:
+    for _ in range(300):  # the server's scheduler fires on the test's own event loop
+        if len(runs(root)) >= count:
+            return
+        await tornado.gen.sleep(0.1)
+    raise AssertionError(f"fewer than {count} runs")
+
+
+async def test_the_servers_scheduler_fires_and_shares_fires_with_a_daemon(jp_serverapp, root):
+    await wait_runs(root, 2)
+    assert {r["runner_pid"] for r in runs(root)} == {os.getpid()}  # the server fired them
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "nbflow.cli", "schedule", "--tick", "0.1"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        before = len(runs(root))
+        await wait_runs(root, before + 4)
+    finally:
+        daemon.send_signal(signal.SIGINT)
+        await tornado.gen.sleep(0)
+        daemon.communicate(timeout=60)
+    times = [r["trigger_time"] for r in runs(root)]
+    assert len(times) == len(set(times)), "a fire time started two runs"
