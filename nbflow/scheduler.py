@@ -26,6 +26,7 @@ from .clock import Clock
 from .model import Workflow
 from .project import Project
 from .store import Store
+from .watch import FolderWatch
 
 log = logging.getLogger("nbflow.schedule")
 
@@ -336,25 +337,49 @@ class Scheduler:
     # -- the daemon ----------------------------------------------------------------------
 
     def next_wake(self, now: float, tick: float) -> float:
-        """When to look again: the next cron fire time if sooner than `tick`."""
+        """When to look again: the next cron fire time or the end of a file debounce, if
+        sooner than `tick`."""
         wake = now + tick
         for workflow in self.workflows():
-            schedule = workflow.settings.schedule if workflow.settings else None
+            settings = workflow.settings
+            schedule = settings.schedule if settings else None
             if schedule is not None:
                 wake = min(wake, triggers.next_fire(schedule.cron, schedule.timezone, now))
+            arrival = settings.file_arrival if settings else None
+            tracked = self.files.get(workflow.name)
+            if arrival is not None and tracked and tracked.seen:
+                settle = max(f.changed_at for f in tracked.seen.values())
+                ready_at = settle + arrival.wait_after_last_change
+                if ready_at > now:
+                    wake = min(wake, ready_at)
         return max(wake, now)
+
+    def watched_folders(self) -> set[Path]:
+        return {
+            (self.project.root / w.settings.file_arrival.path).resolve()
+            for w in self.workflows()
+            if w.settings is not None and w.settings.file_arrival is not None
+        }
 
     async def serve(self, stop: asyncio.Event, tick: float = 0.5) -> None:
         """Fire until `stop` is set; then wait for the runs this scheduler started."""
         log.info("scheduler started for %s (pid %s)", self.project.root, self.pid)
-        while not stop.is_set():
-            now = self.clock.now()
-            self.tick(now)
-            delay = self.next_wake(self.clock.now(), tick) - self.clock.now()
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=max(0.0, delay))
-            except asyncio.TimeoutError:
-                pass
+        wake = asyncio.Event()
+        watch = FolderWatch(asyncio.get_running_loop(), wake)
+        try:
+            while not stop.is_set():
+                wake.clear()
+                self.tick(self.clock.now())
+                watch.update(self.watched_folders())
+                delay = self.next_wake(self.clock.now(), tick) - self.clock.now()
+                waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+                await asyncio.wait(
+                    waiters, timeout=max(0.0, delay), return_when=asyncio.FIRST_COMPLETED
+                )
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            watch.close()
         if self.running:
             log.info(
                 "stopping: waiting for %d run(s) to finish (again to cancel them)",
