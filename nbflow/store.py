@@ -8,6 +8,7 @@ Only the runner calls the writing methods.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .errors import NbflowError
 
@@ -213,12 +214,24 @@ class Store:
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        # Several processes (a scheduler, a run, `nbflow show`) may open a new history at
+        # once: whoever loses a race to create a table or the schema row carries on.
+        for attempt in range(20):
+            try:
+                metadata.create_all(self.engine)
+                break
+            except OperationalError:  # "table already exists": another process is creating it
+                if attempt == 19:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
         self._check_columns()
-        with self.engine.begin() as conn:
-            found = conn.execute(select(meta.c.value).where(meta.c.name == "schema")).scalar()
-            if found is None:
-                conn.execute(insert(meta).values(name="schema", value=str(SCHEMA_VERSION)))
+        try:
+            with self.engine.begin() as conn:
+                found = conn.execute(select(meta.c.value).where(meta.c.name == "schema")).scalar()
+                if found is None:
+                    conn.execute(insert(meta).values(name="schema", value=str(SCHEMA_VERSION)))
+        except IntegrityError:
+            pass
 
     def _check_columns(self) -> None:
         """A database made by another nbflow version is refused rather than misread."""

@@ -207,3 +207,17 @@ def test_reader_is_not_blocked_by_an_open_write(store, url):
         assert reader.get_run(run_id)["state"] == "success"
     finally:
         reader.close()
+
+
+def test_many_processes_can_open_a_new_history_at_once(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code = f"from nbflow.store import Store; Store({url!r}).list_runs()"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
