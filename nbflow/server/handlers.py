@@ -93,6 +93,14 @@ class NbflowHandler(APIHandler):
         except ValueError:
             raise BadRequest(f"{name}: expected an integer, got {value!r}") from None
 
+    async def answer(self, produce: Any) -> None:
+        """Reply with what `produce()` returns, errors mapped as `handle` does."""
+
+        async def action() -> None:
+            self.reply(produce())
+
+        await self.handle(action)
+
     async def handle(self, action: Any) -> None:
         try:
             await action()
@@ -117,7 +125,7 @@ class NbflowHandler(APIHandler):
 class WorkflowsHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.handle(lambda: _run(self, lambda: self.reply(api.workflows(self.project))))
+        await self.answer(lambda: api.workflows(self.project))
 
 
 class ValidateHandler(NbflowHandler):
@@ -186,9 +194,7 @@ class RunsHandler(NbflowHandler):
 class RunHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
-        await self.handle(
-            lambda: _run(self, lambda: self.reply(api.show(self.project, int(run_id))))
-        )
+        await self.answer(lambda: api.show(self.project, int(run_id)))
 
 
 class CancelHandler(NbflowHandler):
@@ -237,7 +243,7 @@ class ArtifactHandler(NbflowHandler):
 class SchedulesHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.handle(lambda: _run(self, lambda: self.reply(api.schedule_list(self.project))))
+        await self.answer(lambda: api.schedule_list(self.project))
 
 
 class PauseHandler(NbflowHandler):
@@ -255,10 +261,6 @@ class OpenAPIHandler(NbflowHandler):
         spec = (Path(__file__).parent / "openapi.yaml").read_text()
         self.set_header("Content-Type", "application/yaml")
         self.finish(spec)
-
-
-async def _run(handler: NbflowHandler, call: Any) -> None:
-    call()
 
 
 ROUTES: list[tuple[str, type[NbflowHandler]]] = [
