@@ -9,20 +9,25 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from nbflow.store import Store
 from tests.integration.test_failures import wait_for
 
 QUICK = f'["{sys.executable}", "-c", "pass"]'
 
 
-def start(project, *args):
-    return subprocess.Popen(
+def start(project, *args, keep=None):
+    proc = subprocess.Popen(
         [sys.executable, "-m", "nbflow.cli", "schedule", "--tick", "0.1", *args],
         cwd=project.root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    if keep is not None:
+        keep.append(proc)
+    return proc
 
 
 def runs(project, workflow=None):
@@ -42,7 +47,18 @@ def stop(proc):
     return proc.returncode, err
 
 
-def test_the_daemon_fires_on_time_and_stops_cleanly(project):
+@pytest.fixture
+def daemons():
+    """Schedulers started by a test; any still running at its end (a failed assertion) die."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+
+
+def test_the_daemon_fires_on_time_and_stops_cleanly(project, daemons):
     project.workflow(
         "every2",
         f"""
@@ -51,7 +67,7 @@ def test_the_daemon_fires_on_time_and_stops_cleanly(project):
           - {{key: t, command: {QUICK}}}
         """,
     )
-    daemon = start(project)
+    daemon = start(project, keep=daemons)
     wait_for(
         lambda: len([r for r in runs(project) if r["state"] == "success"]) >= 2, "two runs", 30
     )
@@ -67,7 +83,7 @@ def test_the_daemon_fires_on_time_and_stops_cleanly(project):
     assert all(r["state"] == "success" for r in done)
 
 
-def test_two_schedulers_fire_each_time_once_and_one_takes_over(project):
+def test_two_schedulers_fire_each_time_once_and_one_takes_over(project, daemons):
     project.workflow(
         "every1",
         f"""
@@ -77,7 +93,7 @@ def test_two_schedulers_fire_each_time_once_and_one_takes_over(project):
           - {{key: t, command: {QUICK}}}
         """,
     )
-    first, second = start(project), start(project)
+    first, second = start(project, keep=daemons), start(project, keep=daemons)
     wait_for(lambda: len(runs(project)) >= 4, "four runs", 30)
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=30)
@@ -94,7 +110,7 @@ def test_two_schedulers_fire_each_time_once_and_one_takes_over(project):
     assert not [r for r in runs(project) if r["state"] in ("queued", "running")]
 
 
-def test_file_drops_trigger_a_run_with_the_new_files(project):
+def test_file_drops_trigger_a_run_with_the_new_files(project, daemons):
     (project.root / "incoming").mkdir()
     project.workflow(
         "drops",
@@ -107,7 +123,7 @@ def test_file_drops_trigger_a_run_with_the_new_files(project):
               received: {files: "{{run.trigger.files}}", where: "{{run.trigger.location}}", type: "{{run.trigger.type}}"}
         """,
     )
-    daemon = start(project)
+    daemon = start(project, keep=daemons)
     wait_for(lambda: (project.root / ".nbflow" / "history.db").exists(), "the scheduler", 30)
     (project.root / "incoming" / "a.csv").write_text("x")
     (project.root / "incoming" / "b.csv").write_text("y")
