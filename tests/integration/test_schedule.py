@@ -125,9 +125,9 @@ def test_file_drops_trigger_a_run_with_the_new_files(project, daemons):
     )
     daemon = start(project, keep=daemons)
     wait_for(lambda: (project.root / ".nbflow" / "history.db").exists(), "the scheduler", 30)
+    dropped = time.time()  # before the writes: the debounce counts from when they are seen
     (project.root / "incoming" / "a.csv").write_text("x")
     (project.root / "incoming" / "b.csv").write_text("y")
-    dropped = time.time()
     wait_for(lambda: [r for r in runs(project) if r["state"] == "success"], "the file run", 60)
     code, err = stop(daemon)
     assert code == 0, err
