@@ -78,16 +78,9 @@ async def run_notebook(
                 evalue=outcome.error["evalue"],
             )
         return outcome
-    returncode, out, err = outcome
-    lines = [line for line in out.decode(errors="replace").splitlines() if line.strip()]
-    try:
-        reported = dict(json.loads(lines[-1]))
-    except (IndexError, ValueError):
-        detail = err.decode(errors="replace").strip().splitlines()[-5:]
-        result = failed(
-            "WorkerError",
-            f"the notebook worker exited with code {returncode}: " + " | ".join(detail),
-        )
+    reported = _reported(outcome, "notebook")
+    if isinstance(reported, AttemptResult):
+        result = reported
         assert result.error is not None
         result.error["cell_index"] = annotate.mark_interrupted(
             artifact, headline="the attempt's process died", **_fields(result.error)
@@ -140,15 +133,9 @@ async def run_sql(
     )
     if isinstance(outcome, AttemptResult):
         return outcome
-    returncode, out, err = outcome
-    lines = [line for line in out.decode(errors="replace").splitlines() if line.strip()]
-    try:
-        reported = dict(json.loads(lines[-1]))
-    except (IndexError, ValueError):
-        detail = err.decode(errors="replace").strip().splitlines()[-5:]
-        return failed(
-            "WorkerError", f"the SQL worker exited with code {returncode}: " + " | ".join(detail)
-        )
+    reported = _reported(outcome, "SQL")
+    if isinstance(reported, AttemptResult):
+        return reported
     text = [f"-- statement {i}\n{s};" for i, s in enumerate(statements, 1)]
     text += [f"-- {line}" for line in reported.get("log", [])]
     if reported.get("error"):
@@ -236,6 +223,20 @@ async def _spawn(
     finally:
         if log_file:
             log_file.close()
+
+
+def _reported(outcome: tuple[int, bytes, bytes], worker: str) -> dict[str, Any] | AttemptResult:
+    """A worker's result (the last line of its stdout), or a failure naming its exit."""
+    returncode, out, err = outcome
+    lines = [line for line in out.decode(errors="replace").splitlines() if line.strip()]
+    try:
+        return dict(json.loads(lines[-1]))
+    except (IndexError, ValueError):
+        detail = err.decode(errors="replace").strip().splitlines()[-5:]
+        return failed(
+            "WorkerError",
+            f"the {worker} worker exited with code {returncode}: " + " | ".join(detail),
+        )
 
 
 def _error_cell(path: Path, fallback: int | None) -> int | None:
