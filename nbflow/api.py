@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import catalog, graph, loader, processes, recovery, triggers
+from . import authoring, catalog, graph, loader, processes, recovery, runfiles, triggers
 from . import logs as logs_module
 from .clock import Clock
 from .errors import (
@@ -612,6 +612,70 @@ def logs(project: Project, run_id: int, task: str, attempt: int | None = None) -
     if not path.is_file():
         raise UsageError(f"{chosen['artifact']}: the log is gone")
     return chosen["artifact"], logs_module.attempt_text(path)
+
+
+def run_notebook(
+    project: Project, notebook: str, parameters: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run one notebook now, as a one-task workflow kept in the state folder (so repairs work).
+
+    `parameters` go to the notebook task; each must be declared in its `parameters` cell.
+    """
+    path, name = authoring.notebook_run_file(project, notebook, parameters or {})
+    run_id = start_detached(project, str(path.resolve()))
+    return {"id": run_id, "state": "queued", "workflow": name}
+
+
+def _entry(project: Project, path: Path) -> dict[str, Any]:
+    shown = project.relative(path)
+    return next(e for e in workflows(project) if e["file"] == shown)
+
+
+def create_workflow(
+    project: Project,
+    name: str,
+    notebook: str,
+    *,
+    parameters: dict[str, Any] | None = None,
+    schedule: dict[str, Any] | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """Write `workflows/<name>.yaml` running one notebook; its entry as `workflows` lists it."""
+    path = authoring.create_workflow_file(
+        project,
+        name,
+        notebook,
+        parameters=parameters or {},
+        schedule=schedule,
+        description=description,
+    )
+    return _entry(project, path)
+
+
+def add_task(
+    project: Project,
+    workflow: str,
+    notebook: str,
+    *,
+    key: str | None = None,
+    parameters: dict[str, Any] | None = None,
+    depends_on: list[str] | None = None,
+) -> dict[str, Any]:
+    """Append a notebook task to a workflow's file; the workflow's entry as `workflows` lists it."""
+    path = authoring.add_notebook_task(
+        project,
+        workflow,
+        notebook,
+        key=key,
+        parameters=parameters or {},
+        depends_on=depends_on or [],
+    )
+    return _entry(project, path)
+
+
+def run_file(project: Project, path: str, *, content: bool = True) -> dict[str, Any]:
+    """A file of the runs folder as a Jupyter contents model (read-only)."""
+    return runfiles.file_model(project, path, content=content)
 
 
 def notebook_params(project: Project, path: str) -> list[NotebookParameter]:

@@ -44,3 +44,15 @@ class RunBusy(UsageError):
 
 class WorkflowNotFound(UsageError):
     """No workflow of that name or file in the project."""
+
+
+class Conflict(UsageError):
+    """What a request would create already exists (a workflow file, a task key)."""
+
+
+class Forbidden(UsageError):
+    """A path a request may not read (outside the folder it is served from)."""
+
+
+class PathNotFound(UsageError):
+    """No file at a path a request names as the thing to read."""

@@ -1,0 +1,81 @@
+"""Files of the project's runs folder, read-only, as models shaped like Jupyter's contents API.
+
+Jupyter's own contents API hides `.nbflow/` (a hidden folder); the JupyterLab extension
+opens executed notebooks and logs through a read-only drive backed by these models.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import Forbidden, PathNotFound, UsageError
+from .project import Project
+
+
+def runs_folder(project: Project) -> Path:
+    return (project.state_dir / "runs").resolve()
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+
+
+def file_model(project: Project, path: str, *, content: bool = True) -> dict[str, Any]:
+    """The model of one file in the runs folder (`path` relative to the project root).
+
+    Notebooks come as JSON, text files as text, anything else as base64; never writable.
+    """
+    runs = runs_folder(project)
+    given = Path(path)
+    target = (given if given.is_absolute() else project.root / given).resolve()
+    if target != runs and runs not in target.parents:
+        raise Forbidden(
+            f"{path!r} is not in the runs folder ({project.relative(runs)}/); "
+            "only files of runs can be read here"
+        )
+    if not target.exists():
+        raise PathNotFound(f"{path}: no such file in {project.relative(runs)}/")
+    if not target.is_file():
+        raise UsageError(f"{path} is a folder, not a file")
+    try:
+        info = target.stat()
+        raw = target.read_bytes() if content else b""
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    model: dict[str, Any] = {
+        "name": target.name,
+        "path": project.relative(target),
+        "type": "notebook" if target.suffix == ".ipynb" else "file",
+        "format": None,
+        "mimetype": None,
+        "content": None,
+        "writable": False,
+        "created": _iso(info.st_ctime),
+        "last_modified": _iso(info.st_mtime),
+        "size": info.st_size,
+    }
+    guessed = mimetypes.guess_type(target.name)[0]
+    if model["type"] == "file":
+        model["mimetype"] = guessed or "text/plain"
+    if not content:
+        return model
+    if model["type"] == "notebook":
+        try:
+            model.update(format="json", content=json.loads(raw.decode("utf-8")))
+        except ValueError:
+            raise UsageError(f"{path}: not a readable notebook") from None
+        return model
+    try:
+        model.update(format="text", content=raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        model.update(
+            format="base64",
+            mimetype=guessed or "application/octet-stream",
+            content=base64.b64encode(raw).decode("ascii"),
+        )
+    return model
