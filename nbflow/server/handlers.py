@@ -1,7 +1,8 @@
 """REST handlers: parse the request, call `api`, answer JSON; every route authenticated.
 
 Errors answer with `{"message": ...}` (and `problems` for workflow files): 400 for a bad
-request or file, 404 for an unknown run or workflow, 409 when the run's state forbids it.
+request or file, 403 for a path the request may not read, 404 for an unknown run, workflow
+or file, 409 when the run's state forbids it or what it would create already exists.
 Paths in requests must stay inside the server's root folder.
 """
 
@@ -17,7 +18,16 @@ from jupyter_server.utils import url_path_join
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import api
-from ..errors import NbflowError, RunBusy, RunNotFound, WorkflowFileError, WorkflowNotFound
+from ..errors import (
+    Conflict,
+    Forbidden,
+    NbflowError,
+    PathNotFound,
+    RunBusy,
+    RunNotFound,
+    WorkflowFileError,
+    WorkflowNotFound,
+)
 from ..project import Project
 
 
@@ -39,6 +49,31 @@ class RepairRequest(_Body):
 
 class ValidateRequest(_Body):
     files: list[str] = []
+
+
+class NotebookRunRequest(_Body):
+    path: str = Field(min_length=1)
+    parameters: dict[str, Any] = {}
+
+
+class ScheduleBody(_Body):
+    cron: str = Field(min_length=1)
+    timezone: str | None = None
+
+
+class NewWorkflowRequest(_Body):
+    name: str = Field(min_length=1)
+    notebook: str = Field(min_length=1)
+    description: str | None = None
+    parameters: dict[str, Any] = {}
+    schedule: ScheduleBody | None = None
+
+
+class NewTaskRequest(_Body):
+    notebook: str = Field(min_length=1)
+    key: str | None = None
+    parameters: dict[str, Any] = {}
+    depends_on: list[str] = []
 
 
 class BadRequest(Exception):
@@ -114,10 +149,12 @@ class NbflowHandler(APIHandler):
                     {"file": p.file, "line": p.line, "message": p.message} for p in exc.problems
                 ],
             )
-        except (RunNotFound, WorkflowNotFound) as exc:
+        except (RunNotFound, WorkflowNotFound, PathNotFound) as exc:
             self.fail(404, str(exc))
-        except RunBusy as exc:
+        except (RunBusy, Conflict) as exc:
             self.fail(409, str(exc))
+        except Forbidden as exc:
+            self.fail(403, str(exc))
         except NbflowError as exc:
             self.fail(400, str(exc))
 
@@ -126,6 +163,40 @@ class WorkflowsHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         await self.answer(lambda: api.workflows(self.project))
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        async def action() -> None:
+            request = self.body(NewWorkflowRequest)
+            entry = api.create_workflow(
+                self.project,
+                request.name,
+                self.inside_root(request.notebook),
+                parameters=request.parameters,
+                schedule=request.schedule.model_dump() if request.schedule else None,
+                description=request.description,
+            )
+            self.reply(entry, 201)
+
+        await self.handle(action)
+
+
+class WorkflowTasksHandler(NbflowHandler):
+    @tornado.web.authenticated
+    async def post(self, workflow: str) -> None:
+        async def action() -> None:
+            request = self.body(NewTaskRequest)
+            entry = api.add_task(
+                self.project,
+                workflow,
+                self.inside_root(request.notebook),
+                key=request.key,
+                parameters=request.parameters,
+                depends_on=request.depends_on,
+            )
+            self.reply(entry, 201)
+
+        await self.handle(action)
 
 
 class ValidateHandler(NbflowHandler):
@@ -158,6 +229,33 @@ class NotebookParametersHandler(NbflowHandler):
             inside = self.inside_root(path)
             found = api.notebook_params(self.project, str(self.project.root / inside))
             self.reply({"path": inside, "parameters": [p.as_dict() for p in found]})
+
+        await self.handle(action)
+
+
+class NotebookRunHandler(NbflowHandler):
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        async def action() -> None:
+            request = self.body(NotebookRunRequest)
+            started = api.run_notebook(
+                self.project, self.inside_root(request.path), request.parameters
+            )
+            self.reply(started, 202)
+
+        await self.handle(action)
+
+
+class RunFilesHandler(NbflowHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        async def action() -> None:
+            path = self.get_query_argument("path", None)
+            if not path:
+                raise BadRequest("path: give the file's path, relative to the root")
+            inside = self.inside_root(path)
+            content = self.int_arg("content", 1) != 0
+            self.reply(api.run_file(self.project, inside, content=content))
 
         await self.handle(action)
 
@@ -266,7 +364,9 @@ class OpenAPIHandler(NbflowHandler):
 ROUTES: list[tuple[str, type[NbflowHandler]]] = [
     ("workflows", WorkflowsHandler),
     ("workflows/validate", ValidateHandler),
+    (r"workflows/([A-Za-z0-9_.-]+)/tasks", WorkflowTasksHandler),
     ("notebooks/parameters", NotebookParametersHandler),
+    ("notebooks/run", NotebookRunHandler),
     ("runs", RunsHandler),
     (r"runs/(\d+)", RunHandler),
     (r"runs/(\d+)/cancel", CancelHandler),
@@ -274,6 +374,7 @@ ROUTES: list[tuple[str, type[NbflowHandler]]] = [
     (r"runs/(\d+)/artifact", ArtifactHandler),
     ("schedules", SchedulesHandler),
     (r"schedules/([A-Za-z0-9_.-]+)/(pause|resume)", PauseHandler),
+    ("files", RunFilesHandler),
     ("openapi.yaml", OpenAPIHandler),
 ]
 
