@@ -7,11 +7,12 @@ opens executed notebooks and logs through a read-only drive backed by these mode
 from __future__ import annotations
 
 import base64
-import json
 import mimetypes
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import nbformat
 
 from .errors import Forbidden, PathNotFound, UsageError
 from .project import Project
@@ -66,9 +67,13 @@ def file_model(project: Project, path: str, *, content: bool = True) -> dict[str
         return model
     if model["type"] == "notebook":
         try:
-            model.update(format="json", content=json.loads(raw.decode("utf-8")))
-        except ValueError:
+            # As Jupyter's contents API gives it: multi-line sources and outputs joined into
+            # strings (on disk they are lists of lines, which JupyterLab would show joined
+            # with commas).
+            notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        except (ValueError, nbformat.reader.NotJSONError):
             raise UsageError(f"{path}: not a readable notebook") from None
+        model.update(format="json", content=notebook)
         return model
     try:
         model.update(format="text", content=raw.decode("utf-8"))
