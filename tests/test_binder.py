@@ -188,6 +188,18 @@ def test_binder_build_installs_nbflow_and_jupyterlab(tmp_path: Path) -> None:
     assert lab.returncode == 0, _explain(lab)
     assert re.search(r"^\d+\.\d+", lab.stdout.strip()), _explain(lab)
 
+    # The lab extension was built by the install (nothing built is committed) and is enabled.
+    labext = _run([str(bin_dir / "jupyter"), "labextension", "list"], cwd=copy, env=env)
+    assert labext.returncode == 0, _explain(labext)
+    assert re.search(r"nbflow v\S+ \S*enabled\S* \S*OK", labext.stdout + labext.stderr), _explain(
+        labext
+    )
+    assert (venv / "share" / "jupyter" / "labextensions" / "nbflow" / "static").is_dir()
+    serverext = _run([str(bin_dir / "jupyter"), "server", "extension", "list"], cwd=copy, env=env)
+    assert re.search(r"nbflow\.server \S*enabled", serverext.stdout + serverext.stderr), _explain(
+        serverext
+    )
+
     validated = _run([str(bin_dir / "nbflow"), "validate"], cwd=copy, env=env)
     assert validated.returncode == 0, _explain(validated)
     assert "demo.yaml: ok" in validated.stdout, _explain(validated)

@@ -1,0 +1,196 @@
+/**
+ * The REST client: typed calls to nbflow's server extension under /nbflow/api/.
+ *
+ * Every request goes through Jupyter's ServerConnection, so it carries the
+ * server's token and XSRF cookie like any other JupyterLab request.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+export interface IProblem {
+  file: string;
+  line: number | null;
+  message: string;
+}
+
+export interface IAttempt {
+  number: number;
+  state: string;
+  start_time: string | null;
+  end_time: string | null;
+  artifact: string | null;
+  parameters: Record<string, unknown>;
+  values: Record<string, unknown>;
+  output: unknown;
+  error: { ename: string | null; evalue: string | null; cell_index: number | null } | null;
+}
+
+export interface IUnit {
+  state: string;
+  values: Record<string, unknown>;
+  start_time: string | null;
+  end_time: string | null;
+  message: string | null;
+  attempts: IAttempt[];
+}
+
+export interface IIteration extends IUnit {
+  index: number;
+  input: unknown;
+}
+
+export interface IEdge {
+  task: string;
+  outcome: string | boolean | null;
+}
+
+export interface ITask extends IUnit {
+  key: string;
+  kind: string;
+  depends_on: IEdge[];
+  outcome: unknown;
+  output: unknown;
+  iterations?: IIteration[];
+}
+
+export interface IRun {
+  id: number;
+  workflow: string;
+  workflow_path: string;
+  parent_run_id: number | null;
+  state: string;
+  trigger: { type: string; time: string | null };
+  parameters: Record<string, unknown>;
+  start_time: string | null;
+  end_time: string | null;
+  repair_count: number;
+  repairs: { number: number; time: string; tasks: string[]; result: string | null }[];
+  message: string | null;
+  tasks: ITask[];
+}
+
+export interface ISchedule {
+  workflow: string;
+  file: string;
+  triggers: string[];
+  paused: boolean;
+  paused_by: string | null;
+  schedule: { cron: string; timezone: string } | null;
+  next_fire: string | null;
+  active_runs: number;
+}
+
+export interface IWorkflow {
+  file: string;
+  name: string;
+  ok: boolean;
+  problems: IProblem[];
+  description?: string | null;
+  parameters?: Record<string, unknown>;
+  tasks?: { key: string; kind: string; depends_on: IEdge[]; run_if: string }[];
+  schedule?: ISchedule | null;
+}
+
+export interface INotebookParameter {
+  name: string;
+  type: string | null;
+  default: unknown;
+  default_text: string;
+  literal: boolean;
+  help: string;
+}
+
+/** An answer other than 2xx: the server's one-sentence message. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly problems: IProblem[] = []
+  ) {
+    super(message);
+  }
+}
+
+/** Run states that will not change any more. */
+export const FINISHED = new Set([
+  'success',
+  'success_with_failures',
+  'failed',
+  'timed_out',
+  'canceled',
+  'skipped'
+]);
+
+export async function request<T>(
+  endpoint: string,
+  init: RequestInit = {},
+  query: Record<string, string | number | undefined> = {}
+): Promise<T> {
+  const settings = ServerConnection.makeSettings();
+  const params = Object.entries(query)
+    .filter(([, v]) => v !== undefined && v !== '')
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+    .join('&');
+  const url =
+    URLExt.join(settings.baseUrl, 'nbflow', 'api', endpoint) + (params ? `?${params}` : '');
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new ApiError(`The Jupyter server cannot be reached: ${error}`, 0);
+  }
+  const text = await response.text();
+  let data: any = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = { message: text };
+    }
+  }
+  if (!response.ok) {
+    throw new ApiError(
+      data?.message ?? `${response.status} ${response.statusText}`,
+      response.status,
+      data?.problems ?? []
+    );
+  }
+  return data as T;
+}
+
+function post<T>(endpoint: string, body: unknown): Promise<T> {
+  return request<T>(endpoint, { method: 'POST', body: JSON.stringify(body) });
+}
+
+export const api = {
+  workflows: () => request<IWorkflow[]>('workflows'),
+  schedules: () => request<ISchedule[]>('schedules'),
+  runs: (limit = 30, workflow?: string) => request<IRun[]>('runs', {}, { limit, workflow }),
+  run: (id: number) => request<IRun>(`runs/${id}`),
+  startRun: (workflow: string, parameters: Record<string, unknown> = {}) =>
+    post<{ id: number; state: string }>('runs', { workflow, parameters }),
+  cancel: (id: number) => post<{ id: number }>(`runs/${id}/cancel`, {}),
+  repair: (id: number, tasks: string[] = []) =>
+    post<{ id: number }>(`runs/${id}/repair`, { tasks }),
+  setPaused: (workflow: string, paused: boolean) =>
+    post<ISchedule>(`schedules/${encodeURIComponent(workflow)}/${paused ? 'pause' : 'resume'}`, {}),
+  notebookParameters: (path: string) =>
+    request<{ path: string; parameters: INotebookParameter[] }>(
+      'notebooks/parameters',
+      {},
+      { path }
+    ),
+  runNotebook: (path: string, parameters: Record<string, unknown>) =>
+    post<{ id: number; state: string; workflow: string }>('notebooks/run', { path, parameters }),
+  createWorkflow: (body: {
+    name: string;
+    notebook: string;
+    parameters: Record<string, unknown>;
+    schedule?: { cron: string; timezone: string };
+  }) => post<IWorkflow>('workflows', body),
+  addTask: (
+    workflow: string,
+    body: { notebook: string; key?: string; parameters: Record<string, unknown>; depends_on: string[] }
+  ) => post<IWorkflow>(`workflows/${encodeURIComponent(workflow)}/tasks`, body),
+  file: (path: string) => request<any>('files', {}, { path })
+};

@@ -1,0 +1,68 @@
+/**
+ * How states, times and values read on screen; no I/O.
+ */
+
+/** Human labels of task and run states (the API's names use underscores). */
+export function stateLabel(state: string): string {
+  return state.replace(/_/g, ' ');
+}
+
+/** The CSS class that colours a state (see style/base.css). */
+export function stateClass(state: string): string {
+  return `nbflow-state nbflow-state-${state.replace(/_/g, '-')}`;
+}
+
+export function seconds(start: string | null, end: string | null, now = Date.now()): number | null {
+  if (!start) {
+    return null;
+  }
+  const t0 = Date.parse(start);
+  const t1 = end ? Date.parse(end) : now;
+  return Math.max(0, (t1 - t0) / 1000);
+}
+
+export function duration(start: string | null, end: string | null, now = Date.now()): string {
+  const s = seconds(start, end, now);
+  if (s === null) {
+    return '';
+  }
+  if (s < 60) {
+    return `${s.toFixed(1)} s`;
+  }
+  const m = Math.floor(s / 60);
+  if (m < 60) {
+    return `${m} min ${Math.round(s % 60)} s`;
+  }
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** A local date and time, to the second. */
+export function when(iso: string | null): string {
+  if (!iso) {
+    return '';
+  }
+  const d = new Date(iso);
+  return d.toLocaleString(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit'
+  });
+}
+
+/** A value as compact JSON, cut at `max` characters. */
+export function short(value: unknown, max = 60): string {
+  const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** The browser's IANA time zone, the default for a new schedule. */
+export function localTimezone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * nbflow in JupyterLab: the "Run with nbflow" notebook button, the side panel,
+ * run views, and the read-only drive that opens executed notebooks.
+ */
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  ICommandPalette,
+  MainAreaWidget,
+  Notification,
+  ToolbarButton,
+  WidgetTracker
+} from '@jupyterlab/apputils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { DocumentRegistry } from '@jupyterlab/docregistry';
+import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { LabIcon } from '@jupyterlab/ui-components';
+import { DisposableDelegate, IDisposable } from '@lumino/disposable';
+
+import { openRunDialog } from './dialog';
+import { DRIVE_NAME, RunsDrive, drivePath } from './drive';
+import { NbflowPanel, changed } from './panel';
+import { RunView } from './runview';
+
+const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24">
+  <g class="jp-icon3" fill="#616161">
+    <circle cx="5" cy="12" r="3"/><circle cx="19" cy="5" r="3"/><circle cx="19" cy="19" r="3"/>
+    <path d="M7.6 10.7 16.4 6.3l.9 1.8-8.8 4.4zM7.6 13.3l8.8 4.4-.9 1.8-8.8-4.4z"/>
+  </g>
+</svg>`;
+
+export const nbflowIcon = new LabIcon({ name: 'nbflow:icon', svgstr: ICON_SVG });
+
+namespace CommandIDs {
+  export const runNotebook = 'nbflow:run-notebook';
+  export const openRun = 'nbflow:open-run';
+  export const openPanel = 'nbflow:open-panel';
+}
+
+function notify(message: string, kind: 'success' | 'error' | 'info'): void {
+  Notification[kind](message, { autoClose: kind === 'error' ? 8000 : 4000 });
+}
+
+/** Puts "Run with nbflow" on the toolbar of every notebook. */
+class RunButton implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel> {
+  constructor(private app: JupyterFrontEnd) {}
+
+  createNew(panel: NotebookPanel): IDisposable {
+    if (panel.context.path.startsWith(`${DRIVE_NAME}:`)) {
+      // An executed copy kept by nbflow is a record, not something to run again.
+      return new DisposableDelegate(() => undefined);
+    }
+    const button = new ToolbarButton({
+      className: 'nbflow-run-button',
+      icon: nbflowIcon,
+      label: 'Run with nbflow',
+      tooltip: 'Run this notebook with nbflow now, schedule it, or add it to a workflow',
+      onClick: () => {
+        void this.app.commands.execute(CommandIDs.runNotebook, { path: panel.context.path });
+      }
+    });
+    panel.toolbar.insertItem(10, 'nbflowRun', button);
+    return new DisposableDelegate(() => button.dispose());
+  }
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'nbflow:plugin',
+  description: 'Run and schedule notebooks as nbflow workflows, and follow their runs.',
+  autoStart: true,
+  requires: [IDocumentManager, INotebookTracker],
+  optional: [ILayoutRestorer, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    docManager: IDocumentManager,
+    notebooks: INotebookTracker,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null
+  ) => {
+    app.serviceManager.contents.addDrive(new RunsDrive());
+    const openArtifact = (artifact: string) => {
+      docManager.openOrReveal(drivePath(artifact));
+    };
+
+    const runs = new WidgetTracker<MainAreaWidget<RunView>>({ namespace: 'nbflow-run' });
+    const openRun = (id: number) => {
+      const existing = runs.find(w => w.id === `nbflow-run-${id}`);
+      if (existing) {
+        app.shell.activateById(existing.id);
+        return existing;
+      }
+      const content = new RunView({ id, openArtifact, notify });
+      const widget = new MainAreaWidget({ content });
+      widget.id = `nbflow-run-${id}`;
+      widget.title.label = `Run #${id}`;
+      widget.title.icon = nbflowIcon;
+      widget.title.closable = true;
+      void runs.add(widget);
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+      return widget;
+    };
+
+    const panel = new NbflowPanel({
+      openRun: id => void app.commands.execute(CommandIDs.openRun, { id }),
+      openFile: path => void docManager.openOrReveal(path),
+      notify
+    });
+    panel.title.icon = nbflowIcon;
+    panel.title.caption = 'nbflow: workflows and runs';
+    app.shell.add(panel, 'left', { rank: 650 });
+
+    app.commands.addCommand(CommandIDs.openRun, {
+      label: args => (args.id ? `Open nbflow run #${args.id}` : 'Open nbflow run'),
+      execute: args => openRun(Number(args.id))
+    });
+    app.commands.addCommand(CommandIDs.openPanel, {
+      label: 'Show nbflow workflows and runs',
+      icon: nbflowIcon,
+      execute: () => app.shell.activateById(panel.id)
+    });
+    app.commands.addCommand(CommandIDs.runNotebook, {
+      label: 'Run with nbflow…',
+      caption: 'Run this notebook with nbflow now, schedule it, or add it to a workflow',
+      icon: nbflowIcon,
+      isEnabled: () => Boolean(notebooks.currentWidget),
+      execute: async args => {
+        const current = notebooks.currentWidget;
+        const path = (args.path as string | undefined) ?? current?.context.path;
+        if (!path) {
+          return;
+        }
+        // nbflow runs the file on disk; the dialog says so when the open copy differs.
+        const open = notebooks.find(w => w.context.path === path);
+        const result = await openRunDialog(path, Boolean(open?.context.model.dirty));
+        if (!result) {
+          return;
+        }
+        changed.emit();
+        app.shell.activateById(panel.id);
+        if (result.kind === 'run') {
+          notify(`Run #${result.id} of ${path} started`, 'success');
+          openRun(result.id);
+        } else {
+          const next = result.workflow.schedule?.next_fire;
+          notify(
+            result.kind === 'schedule'
+              ? `Scheduled: ${result.workflow.file}${next ? `, next run ${new Date(next).toLocaleString()}` : ''}`
+              : `Added to ${result.workflow.file}`,
+            'success'
+          );
+          void docManager.openOrReveal(result.workflow.file);
+        }
+      }
+    });
+    if (palette) {
+      for (const command of [CommandIDs.runNotebook, CommandIDs.openPanel]) {
+        palette.addItem({ command, category: 'nbflow' });
+      }
+    }
+    app.docRegistry.addWidgetExtension('Notebook', new RunButton(app));
+
+    if (restorer) {
+      restorer.add(panel, 'nbflow-panel');
+      void restorer.restore(runs, {
+        command: CommandIDs.openRun,
+        args: widget => ({ id: Number(widget.id.replace('nbflow-run-', '')) }),
+        name: widget => widget.id
+      });
+    }
+  }
+};
+
+export default plugin;

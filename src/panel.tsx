@@ -1,0 +1,203 @@
+/**
+ * The nbflow side panel: workflows (next fire, pause/resume, run now) and recent runs,
+ * kept up to date by polling the REST API.
+ */
+import { ReactWidget } from '@jupyterlab/apputils';
+import { Signal } from '@lumino/signaling';
+import React, { useCallback, useEffect, useRef, useState } from 'react';
+
+import { FINISHED, IRun, IWorkflow, api } from './api';
+import { duration, stateClass, stateLabel, when } from './format';
+
+/** Emitted after anything in the UI changed runs or workflows: views refresh at once. */
+export const changed = new Signal<object, void>({});
+
+/** Call `load` now, every `ms`, and when `changed` fires; never two loads at once. */
+export function usePolling(load: () => Promise<void>, ms: number): void {
+  const busy = useRef(false);
+  const tick = useCallback(async () => {
+    if (busy.current) {
+      return;
+    }
+    busy.current = true;
+    try {
+      await load();
+    } finally {
+      busy.current = false;
+    }
+  }, [load]);
+  useEffect(() => {
+    void tick();
+    const timer = window.setInterval(() => void tick(), ms);
+    const onChanged = () => void tick();
+    changed.connect(onChanged);
+    return () => {
+      window.clearInterval(timer);
+      changed.disconnect(onChanged);
+    };
+  }, [tick, ms]);
+}
+
+interface IPanelProps {
+  openRun: (id: number) => void;
+  openFile: (path: string) => void;
+  notify: (message: string, kind: 'success' | 'error' | 'info') => void;
+}
+
+function Workflows(props: IPanelProps): JSX.Element {
+  const [workflows, setWorkflows] = useState<IWorkflow[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = useCallback(async () => {
+    try {
+      setWorkflows(await api.workflows());
+      setError(null);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }, []);
+  usePolling(load, 5000);
+
+  const act = async (what: () => Promise<unknown>, done: string) => {
+    try {
+      await what();
+      props.notify(done, 'success');
+    } catch (e) {
+      props.notify((e as Error).message, 'error');
+    }
+    changed.emit();
+  };
+
+  return (
+    <section className="nbflow-section nbflow-workflows">
+      <h3>Workflows</h3>
+      {error && <div className="nbflow-error">{error}</div>}
+      {workflows?.length === 0 && (
+        <p className="nbflow-muted">
+          No workflow files in <code>workflows/</code> yet. Open a notebook and use “Run with
+          nbflow” to schedule one.
+        </p>
+      )}
+      <ul>
+        {workflows?.map(w => {
+          const s = w.schedule;
+          return (
+            <li key={w.file} className="nbflow-workflow" data-workflow={w.name}>
+              <div className="nbflow-row">
+                <button className="nbflow-link nbflow-workflow-name" onClick={() => props.openFile(w.file)} title={w.file}>
+                  {w.name}
+                </button>
+                {s?.paused && <span className="nbflow-badge">paused</span>}
+                <span className="nbflow-spacer" />
+                <button
+                  className="jp-mod-styled nbflow-small nbflow-run-now"
+                  disabled={!w.ok}
+                  onClick={() =>
+                    void act(async () => {
+                      const started = await api.startRun(w.name);
+                      props.openRun(started.id);
+                    }, `Run of ${w.name} started`)
+                  }
+                >
+                  Run now
+                </button>
+                {s && (
+                  <button
+                    className="jp-mod-styled nbflow-small nbflow-pause"
+                    onClick={() =>
+                      void act(
+                        () => api.setPaused(w.name, !s.paused),
+                        `${w.name}: ${s.paused ? 'resumed' : 'paused'}`
+                      )
+                    }
+                  >
+                    {s.paused ? 'Resume' : 'Pause'}
+                  </button>
+                )}
+              </div>
+              {!w.ok && (
+                <div className="nbflow-error">
+                  {w.problems.map((p, i) => (
+                    <div key={i}>{`${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`}</div>
+                  ))}
+                </div>
+              )}
+              {s && (
+                <div className="nbflow-muted nbflow-next-fire">
+                  {s.schedule ? `${s.schedule.cron} (${s.schedule.timezone})` : s.triggers.join(', ')}
+                  {s.next_fire && !s.paused && <> · next {when(s.next_fire)}</>}
+                </div>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
+}
+
+function Runs(props: IPanelProps): JSX.Element {
+  const [runs, setRuns] = useState<IRun[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = useCallback(async () => {
+    try {
+      setRuns(await api.runs(30));
+      setError(null);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }, []);
+  usePolling(load, 1500);
+
+  return (
+    <section className="nbflow-section nbflow-runs">
+      <h3>Recent runs</h3>
+      {error && <div className="nbflow-error">{error}</div>}
+      {runs?.length === 0 && <p className="nbflow-muted">No runs yet.</p>}
+      <ul>
+        {runs?.map(r => (
+          <li key={r.id}>
+            <button
+              className="nbflow-run-item"
+              data-run={r.id}
+              data-state={r.state}
+              onClick={() => props.openRun(r.id)}
+              title={`Open run ${r.id}`}
+            >
+              <span className={stateClass(r.state)}>{stateLabel(r.state)}</span>
+              <span className="nbflow-run-title">
+                #{r.id} {r.workflow}
+              </span>
+              <span className="nbflow-muted nbflow-run-when">
+                {when(r.start_time ?? r.trigger.time)}
+                {r.start_time && (FINISHED.has(r.state) ? ` · ${duration(r.start_time, r.end_time)}` : ' · running')}
+              </span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+export class NbflowPanel extends ReactWidget {
+  constructor(private props: IPanelProps) {
+    super();
+    this.id = 'nbflow-panel';
+    this.addClass('nbflow-panel');
+  }
+
+  render(): JSX.Element {
+    return (
+      <div className="nbflow-panel-content">
+        <header className="nbflow-panel-header">
+          <h2>nbflow</h2>
+          <button className="jp-mod-styled nbflow-small" onClick={() => changed.emit()}>
+            Refresh
+          </button>
+        </header>
+        <Workflows {...this.props} />
+        <Runs {...this.props} />
+      </div>
+    );
+  }
+}

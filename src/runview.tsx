@@ -1,0 +1,328 @@
+/**
+ * The run view: a run's DAG with each task's state, the selected task's attempts,
+ * values and errors, and buttons to cancel or repair.
+ */
+import { Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
+import React, { useCallback, useState } from 'react';
+
+import { FINISHED, IAttempt, IRun, ITask, IUnit, api } from './api';
+import { NODE_H, NODE_W, layout } from './dag';
+import { duration, short, stateClass, stateLabel, when } from './format';
+import { changed, usePolling } from './panel';
+
+export interface IRunViewProps {
+  id: number;
+  openArtifact: (path: string) => void;
+  notify: (message: string, kind: 'success' | 'error' | 'info') => void;
+}
+
+/** Task states after which repair has something to rerun. */
+const REPAIRABLE = new Set(['failed', 'timed_out', 'canceled', 'upstream_failed', 'upstream_canceled']);
+
+function iterationsDone(task: ITask): string {
+  const its = task.iterations ?? [];
+  if (!its.length) {
+    return '';
+  }
+  const done = its.filter(i => FINISHED.has(i.state) || i.state === 'excluded').length;
+  return ` · ${done}/${its.length}`;
+}
+
+/** The second line of a DAG node, short enough to fit its box. */
+function nodeLine(task: ITask): string {
+  const ran = task.attempts.length > 0 || (task.iterations ?? []).length > 0;
+  const parts = [task.kind, stateLabel(task.state) + iterationsDone(task)];
+  if (ran && task.start_time) {
+    parts.push(duration(task.start_time, task.end_time));
+  }
+  const line = parts.join(' · ');
+  return line.length > 30 ? `${line.slice(0, 29)}…` : line;
+}
+
+function Dag(props: { run: IRun; selected: string | null; select: (key: string) => void }) {
+  const { run } = props;
+  const placed = layout(run.tasks);
+  const byKey = new Map(run.tasks.map(t => [t.key, t]));
+  return (
+    <svg
+      className="nbflow-dag"
+      style={{ maxWidth: `${placed.width}px` }}
+      viewBox={`0 0 ${placed.width} ${placed.height}`}
+      role="img"
+      aria-label={`DAG of run ${run.id}`}
+    >
+      <defs>
+        <marker id="nbflow-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto">
+          <path d="M 0 0 L 10 5 L 0 10 z" className="nbflow-dag-arrow" />
+        </marker>
+      </defs>
+      {placed.edges.map(e => {
+        const [x1, y1, x2, y2] = e.points;
+        const mid = (x1 + x2) / 2;
+        return (
+          <g key={`${e.from}->${e.to}`} className="nbflow-dag-edge">
+            <path d={`M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}`} markerEnd="url(#nbflow-arrow)" />
+            {e.outcome !== null && e.outcome !== undefined && (
+              <text x={x2 - 8} y={y2 - 6} textAnchor="end" className="nbflow-dag-outcome">
+                {String(e.outcome)}
+              </text>
+            )}
+          </g>
+        );
+      })}
+      {[...placed.nodes.values()].map(n => {
+        const task = byKey.get(n.key)!;
+        return (
+          <g
+            key={n.key}
+            className={`nbflow-dag-node ${stateClass(task.state)}${props.selected === n.key ? ' nbflow-selected' : ''}`}
+            data-task={n.key}
+            data-state={task.state}
+            transform={`translate(${n.x}, ${n.y})`}
+            onClick={() => props.select(n.key)}
+          >
+            <title>{`${n.key} (${task.kind}): ${stateLabel(task.state)}`}</title>
+            <rect width={NODE_W} height={NODE_H} rx={6} />
+            <text x={10} y={21} className="nbflow-dag-key">
+              {n.key.length > 22 ? `${n.key.slice(0, 21)}…` : n.key}
+            </text>
+            <text x={10} y={40} className="nbflow-dag-sub">
+              {nodeLine(task)}
+            </text>
+          </g>
+        );
+      })}
+    </svg>
+  );
+}
+
+function Values(props: { values: Record<string, unknown> }) {
+  const entries = Object.entries(props.values ?? {});
+  if (!entries.length) {
+    return null;
+  }
+  return (
+    <table className="nbflow-values">
+      <tbody>
+        {entries.map(([k, v]) => (
+          <tr key={k}>
+            <th>{k}</th>
+            <td title={JSON.stringify(v)}>{short(v, 80)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Attempts(props: { unit: IUnit; label: string; openArtifact: (path: string) => void }) {
+  const { unit } = props;
+  if (!unit.attempts.length) {
+    return <p className="nbflow-muted">No attempt{unit.message ? `: ${unit.message}` : ''}.</p>;
+  }
+  return (
+    <table className="nbflow-attempts">
+      <thead>
+        <tr>
+          <th>Attempt</th>
+          <th>State</th>
+          <th>Started</th>
+          <th>Duration</th>
+          <th>Executed copy</th>
+        </tr>
+      </thead>
+      <tbody>
+        {unit.attempts.map((a: IAttempt) => (
+          <React.Fragment key={a.number}>
+            <tr data-attempt={a.number}>
+              <td>{a.number}</td>
+              <td>
+                <span className={stateClass(a.state)}>{stateLabel(a.state)}</span>
+              </td>
+              <td>{when(a.start_time)}</td>
+              <td>{duration(a.start_time, a.end_time)}</td>
+              <td>
+                {a.artifact ? (
+                  <button
+                    className="nbflow-link nbflow-open-attempt"
+                    data-label={props.label}
+                    data-attempt={a.number}
+                    onClick={() => props.openArtifact(a.artifact!)}
+                    title={a.artifact}
+                  >
+                    {a.artifact.endsWith('.ipynb') ? 'Open notebook' : 'Open log'}
+                  </button>
+                ) : (
+                  <span className="nbflow-muted">none</span>
+                )}
+              </td>
+            </tr>
+            {a.error && (
+              <tr className="nbflow-attempt-error">
+                <td />
+                <td colSpan={4}>
+                  <code>
+                    {a.error.ename}: {a.error.evalue}
+                  </code>
+                  {a.error.cell_index !== null && <span className="nbflow-muted"> (cell {a.error.cell_index})</span>}
+                </td>
+              </tr>
+            )}
+          </React.Fragment>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function TaskDetails(props: {
+  run: IRun;
+  task: ITask;
+  openArtifact: (path: string) => void;
+  rerun: (key: string) => void;
+}) {
+  const { task, run } = props;
+  return (
+    <div className="nbflow-task-details" data-task={task.key}>
+      <h3>
+        {task.key} <span className="nbflow-muted">({task.kind})</span>{' '}
+        <span className={stateClass(task.state)}>{stateLabel(task.state)}</span>
+        {FINISHED.has(run.state) && task.kind !== 'condition' && (
+          <button className="jp-mod-styled nbflow-small nbflow-rerun" onClick={() => props.rerun(task.key)}>
+            Rerun from here
+          </button>
+        )}
+      </h3>
+      <p className="nbflow-muted">
+        {task.start_time && `${when(task.start_time)} · ${duration(task.start_time, task.end_time)}`}
+        {task.depends_on.length > 0 && ` · after ${task.depends_on.map(e => e.task).join(', ')}`}
+      </p>
+      {task.message && <p className="nbflow-message">{task.message}</p>}
+      {task.kind === 'condition' && task.outcome !== null && (
+        <p>
+          Outcome: <code>{String(task.outcome)}</code>
+        </p>
+      )}
+      <Values values={task.values} />
+      {task.output !== null && task.output !== undefined && (
+        <pre className="nbflow-output">{JSON.stringify(task.output, null, 2).slice(0, 4000)}</pre>
+      )}
+      {task.iterations && task.iterations.length > 0 ? (
+        task.iterations.map(it => (
+          <div key={it.index} className="nbflow-iteration">
+            <h4>
+              {task.key}[{it.index}] <span className="nbflow-muted">{short(it.input, 40)}</span>{' '}
+              <span className={stateClass(it.state)}>{stateLabel(it.state)}</span>
+            </h4>
+            <Values values={it.values} />
+            <Attempts unit={it} label={`${task.key}[${it.index}]`} openArtifact={props.openArtifact} />
+          </div>
+        ))
+      ) : (
+        task.kind !== 'condition' && <Attempts unit={task} label={task.key} openArtifact={props.openArtifact} />
+      )}
+    </div>
+  );
+}
+
+function RunPage(props: IRunViewProps): JSX.Element {
+  const [run, setRun] = useState<IRun | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [selected, setSelected] = useState<string | null>(null);
+  const active = run !== null && !FINISHED.has(run.state);
+  const load = useCallback(async () => {
+    try {
+      setRun(await api.run(props.id));
+      setError(null);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }, [props.id]);
+  usePolling(load, run === null || active ? 1000 : 4000);
+
+  if (!run) {
+    return <div className="nbflow-run-view">{error ? <div className="nbflow-error">{error}</div> : 'Loading…'}</div>;
+  }
+  const focus =
+    run.tasks.find(t => t.key === selected) ??
+    run.tasks.find(t => REPAIRABLE.has(t.state)) ??
+    run.tasks.find(t => t.state === 'running') ??
+    run.tasks[0];
+  const repairable = FINISHED.has(run.state) && run.tasks.some(t => REPAIRABLE.has(t.state));
+
+  const act = async (what: () => Promise<unknown>, done: string) => {
+    try {
+      await what();
+      props.notify(done, 'success');
+    } catch (e) {
+      props.notify((e as Error).message, 'error');
+    }
+    changed.emit();
+  };
+  const repair = async (tasks: string[]) => {
+    const which = tasks.length
+      ? `task ${tasks.join(', ')} and what depends on it`
+      : 'the tasks that did not succeed and what depends on them';
+    const answer = await showDialog({
+      title: `Repair run #${run.id}?`,
+      body: `nbflow reruns ${which} inside run #${run.id}; values of the tasks that succeeded are kept.`,
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Repair' })]
+    });
+    if (answer.button.accept) {
+      await act(() => api.repair(run.id, tasks), `Repair of run #${run.id} started`);
+    }
+  };
+
+  return (
+    <div className="nbflow-run-view" data-run={run.id} data-state={run.state}>
+      <header className="nbflow-run-header">
+        <h2>
+          Run #{run.id} · {run.workflow}{' '}
+          <span className={`${stateClass(run.state)} nbflow-run-state`}>{stateLabel(run.state)}</span>
+        </h2>
+        <span className="nbflow-spacer" />
+        <button
+          className="jp-mod-styled nbflow-cancel"
+          disabled={!active}
+          onClick={() => void act(() => api.cancel(run.id), `Cancel of run #${run.id} requested`)}
+        >
+          Cancel run
+        </button>
+        <button className="jp-mod-styled jp-mod-accept nbflow-repair" disabled={!repairable} onClick={() => void repair([])}>
+          Repair run
+        </button>
+      </header>
+      <p className="nbflow-muted">
+        {run.trigger.type} run of <code>{run.workflow_path}</code>
+        {run.start_time && ` · started ${when(run.start_time)} · ${duration(run.start_time, run.end_time)}`}
+        {run.repair_count > 0 && ` · repaired ${run.repair_count}×`}
+        {run.parent_run_id && ` · child of run #${run.parent_run_id}`}
+      </p>
+      {run.message && <p className="nbflow-message">{run.message}</p>}
+      {error && <div className="nbflow-error">{error}</div>}
+      {Object.keys(run.parameters).length > 0 && (
+        <details className="nbflow-run-params">
+          <summary>Parameters</summary>
+          <Values values={run.parameters} />
+        </details>
+      )}
+      <div className="nbflow-dag-scroll">
+        <Dag run={run} selected={focus?.key ?? null} select={setSelected} />
+      </div>
+      {focus && (
+        <TaskDetails run={run} task={focus} openArtifact={props.openArtifact} rerun={key => void repair([key])} />
+      )}
+    </div>
+  );
+}
+
+export class RunView extends ReactWidget {
+  constructor(private props: IRunViewProps) {
+    super();
+    this.addClass('nbflow-run-widget');
+  }
+
+  render(): JSX.Element {
+    return <RunPage {...this.props} />;
+  }
+}

@@ -1,0 +1,253 @@
+"""JupyterLab as a user meets nbflow: the notebook button, the side panel, the run view."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.ui.conftest import open_lab, open_panel
+
+pytestmark = [pytest.mark.browser, pytest.mark.kernel]
+
+PAIR = """\
+tasks:
+  - key: first
+    notebook: notebooks/ok.ipynb
+    parameters: {x: 21}
+  - key: second
+    notebook: notebooks/echo.ipynb
+    depends_on: [first]
+    parameters: {text: "{{tasks.first.values.doubled}}"}
+"""
+
+
+def test_run_a_workflow_from_the_panel_and_open_an_executed_notebook(page, ui_project):
+    ui_project.workflow("pair", PAIR)
+    open_lab(page)
+    open_panel(page)
+    panel = page.locator("#nbflow-panel")
+    workflow = panel.locator('.nbflow-workflow[data-workflow="pair"]')
+    expect(workflow).to_be_visible()
+    workflow.locator(".nbflow-run-now").click()
+
+    view = page.locator(".nbflow-run-view[data-run='1']")
+    expect(view).to_have_attribute("data-state", "success", timeout=90_000)
+    expect(view.locator('.nbflow-dag-node[data-task="first"]')).to_have_attribute(
+        "data-state", "success"
+    )
+    expect(panel.locator('.nbflow-run-item[data-run="1"]')).to_have_attribute(
+        "data-state", "success", timeout=10_000
+    )
+    view.locator('.nbflow-dag-node[data-task="second"]').click()
+    details = view.locator('.nbflow-task-details[data-task="second"]')
+    expect(details).to_contain_text("notebook")
+    page.shots("run-view")
+    page.shots("panel", panel)
+
+    details.locator(".nbflow-open-attempt").first.click()
+    executed = page.locator(".jp-NotebookPanel:visible")
+    # The injected parameters cell of the kept attempt: the upstream value arrived.
+    expect(executed.locator(".jp-Cell").filter(has_text="# Parameters")).to_contain_text(
+        re.compile(r"text = \W?42")
+    )
+    expect(page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")).to_contain_text(
+        "attempt-1.ipynb"
+    )
+    page.shots("executed-notebook")
+
+
+def _open_dialog(page, notebook: str, *, edit: bool = False):
+    open_lab(page, notebook)
+    if edit:
+        editor = page.locator(".jp-NotebookPanel:visible .jp-CodeCell .cm-content").first
+        editor.click()
+        page.keyboard.type("# an edit nobody saved\n")
+        expect(page.locator(".lm-TabBar-tab.lm-mod-current.jp-mod-dirty")).to_have_count(1)
+    page.locator(".jp-NotebookPanel:visible .nbflow-run-button").first.click()
+    dialog = page.locator(".nbflow-dialog")
+    expect(dialog.locator(".nbflow-param").first).to_be_visible()
+    return dialog
+
+
+def test_the_notebook_button_runs_it_with_typed_parameters(page, ui_project):
+    dialog = _open_dialog(page, "notebooks/echo.ipynb")
+    # Pre-filled from the notebook's parameters cell.
+    expect(dialog.locator('input[name="text"]')).to_have_value("default")
+    expect(dialog.locator('input[name="count"]')).to_have_value("0")
+    expect(dialog.locator('input[name="code"]')).to_have_value("000")
+    page.shots("button", page.locator(".jp-NotebookPanel:visible .jp-Toolbar").first)
+    dialog.locator('input[name="text"]').fill('it\'s "quoted"')
+    dialog.locator('input[name="count"]').fill("7")
+    dialog.locator('input[name="items"]').fill('[1, "two"]')
+    dialog.locator('input[name="flag"]').check()
+    page.shots("dialog", dialog.locator(".jp-Dialog-content"))
+    dialog.locator(".nbflow-submit").click()
+    expect(dialog).to_have_count(0)
+
+    view = page.locator(".nbflow-run-view[data-run='1']")
+    expect(view).to_have_attribute("data-state", "success", timeout=90_000)
+    expect(page.locator('#nbflow-panel .nbflow-run-item[data-run="1"]')).to_have_attribute(
+        "data-state", "success", timeout=10_000
+    )
+    run = page.lab.api("GET", "runs/1")
+    values = run["tasks"][0]["values"]
+    assert values["received"]["text"] == 'it\'s "quoted"'
+    assert values["received"]["count"] == 7 and values["types"]["count"] == "int"
+    assert values["received"]["items"] == [1, "two"]
+    assert values["received"]["flag"] is True
+    # What the user left alone keeps the notebook's default.
+    assert values["received"]["code"] == "000" and values["types"]["code"] == "str"
+    # The source notebook is never modified.
+    assert "'it" not in (ui_project.root / "notebooks" / "echo.ipynb").read_text()
+
+
+def test_a_bad_value_is_answered_in_the_dialog(page, ui_project):
+    source = (ui_project.root / "notebooks" / "echo.ipynb").read_bytes()
+    dialog = _open_dialog(page, "notebooks/echo.ipynb", edit=True)
+    # nbflow runs the saved file and says so; it never saves the user's notebook itself.
+    expect(dialog.locator(".nbflow-unsaved")).to_contain_text("unsaved changes")
+    dialog.locator('input[name="count"]').fill("seven")
+    dialog.locator(".nbflow-submit").click()
+    expect(dialog.locator(".nbflow-error")).to_contain_text("count: expected a whole number")
+    assert page.lab.api("GET", "runs") == []
+    # A list that is not JSON is refused the same way, before anything is sent.
+    dialog.locator('input[name="count"]').fill("3")
+    dialog.locator('input[name="items"]').fill("[1, 2")
+    dialog.locator(".nbflow-submit").click()
+    expect(dialog.locator(".nbflow-error")).to_contain_text("items: write the value as JSON")
+    assert (ui_project.root / "notebooks" / "echo.ipynb").read_bytes() == source
+
+
+def test_schedule_a_notebook_writes_a_workflow_file(page, ui_project):
+    dialog = _open_dialog(page, "notebooks/ok.ipynb")
+    dialog.locator('input[name="x"]').fill("5")
+    dialog.locator('input[value="schedule"]').check()
+    dialog.locator('input[name="workflow-name"]').fill("nightly_ok")
+    dialog.locator('input[name="timezone"]').fill("Europe/Berlin")
+    # A wrong cron expression is answered in the dialog; no file is written.
+    dialog.locator('input[name="cron"]').fill("61 * * * *")
+    dialog.locator(".nbflow-submit").click()
+    expect(dialog.locator(".nbflow-error")).to_contain_text("cron")
+    written = ui_project.root / "workflows" / "nightly_ok.yaml"
+    assert not written.exists()
+
+    dialog.locator('input[name="cron"]').fill("30 2 * * *")
+    page.shots("schedule-dialog", dialog.locator(".jp-Dialog-content"))
+    dialog.locator(".nbflow-submit").click()
+    expect(dialog).to_have_count(0)
+    entry = page.locator('#nbflow-panel .nbflow-workflow[data-workflow="nightly_ok"]')
+    expect(entry.locator(".nbflow-next-fire")).to_contain_text("30 2 * * * (Europe/Berlin)")
+    expect(entry.locator(".nbflow-next-fire")).to_contain_text("next")
+    text = written.read_text()
+    assert "notebooks/ok.ipynb" in text and "Europe/Berlin" in text and "x: 5" in text
+    assert ui_project.cli("validate").returncode == 0
+    # The new file opens in the editor for the user to read.
+    expect(page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")).to_contain_text(
+        "nightly_ok.yaml"
+    )
+    page.shots("scheduled")
+
+    entry.locator(".nbflow-pause").click()
+    expect(entry.locator(".nbflow-badge")).to_have_text("paused")
+    (schedule,) = page.lab.api("GET", "schedules")
+    assert schedule["workflow"] == "nightly_ok" and schedule["paused"] is True
+    page.shots("panel-paused", page.locator("#nbflow-panel"))
+    entry.locator(".nbflow-pause").click()
+    expect(entry.locator(".nbflow-badge")).to_have_count(0)
+
+
+def test_add_a_notebook_to_a_workflow_after_chosen_tasks(page, ui_project):
+    path = ui_project.workflow("pair", "# the pair of notebooks\n" + PAIR)
+    dialog = _open_dialog(page, "notebooks/ok.ipynb")
+    dialog.locator('input[value="task"]').check()
+    dialog.locator('select[name="target-workflow"]').select_option("pair")
+    dialog.locator('input[name="task-key"]').fill("third")
+    dialog.locator('input[name="after-second"]').check()
+    page.shots("add-task-dialog", dialog.locator(".jp-Dialog-content"))
+    dialog.locator(".nbflow-submit").click()
+    expect(dialog).to_have_count(0)
+    text = path.read_text()
+    assert text.startswith("# the pair of notebooks")
+    workflow = next(w for w in page.lab.api("GET", "workflows") if w["name"] == "pair")
+    third = next(t for t in workflow["tasks"] if t["key"] == "third")
+    assert third["depends_on"] == [{"task": "second", "outcome": None}]
+
+
+FRAGILE = """\
+tasks:
+  - key: prepare
+    notebook: notebooks/ok.ipynb
+  - key: fragile
+    notebook: notebooks/flaky.ipynb
+    depends_on: [prepare]
+    parameters: {{marker: "{marker}"}}
+  - key: report
+    notebook: notebooks/ok.ipynb
+    depends_on: [fragile]
+"""
+
+
+def test_repair_a_failed_run_from_the_run_view(page, ui_project):
+    marker = ui_project.root / "fragile.marker"
+    ui_project.workflow("fragile", FRAGILE.format(marker=marker))
+    open_lab(page)
+    open_panel(page)
+    page.locator('.nbflow-workflow[data-workflow="fragile"] .nbflow-run-now').click()
+    view = page.locator(".nbflow-run-view[data-run='1']")
+    expect(view).to_have_attribute("data-state", "failed", timeout=90_000)
+    expect(view.locator('.nbflow-dag-node[data-task="report"]')).to_have_attribute(
+        "data-state", "upstream_failed"
+    )
+    details = view.locator('.nbflow-task-details[data-task="fragile"]')
+    expect(details.locator(".nbflow-attempt-error")).to_contain_text("RuntimeError")
+    page.shots("failed-run")
+
+    view.locator(".nbflow-repair").click()
+    page.locator(".jp-Dialog .jp-mod-accept", has_text="Repair").click()
+    expect(view).to_have_attribute("data-state", "success", timeout=90_000)
+    expect(view).to_contain_text("repaired 1×")
+    view.locator('.nbflow-dag-node[data-task="fragile"]').click()
+    expect(details.locator("tr[data-attempt]")).to_have_count(2)
+    page.shots("repaired-run")
+    run = page.lab.api("GET", "runs/1")
+    attempts = {t["key"]: [a["state"] for a in t["attempts"]] for t in run["tasks"]}
+    assert attempts == {
+        "prepare": ["success"],  # succeeded before: not run again
+        "fragile": ["failed", "success"],
+        "report": ["success"],
+    }
+
+
+SLOW = """\
+tasks:
+  - key: sleep
+    notebook: notebooks/sleepy.ipynb
+    parameters: {{seconds: 300, marker: "{marker}"}}
+  - key: after
+    notebook: notebooks/ok.ipynb
+    depends_on: [sleep]
+"""
+
+
+def test_cancel_a_running_run_from_the_run_view(page, ui_project):
+    marker = ui_project.root / "sleepy.pid"
+    ui_project.workflow("slow", SLOW.format(marker=marker))
+    open_lab(page)
+    open_panel(page)
+    page.locator('.nbflow-workflow[data-workflow="slow"] .nbflow-run-now').click()
+    view = page.locator(".nbflow-run-view[data-run='1']")
+    expect(view.locator('.nbflow-dag-node[data-task="sleep"]')).to_have_attribute(
+        "data-state", "running", timeout=60_000
+    )
+    expect(page.locator('#nbflow-panel .nbflow-run-item[data-run="1"]')).to_have_attribute(
+        "data-state", "running"
+    )
+    view.locator(".nbflow-cancel").click()
+    expect(view).to_have_attribute("data-state", "canceled", timeout=60_000)
+    expect(view.locator('.nbflow-dag-node[data-task="after"]')).to_have_attribute(
+        "data-state", "upstream_canceled"
+    )
+    expect(view.locator(".nbflow-cancel")).to_be_disabled()
+    page.shots("canceled-run")
