@@ -76,6 +76,10 @@ class NewTaskRequest(_Body):
     depends_on: list[str] = []
 
 
+# Run ids are SQL integers: 64-bit signed.
+MAX_RUN_ID = 2**63 - 1
+
+
 class BadRequest(Exception):
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
@@ -118,6 +122,13 @@ class NbflowHandler(APIHandler):
         if target != root and root not in target.parents:
             raise BadRequest(f"{path!r} is outside the server's root folder", 403)
         return str(target.relative_to(root))
+
+    def run_number(self, text: str) -> int:
+        """A run id from the URL; one past what the history can hold is simply not there."""
+        number = int(text)
+        if number > MAX_RUN_ID:
+            raise RunNotFound(f"no run {text}")
+        return number
 
     def int_arg(self, name: str, default: int | None = None) -> int | None:
         value = self.get_query_argument(name, None)
@@ -292,14 +303,14 @@ class RunsHandler(NbflowHandler):
 class RunHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
-        await self.answer(lambda: api.show(self.project, int(run_id)))
+        await self.answer(lambda: api.show(self.project, self.run_number(run_id)))
 
 
 class CancelHandler(NbflowHandler):
     @tornado.web.authenticated
     async def post(self, run_id: str) -> None:
         async def action() -> None:
-            self.reply(api.request_cancel(self.project, int(run_id)), 202)
+            self.reply(api.request_cancel(self.project, self.run_number(run_id)), 202)
 
         await self.handle(action)
 
@@ -311,12 +322,12 @@ class RepairHandler(NbflowHandler):
             request = self.body(RepairRequest)
             api.repair_detached(
                 self.project,
-                int(run_id),
+                self.run_number(run_id),
                 tasks=request.tasks or None,
                 dependents=request.dependents,
                 overrides=request.parameters,
             )
-            self.reply({"id": int(run_id), "state": "repairing"}, 202)
+            self.reply({"id": self.run_number(run_id), "state": "repairing"}, 202)
 
         await self.handle(action)
 
@@ -328,7 +339,9 @@ class ArtifactHandler(NbflowHandler):
             task = self.get_query_argument("task", None)
             if not task:
                 raise BadRequest("task: give the task's key (KEY[i] for an iteration)")
-            path, text = api.logs(self.project, int(run_id), task, self.int_arg("attempt"))
+            path, text = api.logs(
+                self.project, self.run_number(run_id), task, self.int_arg("attempt")
+            )
             if path.endswith(".ipynb"):
                 content: Any = json.loads((self.project.root / path).read_text())
                 self.reply({"path": path, "kind": "notebook", "content": content})
@@ -379,8 +392,26 @@ ROUTES: list[tuple[str, type[NbflowHandler]]] = [
 ]
 
 
+class NoRouteHandler(NbflowHandler):
+    """Anything else under /nbflow/api/: a JSON 404 rather than Jupyter's HTML page."""
+
+    async def _none(self, path: str) -> None:
+        self.fail(
+            404,
+            f"no route {self.request.method} /nbflow/api/{path} "
+            "(the routes are listed in /nbflow/api/openapi.yaml)",
+        )
+
+    get = post = put = patch = delete = tornado.web.authenticated(_none)
+
+
 def handlers(base_url: str, project: Project) -> list[tuple[str, Any, dict[str, Any]]]:
-    return [
+    routes = [
         (url_path_join(base_url, "nbflow/api", pattern) + "$", handler, {"project": project})
         for pattern, handler in ROUTES
     ]
+    # Last: tornado takes the first pattern that matches.
+    routes.append(
+        (url_path_join(base_url, "nbflow/api", "(.*)") + "$", NoRouteHandler, {"project": project})
+    )
+    return routes

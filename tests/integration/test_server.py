@@ -70,6 +70,11 @@ async def test_every_route_needs_authentication(
             assert response.code in (403, 405), (method, path, response.code)
             checked.append(response.code)
     assert checked.count(403) >= len(ROUTES)  # each route answered 403 to its method(s)
+    # An unknown route says nothing (not even that it is unknown) without a token.
+    response = await http_server_client.fetch(
+        f"{jp_base_url}nbflow/api/nope", method="GET", raise_error=False
+    )
+    assert response.code == 403
 
 
 async def test_workflows_validate_and_parameters(jp_fetch, root):
@@ -105,6 +110,12 @@ async def test_paths_outside_the_root_and_malformed_requests_get_4xx(jp_fetch, r
         ("POST", "runs/999/cancel", None, 404, "no run 999"),
         ("POST", "runs/999/repair", {"tasks": "a"}, 400, "tasks"),
         ("GET", "notebooks/parameters", None, 400, "path:"),
+        # Past what the history's integer ids can hold: not there (was a 500).
+        ("GET", "runs/99999999999999999999", None, 404, "no run 99999999999999999999"),
+        ("POST", "runs/99999999999999999999/repair", {}, 404, "no run"),
+        # No such route: a JSON answer, not Jupyter's HTML page.
+        ("GET", "runs/abc", None, 404, "no route GET /nbflow/api/runs/abc"),
+        ("POST", "nope", {}, 404, "openapi.yaml"),
     ]
     for method, path, body, status, message in cases:
         if body == "not json":
