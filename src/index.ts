@@ -22,7 +22,8 @@ import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 
 import { openRunDialog } from './dialog';
 import { DRIVE_NAME, RunsDrive, drivePath } from './drive';
-import { NbflowPanel, changed } from './panel';
+import { changed } from './live';
+import { NbflowPanel } from './panel';
 import { RunView } from './runview';
 
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24">
@@ -64,6 +65,25 @@ class RunButton implements DocumentRegistry.IWidgetExtension<NotebookPanel, INot
     });
     panel.toolbar.insertItem(10, 'nbflowRun', button);
     return new DisposableDelegate(() => button.dispose());
+  }
+}
+
+/**
+ * Whether the cells of an open notebook differ from the file on disk. A notebook is
+ * often marked dirty by its kernel's metadata alone; only cell sources matter to a run.
+ */
+async function cellsDiffer(app: JupyterFrontEnd, panel: NotebookPanel): Promise<boolean> {
+  if (!panel.context.model.dirty) {
+    return false;
+  }
+  const text = (source: unknown) => (Array.isArray(source) ? source.join('') : String(source));
+  const sources = (cells: any[]) => JSON.stringify(cells.map(c => [c.cell_type, text(c.source)]));
+  try {
+    const saved = await app.serviceManager.contents.get(panel.context.path, { content: true });
+    const current = panel.context.model.toJSON() as unknown as { cells: any[] };
+    return sources(saved.content.cells) !== sources(current.cells);
+  } catch {
+    return true;
   }
 }
 
@@ -135,7 +155,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         // nbflow runs the file on disk; the dialog says so when the open copy differs.
         const open = notebooks.find(w => w.context.path === path);
-        const result = await openRunDialog(path, Boolean(open?.context.model.dirty));
+        const result = await openRunDialog(path, open ? await cellsDiffer(app, open) : false);
         if (!result) {
           return;
         }

@@ -3,45 +3,16 @@
  * kept up to date by polling the REST API.
  */
 import { ReactWidget } from '@jupyterlab/apputils';
-import { Signal } from '@lumino/signaling';
-import React, { useCallback, useEffect, useRef, useState } from 'react';
+import React, { useCallback, useState } from 'react';
 
 import { FINISHED, IRun, IWorkflow, api } from './api';
 import { duration, stateClass, stateLabel, when } from './format';
-
-/** Emitted after anything in the UI changed runs or workflows: views refresh at once. */
-export const changed = new Signal<object, void>({});
-
-/** Call `load` now, every `ms`, and when `changed` fires; never two loads at once. */
-export function usePolling(load: () => Promise<void>, ms: number): void {
-  const busy = useRef(false);
-  const tick = useCallback(async () => {
-    if (busy.current) {
-      return;
-    }
-    busy.current = true;
-    try {
-      await load();
-    } finally {
-      busy.current = false;
-    }
-  }, [load]);
-  useEffect(() => {
-    void tick();
-    const timer = window.setInterval(() => void tick(), ms);
-    const onChanged = () => void tick();
-    changed.connect(onChanged);
-    return () => {
-      window.clearInterval(timer);
-      changed.disconnect(onChanged);
-    };
-  }, [tick, ms]);
-}
+import { Notify, act as perform, changed, usePolling } from './live';
 
 interface IPanelProps {
   openRun: (id: number) => void;
   openFile: (path: string) => void;
-  notify: (message: string, kind: 'success' | 'error' | 'info') => void;
+  notify: Notify;
 }
 
 function Workflows(props: IPanelProps): JSX.Element {
@@ -57,15 +28,7 @@ function Workflows(props: IPanelProps): JSX.Element {
   }, []);
   usePolling(load, 5000);
 
-  const act = async (what: () => Promise<unknown>, done: string) => {
-    try {
-      await what();
-      props.notify(done, 'success');
-    } catch (e) {
-      props.notify((e as Error).message, 'error');
-    }
-    changed.emit();
-  };
+  const act = (what: () => Promise<unknown>, done: string) => perform(what, done, props.notify);
 
   return (
     <section className="nbflow-section nbflow-workflows">
@@ -117,7 +80,7 @@ function Workflows(props: IPanelProps): JSX.Element {
               {!w.ok && (
                 <div className="nbflow-error">
                   {w.problems.map((p, i) => (
-                    <div key={i}>{`${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`}</div>
+                    <div key={i}>{`${p.line ? `line ${p.line}: ` : ''}${p.message}`}</div>
                   ))}
                 </div>
               )}

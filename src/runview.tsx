@@ -8,13 +8,25 @@ import React, { useCallback, useState } from 'react';
 import { FINISHED, IAttempt, IRun, ITask, IUnit, api } from './api';
 import { NODE_H, NODE_W, layout } from './dag';
 import { duration, short, stateClass, stateLabel, when } from './format';
-import { changed, usePolling } from './panel';
+import { Notify, act as perform, usePolling } from './live';
 
 export interface IRunViewProps {
   id: number;
   openArtifact: (path: string) => void;
-  notify: (message: string, kind: 'success' | 'error' | 'info') => void;
+  notify: Notify;
 }
+
+/** States drawn as a filled box in the DAG (the others only outline theirs). */
+const SOLID = new Set([
+  'success',
+  'success_with_failures',
+  'failed',
+  'timed_out',
+  'running',
+  'waiting_for_retry',
+  'upstream_failed',
+  'canceled'
+]);
 
 /** Task states after which repair has something to rerun. */
 const REPAIRABLE = new Set(['failed', 'timed_out', 'canceled', 'upstream_failed', 'upstream_canceled']);
@@ -75,7 +87,12 @@ function Dag(props: { run: IRun; selected: string | null; select: (key: string) 
         return (
           <g
             key={n.key}
-            className={`nbflow-dag-node ${stateClass(task.state)}${props.selected === n.key ? ' nbflow-selected' : ''}`}
+            className={[
+              'nbflow-dag-node',
+              stateClass(task.state),
+              SOLID.has(task.state) ? 'nbflow-solid' : '',
+              props.selected === n.key ? 'nbflow-selected' : ''
+            ].join(' ')}
             data-task={n.key}
             data-state={task.state}
             transform={`translate(${n.x}, ${n.y})`}
@@ -250,15 +267,7 @@ function RunPage(props: IRunViewProps): JSX.Element {
     run.tasks[0];
   const repairable = FINISHED.has(run.state) && run.tasks.some(t => REPAIRABLE.has(t.state));
 
-  const act = async (what: () => Promise<unknown>, done: string) => {
-    try {
-      await what();
-      props.notify(done, 'success');
-    } catch (e) {
-      props.notify((e as Error).message, 'error');
-    }
-    changed.emit();
-  };
+  const act = (what: () => Promise<unknown>, done: string) => perform(what, done, props.notify);
   const repair = async (tasks: string[]) => {
     const which = tasks.length
       ? `task ${tasks.join(', ')} and what depends on it`

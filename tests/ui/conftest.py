@@ -128,11 +128,17 @@ class Lab:
         self.log.close()
 
 
+# pytest-jupyter's plugin is global once the server tests load it, and two of its fixtures
+# are autouse: they would take (and close) the event loop Playwright's sync API is running.
+# Here no server runs in the test process, so neither has anything to do.
 @pytest.fixture(autouse=True)
 def jp_asyncio_loop():
-    """Replaces pytest-jupyter's autouse loop fixture here (its plugin is global once the
-    server tests load it): it would close the loop Playwright's sync API is running."""
     yield None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup():
+    yield
 
 
 @pytest.fixture
@@ -153,7 +159,9 @@ def lab(ui_project: ProjectDir, tmp_path: Path) -> Iterator[Lab]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in this
+# thread until it stops, which the asyncio tests of later modules must not find.
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         pytest.fail(
@@ -224,3 +232,11 @@ def open_panel(page) -> None:
     """Click nbflow's icon in the left side bar."""
     page.locator('.jp-SideBar [data-id="nbflow-panel"]').click()
     page.locator("#nbflow-panel .nbflow-panel-content").wait_for()
+
+
+def run_from_panel(page, workflow: str, run_id: int = 1):
+    """Load JupyterLab, click "Run now" on `workflow` in the panel; the run view it opens."""
+    open_lab(page)
+    open_panel(page)
+    page.locator(f'.nbflow-workflow[data-workflow="{workflow}"] .nbflow-run-now').click()
+    return page.locator(f".nbflow-run-view[data-run='{run_id}']")

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.conftest import open_lab, open_panel
+from tests.ui.conftest import open_lab, open_panel, run_from_panel
 
 pytestmark = [pytest.mark.browser, pytest.mark.kernel]
 
@@ -77,6 +77,8 @@ def test_the_notebook_button_runs_it_with_typed_parameters(page, ui_project):
     expect(dialog.locator('input[name="text"]')).to_have_value("default")
     expect(dialog.locator('input[name="count"]')).to_have_value("0")
     expect(dialog.locator('input[name="code"]')).to_have_value("000")
+    # Opening a notebook is not editing it: no warning about unsaved changes.
+    expect(dialog.locator(".nbflow-unsaved")).to_have_count(0)
     page.shots("button", page.locator(".jp-NotebookPanel:visible .jp-Toolbar").first)
     dialog.locator('input[name="text"]').fill('it\'s "quoted"')
     dialog.locator('input[name="count"]').fill("7")
@@ -192,10 +194,7 @@ tasks:
 def test_repair_a_failed_run_from_the_run_view(page, ui_project):
     marker = ui_project.root / "fragile.marker"
     ui_project.workflow("fragile", FRAGILE.format(marker=marker))
-    open_lab(page)
-    open_panel(page)
-    page.locator('.nbflow-workflow[data-workflow="fragile"] .nbflow-run-now').click()
-    view = page.locator(".nbflow-run-view[data-run='1']")
+    view = run_from_panel(page, "fragile")
     expect(view).to_have_attribute("data-state", "failed", timeout=90_000)
     expect(view.locator('.nbflow-dag-node[data-task="report"]')).to_have_attribute(
         "data-state", "upstream_failed"
@@ -234,10 +233,7 @@ tasks:
 def test_cancel_a_running_run_from_the_run_view(page, ui_project):
     marker = ui_project.root / "sleepy.pid"
     ui_project.workflow("slow", SLOW.format(marker=marker))
-    open_lab(page)
-    open_panel(page)
-    page.locator('.nbflow-workflow[data-workflow="slow"] .nbflow-run-now').click()
-    view = page.locator(".nbflow-run-view[data-run='1']")
+    view = run_from_panel(page, "slow")
     expect(view.locator('.nbflow-dag-node[data-task="sleep"]')).to_have_attribute(
         "data-state", "running", timeout=60_000
     )
@@ -251,3 +247,25 @@ def test_cancel_a_running_run_from_the_run_view(page, ui_project):
     )
     expect(view.locator(".nbflow-cancel")).to_be_disabled()
     page.shots("canceled-run")
+
+
+def test_the_browser_session_needs_the_xsrf_token_to_change_anything(page, ui_project):
+    """Logged in by cookie, as the extension is: a POST without Jupyter's XSRF header is refused."""
+    open_lab(page)
+    answers = page.evaluate(
+        """async () => {
+            const xsrf = document.cookie.split('; ').find(c => c.startsWith('_xsrf='));
+            const post = headers => fetch('/nbflow/api/runs', {
+                method: 'POST', body: JSON.stringify({workflow: 'nope'}), headers,
+                credentials: 'same-origin'
+            }).then(async r => [r.status, await r.text()]);
+            return {
+                without: await post({}),
+                with: await post({'X-XSRFToken': decodeURIComponent(xsrf.split('=')[1])}),
+            };
+        }"""
+    )
+    assert answers["without"][0] == 403
+    status, body = answers["with"]
+    assert status == 404 and "nope" in body
+    assert page.lab.api("GET", "runs") == []
