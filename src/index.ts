@@ -112,7 +112,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(existing.id);
         return existing;
       }
-      const content = new RunView({ id, openArtifact, notify });
+      const content = new RunView({
+        id,
+        openArtifact,
+        openRun: other => void app.commands.execute(CommandIDs.openRun, { id: other }),
+        notify
+      });
       const widget = new MainAreaWidget({ content });
       widget.id = `nbflow-run-${id}`;
       widget.title.label = `Run #${id}`;

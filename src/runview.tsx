@@ -3,16 +3,17 @@
  * values and errors, and buttons to cancel or repair.
  */
 import { Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
-import React, { useCallback, useState } from 'react';
+import React, { useCallback, useRef, useState } from 'react';
 
 import { FINISHED, IAttempt, IRun, ITask, IUnit, api } from './api';
 import { NODE_H, NODE_W, layout } from './dag';
 import { duration, short, stateClass, stateLabel, when } from './format';
-import { Notify, act as perform, usePolling } from './live';
+import { Notify, act as perform, changed, usePolling } from './live';
 
 export interface IRunViewProps {
   id: number;
   openArtifact: (path: string) => void;
+  openRun: (id: number) => void;
   notify: Notify;
 }
 
@@ -192,13 +193,21 @@ function Attempts(props: { unit: IUnit; label: string; openArtifact: (path: stri
   );
 }
 
+/** The child run a `workflow` task started, from its output. */
+function childRun(task: ITask): number | null {
+  const output = task.output as { run_id?: unknown } | null;
+  return task.kind === 'workflow' && typeof output?.run_id === 'number' ? output.run_id : null;
+}
+
 function TaskDetails(props: {
   run: IRun;
   task: ITask;
   openArtifact: (path: string) => void;
+  openRun: (id: number) => void;
   rerun: (key: string) => void;
 }) {
   const { task, run } = props;
+  const child = childRun(task);
   return (
     <div className="nbflow-task-details" data-task={task.key}>
       <h3>
@@ -215,6 +224,13 @@ function TaskDetails(props: {
         {task.depends_on.length > 0 && ` · after ${task.depends_on.map(e => e.task).join(', ')}`}
       </p>
       {task.message && <p className="nbflow-message">{task.message}</p>}
+      {child !== null && (
+        <p>
+          <button className="nbflow-link nbflow-open-child" onClick={() => props.openRun(child)}>
+            Open child run #{child}
+          </button>
+        </p>
+      )}
       {task.kind === 'condition' && task.outcome !== null && (
         <p>
           Outcome: <code>{String(task.outcome)}</code>
@@ -247,10 +263,16 @@ function RunPage(props: IRunViewProps): JSX.Element {
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
   const active = run !== null && !FINISHED.has(run.state);
+  const seen = useRef<string | null>(null);
   const load = useCallback(async () => {
     try {
-      setRun(await api.run(props.id));
+      const fresh = await api.run(props.id);
+      setRun(fresh);
       setError(null);
+      if (seen.current !== null && seen.current !== fresh.state) {
+        changed.emit(); // the panel's list shows the new state now, not at its next poll
+      }
+      seen.current = fresh.state;
     } catch (e) {
       setError((e as Error).message);
     }
@@ -305,7 +327,14 @@ function RunPage(props: IRunViewProps): JSX.Element {
         {run.trigger.type} run of <code>{run.workflow_path}</code>
         {run.start_time && ` · started ${when(run.start_time)} · ${duration(run.start_time, run.end_time)}`}
         {run.repair_count > 0 && ` · repaired ${run.repair_count}×`}
-        {run.parent_run_id && ` · child of run #${run.parent_run_id}`}
+        {run.parent_run_id && (
+          <>
+            {' · child of '}
+            <button className="nbflow-link nbflow-open-parent" onClick={() => props.openRun(run.parent_run_id!)}>
+              run #{run.parent_run_id}
+            </button>
+          </>
+        )}
       </p>
       {run.message && <p className="nbflow-message">{run.message}</p>}
       {error && <div className="nbflow-error">{error}</div>}
@@ -319,7 +348,13 @@ function RunPage(props: IRunViewProps): JSX.Element {
         <Dag run={run} selected={focus?.key ?? null} select={setSelected} />
       </div>
       {focus && (
-        <TaskDetails run={run} task={focus} openArtifact={props.openArtifact} rerun={key => void repair([key])} />
+        <TaskDetails
+          run={run}
+          task={focus}
+          openArtifact={props.openArtifact}
+          openRun={props.openRun}
+          rerun={key => void repair([key])}
+        />
       )}
     </div>
   );

@@ -269,3 +269,44 @@ def test_the_browser_session_needs_the_xsrf_token_to_change_anything(page, ui_pr
     status, body = answers["with"]
     assert status == 404 and "nope" in body
     assert page.lab.api("GET", "runs") == []
+
+
+def test_a_child_run_opens_from_its_parent_and_back(page, ui_project):
+    ui_project.workflow("child", "tasks:\n  - {key: inner, notebook: notebooks/ok.ipynb}\n")
+    ui_project.workflow("parent", "tasks:\n  - {key: sub, workflow: child}\n")
+    view = run_from_panel(page, "parent")
+    expect(view).to_have_attribute("data-state", "success", timeout=90_000)
+    view.locator('.nbflow-dag-node[data-task="sub"]').click()
+    view.locator(".nbflow-open-child").click()
+    child = page.locator(".nbflow-run-view[data-run='2']")
+    expect(child).to_have_attribute("data-state", "success")
+    expect(child.locator('.nbflow-dag-node[data-task="inner"]')).to_be_visible()
+    child.locator(".nbflow-open-parent").click()
+    expect(page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")).to_contain_text(
+        "Run #1"
+    )
+
+
+FAN_OUT = """\
+tasks:
+  - key: each
+    notebook: notebooks/ok.ipynb
+    for_each: {inputs: [1, 2, 3], concurrency: 2}
+    parameters: {x: "{{input}}"}
+"""
+
+
+def test_for_each_iterations_each_keep_their_notebook(page, ui_project):
+    ui_project.workflow("fan", FAN_OUT)
+    view = run_from_panel(page, "fan")
+    expect(view).to_have_attribute("data-state", "success", timeout=90_000)
+    node = view.locator('.nbflow-dag-node[data-task="each"]')
+    expect(node).to_contain_text("3/3")
+    node.click()
+    iterations = view.locator(".nbflow-iteration")
+    expect(iterations).to_have_count(3)
+    expect(iterations.nth(1)).to_contain_text("doubled")
+    page.shots("for-each")
+    iterations.nth(1).locator(".nbflow-open-attempt").click()
+    executed = page.locator(".jp-NotebookPanel:visible")
+    expect(executed.locator(".jp-Cell").filter(has_text="# Parameters")).to_contain_text("x = 2")
