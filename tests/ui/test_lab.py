@@ -111,7 +111,8 @@ def test_a_bad_value_is_answered_in_the_dialog(page, ui_project):
     # nbflow runs the saved file and says so; it never saves the user's notebook itself.
     expect(dialog.locator(".nbflow-unsaved")).to_contain_text("unsaved changes")
     dialog.locator('input[name="count"]').fill("seven")
-    dialog.locator(".nbflow-submit").click()
+    # Enter in a field submits the form (it does not close the dialog).
+    dialog.locator('input[name="count"]').press("Enter")
     expect(dialog.locator(".nbflow-error")).to_contain_text("count: expected a whole number")
     assert page.lab.api("GET", "runs") == []
     # A list that is not JSON is refused the same way, before anything is sent.
