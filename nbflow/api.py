@@ -15,7 +15,7 @@ from typing import Any
 
 from . import authoring, catalog, graph, loader, processes, recovery, runfiles, triggers
 from . import logs as logs_module
-from .clock import Clock
+from .clock import Clock, iso
 from .errors import (
     Problem,
     RunBusy,
@@ -29,7 +29,7 @@ from .params import NotebookParameter, notebook_parameters
 from .project import Project
 from .rundoc import run_document
 from .runner import Observer, Repair, Runner, create_run
-from .scheduler import Scheduler, trigger_kinds
+from .scheduler import HEARTBEAT_STALE, Scheduler, alive_schedulers, trigger_kinds
 from .states import TaskState
 from .store import ACTIVE_RUN_STATES, Store
 
@@ -539,6 +539,29 @@ def schedule_list(project: Project) -> list[dict[str, Any]]:
         return out
     finally:
         store.close()
+
+
+def scheduler_status(project: Project, now: float | None = None) -> dict[str, Any]:
+    """Whether a scheduler serves the project now: the ones heard from recently."""
+    store = open_store(project)
+    try:
+        beats = store.schedulers()
+    finally:
+        store.close()
+    alive = alive_schedulers(beats, time.time() if now is None else now)
+    return {
+        "running": bool(alive),
+        "schedulers": [
+            {
+                "host": b["host"],
+                "pid": b["pid"],
+                "started": iso(b.get("started")),
+                "seen": iso(b["seen"]),
+            }
+            for b in alive
+        ],
+        "stale_after": HEARTBEAT_STALE,
+    }
 
 
 def set_paused(project: Project, name: str, paused: bool) -> dict[str, Any]:

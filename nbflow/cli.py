@@ -350,6 +350,12 @@ def schedule_list(ctx: click.Context, as_json: bool) -> None:
     if not entries:
         click.echo("no workflow has a trigger")
         return
+    status = api.scheduler_status(_project(ctx))
+    if status["running"]:
+        serving = ", ".join(f"{s['host']} pid {s['pid']}" for s in status["schedulers"])
+        click.echo(f"scheduler running: {serving}")
+    else:
+        click.echo("no scheduler is running: triggers fire only while `nbflow schedule` runs")
     for e in entries:
         kinds = ", ".join(e["triggers"])
         state = f"paused ({e['paused_by']})" if e["paused"] else "active"

@@ -31,6 +31,17 @@ from .watch import FolderWatch
 log = logging.getLogger("nbflow.schedule")
 
 RECOVERY_EVERY = 2.0  # seconds between looks for runs whose runner died
+HEARTBEAT_EVERY = 5.0  # seconds between a scheduler's "still alive" records in the history
+# A scheduler not heard from for this long is taken for gone (it may have been killed).
+HEARTBEAT_STALE = 3 * HEARTBEAT_EVERY
+
+
+def alive_schedulers(beats: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    """The schedulers among recorded heartbeats that were heard from recently."""
+    return sorted(
+        (b for b in beats if now - float(b.get("seen", 0)) <= HEARTBEAT_STALE),
+        key=lambda b: float(b.get("started") or 0),
+    )
 
 
 @dataclass(frozen=True)
@@ -92,9 +103,11 @@ class Scheduler:
         self.launched: set[int] = set()  # runs this scheduler handed to its launcher
         self._cache: dict[Path, tuple[float, Workflow | None]] = {}
         self._last_recovery = float("-inf")
+        self._last_beat = float("-inf")
         self.pid = os.getpid()
         self.host = socket.gethostname()
         self.started = processes.started_at(self.pid)
+        self.key = f"{self.host}:{self.pid}"
 
     # -- the project's workflows ---------------------------------------------------------
 
@@ -118,6 +131,12 @@ class Scheduler:
 
     def tick(self, now: float) -> list[Decision]:
         """Every decision due at `now`: runs created (and handed to the launcher)."""
+        if now - self._last_beat >= HEARTBEAT_EVERY:
+            self._last_beat = now
+            self.store.beat_scheduler(
+                self.key,
+                {"host": self.host, "pid": self.pid, "started": self.started, "seen": now},
+            )
         if now - self._last_recovery >= RECOVERY_EVERY:
             self._last_recovery = now
             for run_id in recovery.recover(self.store, self.project, now):
@@ -386,4 +405,5 @@ class Scheduler:
                 len(self.running),
             )
             await asyncio.gather(*self.running.values(), return_exceptions=True)
+        self.store.drop_scheduler(self.key)
         log.info("scheduler stopped")

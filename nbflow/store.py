@@ -8,6 +8,7 @@ Only the runner calls the writing methods.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -402,6 +403,27 @@ class Store:
         except IntegrityError:
             pass  # another scheduler was first
         return self.trigger_state(workflow) or {"workflow": workflow, "paused": False, "since": now}
+
+    # -- scheduler heartbeats (rows `scheduler:HOST:PID` of nbflow_meta) --------------------
+
+    def beat_scheduler(self, key: str, info: dict[str, Any]) -> None:
+        """Record that the scheduler `key` is alive (`info` holds its `seen` time)."""
+        name = f"scheduler:{key}"
+        value = json.dumps(info)
+        with self.engine.begin() as conn:
+            changed = conn.execute(update(meta).where(meta.c.name == name).values(value=value))
+            if changed.rowcount == 0:
+                conn.execute(insert(meta).values(name=name, value=value))
+
+    def drop_scheduler(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(meta).where(meta.c.name == f"scheduler:{key}"))
+
+    def schedulers(self) -> list[dict[str, Any]]:
+        """Every scheduler heartbeat recorded, live or stale."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(meta.c.value).where(meta.c.name.like("scheduler:%")))
+            return [json.loads(value) for (value,) in rows]
 
     def set_paused(self, workflow: str, paused: bool, now: float) -> None:
         self.ensure_trigger_state(workflow, now)

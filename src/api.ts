@@ -80,6 +80,12 @@ export interface ISchedule {
   active_runs: number;
 }
 
+export interface ISchedulerStatus {
+  running: boolean;
+  schedulers: { host: string; pid: number; started: string | null; seen: string }[];
+  stale_after: number;
+}
+
 export interface IWorkflow {
   file: string;
   name: string;
@@ -165,6 +171,7 @@ function post<T>(endpoint: string, body: unknown): Promise<T> {
 export const api = {
   workflows: () => request<IWorkflow[]>('workflows'),
   schedules: () => request<ISchedule[]>('schedules'),
+  scheduler: () => request<ISchedulerStatus>('scheduler'),
   runs: (limit = 30, workflow?: string) => request<IRun[]>('runs', {}, { limit, workflow }),
   run: (id: number) => request<IRun>(`runs/${id}`),
   startRun: (workflow: string, parameters: Record<string, unknown> = {}) =>

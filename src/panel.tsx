@@ -5,7 +5,7 @@
 import { ReactWidget } from '@jupyterlab/apputils';
 import React, { useCallback, useState } from 'react';
 
-import { FINISHED, IRun, IWorkflow, api } from './api';
+import { FINISHED, IRun, ISchedulerStatus, IWorkflow, api } from './api';
 import { duration, stateClass, stateLabel, when } from './format';
 import { Notify, act as perform, changed, usePolling } from './live';
 
@@ -17,10 +17,13 @@ interface IPanelProps {
 
 function Workflows(props: IPanelProps): JSX.Element {
   const [workflows, setWorkflows] = useState<IWorkflow[] | null>(null);
+  const [scheduler, setScheduler] = useState<ISchedulerStatus | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(async () => {
     try {
-      setWorkflows(await api.workflows());
+      const [found, status] = await Promise.all([api.workflows(), api.scheduler()]);
+      setWorkflows(found);
+      setScheduler(status);
       setError(null);
     } catch (e) {
       setError((e as Error).message);
@@ -30,10 +33,24 @@ function Workflows(props: IPanelProps): JSX.Element {
 
   const act = (what: () => Promise<unknown>, done: string) => perform(what, done, props.notify);
 
+  const triggered = (workflows ?? []).some(w => w.schedule);
   return (
     <section className="nbflow-section nbflow-workflows">
       <h3>Workflows</h3>
       {error && <div className="nbflow-error">{error}</div>}
+      {scheduler?.running && (
+        <p className="nbflow-muted nbflow-scheduler" data-running="true">
+          Scheduler running:{' '}
+          {scheduler.schedulers.map(s => `${s.host} (pid ${s.pid})`).join(', ')}
+        </p>
+      )}
+      {scheduler && !scheduler.running && triggered && (
+        <div className="nbflow-warning nbflow-scheduler" data-running="false">
+          No scheduler is running for this project, so schedules and file arrivals do not fire.
+          Start <code>nbflow schedule</code> in a terminal here, or start JupyterLab with{' '}
+          <code>--NbflowServer.run_scheduler=True</code>.
+        </div>
+      )}
       {workflows?.length === 0 && (
         <p className="nbflow-muted">
           No workflow files in <code>workflows/</code> yet. Open a notebook and use “Run with

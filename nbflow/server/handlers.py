@@ -357,6 +357,12 @@ class SchedulesHandler(NbflowHandler):
         await self.answer(lambda: api.schedule_list(self.project))
 
 
+class SchedulerHandler(NbflowHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.answer(lambda: api.scheduler_status(self.project))
+
+
 class PauseHandler(NbflowHandler):
     @tornado.web.authenticated
     async def post(self, workflow: str, verb: str) -> None:
@@ -386,6 +392,7 @@ ROUTES: list[tuple[str, type[NbflowHandler]]] = [
     (r"runs/(\d+)/repair", RepairHandler),
     (r"runs/(\d+)/artifact", ArtifactHandler),
     ("schedules", SchedulesHandler),
+    ("scheduler", SchedulerHandler),
     (r"schedules/([A-Za-z0-9_.-]+)/(pause|resume)", PauseHandler),
     ("files", RunFilesHandler),
     ("openapi.yaml", OpenAPIHandler),

@@ -158,6 +158,8 @@ def test_list_pause_and_resume(project):
     assert listed.returncode == 0
     assert "nightly" in listed.stdout and "0 2 * * * Europe/Berlin  next " in listed.stdout
     assert "T02:00:00+01:00" in listed.stdout and "manual" not in listed.stdout
+    # Nothing serves the project: the listing says so first.
+    assert listed.stdout.startswith("no scheduler is running")
     assert project.cli("schedule", "pause", "nightly").stdout.strip() == "nightly: paused"
     code, entries = project.cli_json("schedule", "list")
     assert entries[0]["paused"] is True and entries[0]["paused_by"] == "command"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -54,9 +55,20 @@ async def wait_runs(root: Path, count: int) -> None:
     raise AssertionError(f"fewer than {count} runs")
 
 
-async def test_the_servers_scheduler_fires_and_shares_fires_with_a_daemon(jp_serverapp, root):
+async def scheduler_pids(jp_fetch) -> set[int]:
+    response = await jp_fetch("nbflow", "api", "scheduler", method="GET")
+    status = json.loads(response.body)
+    assert status["running"] is bool(status["schedulers"])
+    return {s["pid"] for s in status["schedulers"]}
+
+
+async def test_the_servers_scheduler_fires_and_shares_fires_with_a_daemon(
+    jp_serverapp, jp_fetch, root
+):
     await wait_runs(root, 2)
     assert {r["runner_pid"] for r in runs(root)} == {os.getpid()}  # the server fired them
+    # The lab's panel asks whether a scheduler serves the project: this server does.
+    assert await scheduler_pids(jp_fetch) == {os.getpid()}
     daemon = subprocess.Popen(
         [sys.executable, "-m", "nbflow.cli", "schedule", "--tick", "0.1"],
         cwd=root,
@@ -67,9 +79,12 @@ async def test_the_servers_scheduler_fires_and_shares_fires_with_a_daemon(jp_ser
     try:
         before = len(runs(root))
         await wait_runs(root, before + 4)
+        assert await scheduler_pids(jp_fetch) == {os.getpid(), daemon.pid}
     finally:
         daemon.send_signal(signal.SIGINT)
         await tornado.gen.sleep(0)
         daemon.communicate(timeout=60)
+    # A daemon that stops cleanly is no longer listed (its heartbeat is removed).
+    assert await scheduler_pids(jp_fetch) == {os.getpid()}
     times = [r["trigger_time"] for r in runs(root)]
     assert len(times) == len(set(times)), "a fire time started two runs"

@@ -143,6 +143,10 @@ def test_schedule_a_notebook_writes_a_workflow_file(page, ui_project):
     entry = page.locator('#nbflow-panel .nbflow-workflow[data-workflow="nightly_ok"]')
     expect(entry.locator(".nbflow-next-fire")).to_contain_text("30 2 * * * (Europe/Berlin)")
     expect(entry.locator(".nbflow-next-fire")).to_contain_text("next")
+    # Nothing serves the project's triggers yet: the panel says how to start a scheduler.
+    expect(page.locator('#nbflow-panel .nbflow-scheduler[data-running="false"]')).to_contain_text(
+        "nbflow schedule"
+    )
     text = written.read_text()
     assert "notebooks/ok.ipynb" in text and "Europe/Berlin" in text and "x: 5" in text
     assert ui_project.cli("validate").returncode == 0

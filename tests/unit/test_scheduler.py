@@ -206,3 +206,34 @@ def test_dst_skipped_and_repeated_hours_follow_croniter():
     assert triggers.iso_in(first, berlin) == "2026-10-25T02:30:00+02:00"
     assert triggers.iso_in(second, berlin) == "2026-10-25T02:30:00+01:00"  # the hour repeats
     assert second - first == 3600
+
+
+def test_a_scheduler_records_a_heartbeat_every_few_seconds_and_is_seen_alive(world):
+    from nbflow import api
+    from nbflow.scheduler import HEARTBEAT_EVERY, HEARTBEAT_STALE, alive_schedulers
+
+    world.workflow("w", "schedule: {cron: '0 6 * * *', timezone: UTC}\n")
+    world.project.state_dir.mkdir(parents=True)
+    store = Store(world.project.database_url)  # the history `api` reads
+    scheduler = Scheduler(world.project, store)
+    assert api.scheduler_status(world.project, now=T0)["running"] is False
+
+    scheduler.tick(T0)
+    (beat,) = store.schedulers()
+    assert beat["seen"] == T0 and beat["pid"] == os.getpid()
+    scheduler.tick(T0 + HEARTBEAT_EVERY / 2)  # not yet: one write per interval
+    assert store.schedulers()[0]["seen"] == T0
+    scheduler.tick(T0 + HEARTBEAT_EVERY)
+    assert store.schedulers()[0]["seen"] == T0 + HEARTBEAT_EVERY
+
+    status = api.scheduler_status(world.project, now=T0 + HEARTBEAT_EVERY + 1)
+    assert status["running"] is True
+    assert status["schedulers"][0]["pid"] == os.getpid()
+    # Not heard from for longer than the stale limit (killed, say): not running.
+    late = T0 + HEARTBEAT_EVERY + HEARTBEAT_STALE + 0.001
+    assert api.scheduler_status(world.project, now=late)["running"] is False
+    assert alive_schedulers(store.schedulers(), late) == []
+
+    # A scheduler that stops cleanly removes its heartbeat at once.
+    store.drop_scheduler(scheduler.key)
+    assert store.schedulers() == []
