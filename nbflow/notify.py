@@ -49,6 +49,9 @@ _QUERY_VALUE_RE = re.compile(r"(?P<pre>[?&][^=&\s#?]+=)[^&\s#'\"()<>]*")
 # Below this length a query value is not worth hunting for as a bare string (`page=1` would turn
 # every "1" in a message into ***); the `name=value` form above is still always redacted.
 _MIN_BARE_QUERY_SECRET = 4
+# A path segment that looks like a token (Slack's /services/T…/B…/<token>, Discord's
+# /webhooks/<id>/<token>): long, of token characters, with letters and digits mixed.
+_PATH_TOKEN_RE = re.compile(r"^(?=.*[A-Za-z])(?=.*[0-9])[A-Za-z0-9_~.+=-]{16,}$")
 _MAX_ERROR_CHARS = 500
 
 
@@ -140,7 +143,8 @@ class _SmtpServer:
 
 
 def redact_url(url: str) -> str:
-    """`url` with the password of `user:password@` and every query value replaced by ***."""
+    """`url` with the password of `user:password@`, every query value and token-like path
+    segments (a webhook's secret part, as in Slack's and Discord's URLs) replaced by ***."""
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. a broken IPv6 literal; fall back to the text rules
@@ -153,7 +157,10 @@ def redact_url(url: str) -> str:
         f"{piece.split('=', 1)[0]}={REDACTED}" if "=" in piece else piece
         for piece in parts.query.split("&")
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    path = "/".join(
+        REDACTED if _PATH_TOKEN_RE.match(segment) else segment for segment in parts.path.split("/")
+    )
+    return urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
 
 
 def _url_secrets(url: str) -> list[str]:
@@ -169,6 +176,7 @@ def _url_secrets(url: str) -> list[str]:
         value = piece.split("=", 1)[1] if "=" in piece else ""
         if len(value) >= _MIN_BARE_QUERY_SECRET:
             found.append(value)
+    found.extend(seg for seg in parts.path.split("/") if _PATH_TOKEN_RE.match(seg))
     return found + [unquote(s) for s in found if unquote(s) != s]
 
 

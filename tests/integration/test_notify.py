@@ -423,6 +423,19 @@ def test_mixed_destinations_each_get_a_delivery(hook_server, smtp_server):
         ("https://h.example/hook?token=abc&flag", "https://h.example/hook?token=***&flag"),
         ("https://u:p%40ss@h.example/x?a=1&b=2#frag", "https://u:***@h.example/x?a=***&b=***#frag"),
         ("http://127.0.0.1:9000/hook", "http://127.0.0.1:9000/hook"),
+        # Secrets in the path: Slack's and Discord's webhook URLs.
+        (
+            "https://hooks.slack.com/services/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",
+            "https://hooks.slack.com/services/T0AB12CD3/B0EF45GH6/***",
+        ),
+        (
+            "https://discord.com/api/webhooks/123456789012345678/Xy9_kL2-mN4pQ6rS8tU0vW2yZ4",
+            "https://discord.com/api/webhooks/123456789012345678/***",
+        ),
+        (
+            "https://h.example/hooks/run-ended-notification",
+            "https://h.example/hooks/run-ended-notification",
+        ),
     ],
 )
 def test_redact_url(url, shown):
@@ -454,7 +467,8 @@ def test_a_failed_run_notifies_mail_and_webhook_and_records_the_deliveries(
 ):
     controller, inbox = smtp_server
     base, hooks = hook_server
-    dead = f"http://user:s3cret@127.0.0.1:{free_port()}/hook?token=abcdef"
+    path_token = "aB3dE5fG7hI9jK1lM3nO5pQ7"  # a Slack-style secret in the path
+    dead = f"http://user:s3cret@127.0.0.1:{free_port()}/hook/{path_token}?token=abcdef"
     monkeypatch.setenv("NBFLOW_SMTP_URL", smtp_url(controller))
     monkeypatch.setenv("NBFLOW_MAIL_FROM", "nbflow@example.org")
     project.workflow(
@@ -495,6 +509,7 @@ def test_a_failed_run_notifies_mail_and_webhook_and_records_the_deliveries(
     bad = [n for n in shown if not n["ok"]]
     assert len(bad) == 1 and "s3cret" not in bad[0]["target"] and "abcdef" not in bad[0]["target"]
     assert "s3cret" not in (bad[0]["error"] or "") and "abcdef" not in (bad[0]["error"] or "")
+    assert path_token not in bad[0]["target"] and path_token not in (bad[0]["error"] or "")
     assert {(n["event"], n["kind"]) for n in shown if n["ok"]} == {
         ("on_start", "webhook"),
         ("on_failure", "webhook"),
