@@ -317,11 +317,21 @@ def workflows(project: Project) -> list[dict[str, Any]]:
     return out
 
 
-async def serve_scheduler(project: Project, stop: asyncio.Event, *, tick: float = 0.5) -> None:
-    """The scheduler inside another program's event loop (the Jupyter server)."""
+async def serve_scheduler(
+    project: Project,
+    stop: asyncio.Event,
+    *,
+    tick: float = 0.5,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """The scheduler inside another program's event loop (the Jupyter server).
+
+    `ready` is set once its first look (and heartbeat) is done.
+    """
     store = open_store(project)
     try:
-        await Scheduler(project, store, launcher=_launcher(project, store, None)).serve(stop, tick)
+        scheduler = Scheduler(project, store, launcher=_launcher(project, store, None))
+        await scheduler.serve(stop, tick, ready=ready)
     finally:
         store.close()
 

@@ -380,8 +380,13 @@ class Scheduler:
             if w.settings is not None and w.settings.file_arrival is not None
         }
 
-    async def serve(self, stop: asyncio.Event, tick: float = 0.5) -> None:
-        """Fire until `stop` is set; then wait for the runs this scheduler started."""
+    async def serve(
+        self, stop: asyncio.Event, tick: float = 0.5, *, ready: asyncio.Event | None = None
+    ) -> None:
+        """Fire until `stop` is set; then wait for the runs this scheduler started.
+
+        `ready`, if given, is set after the first tick (its heartbeat is then recorded).
+        """
         log.info("scheduler started for %s (pid %s)", self.project.root, self.pid)
         wake = asyncio.Event()
         watch = FolderWatch(asyncio.get_running_loop(), wake)
@@ -389,6 +394,8 @@ class Scheduler:
             while not stop.is_set():
                 wake.clear()
                 self.tick(self.clock.now())
+                if ready is not None:
+                    ready.set()
                 watch.update(self.watched_folders())
                 delay = self.next_wake(self.clock.now(), tick) - self.clock.now()
                 waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]

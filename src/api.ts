@@ -172,6 +172,7 @@ export const api = {
   workflows: () => request<IWorkflow[]>('workflows'),
   schedules: () => request<ISchedule[]>('schedules'),
   scheduler: () => request<ISchedulerStatus>('scheduler'),
+  startScheduler: () => post<ISchedulerStatus>('scheduler/start', {}),
   runs: (limit = 30, workflow?: string) => request<IRun[]>('runs', {}, { limit, workflow }),
   run: (id: number) => request<IRun>(`runs/${id}`),
   startRun: (workflow: string, parameters: Record<string, unknown> = {}) =>

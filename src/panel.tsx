@@ -47,8 +47,14 @@ function Workflows(props: IPanelProps): JSX.Element {
       {scheduler && !scheduler.running && triggered && (
         <div className="nbflow-warning nbflow-scheduler" data-running="false">
           No scheduler is running for this project, so schedules and file arrivals do not fire.
-          Start <code>nbflow schedule</code> in a terminal here, or start JupyterLab with{' '}
-          <code>--NbflowServer.run_scheduler=True</code>.
+          Start <code>nbflow schedule</code> in a terminal here, or run one inside this
+          JupyterLab server until it stops:
+          <button
+            className="jp-mod-styled nbflow-small nbflow-start-scheduler"
+            onClick={() => void act(() => api.startScheduler(), 'Scheduler started in this server')}
+          >
+            Start scheduler here
+          </button>
         </div>
       )}
       {workflows?.length === 0 && (

@@ -30,21 +30,39 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "nbflow.server"}]
 
 
-def _load_jupyter_server_extension(serverapp: Any) -> None:
+def start_scheduler(web_app: Any, project: Any) -> asyncio.Event | None:
+    """Run the project's scheduler in this server's event loop, unless it already runs here.
+
+    Returns an event set once its first look is done, or None if it was already running.
+    """
     from .. import api
+
+    stop = web_app.settings.get("nbflow_scheduler_stop")
+    if stop is not None and not stop.is_set():
+        return None
+    stop = asyncio.Event()
+    ready = asyncio.Event()
+    web_app.settings["nbflow_scheduler_stop"] = stop
+    tick = web_app.settings["nbflow_settings"].scheduler_tick
+    task = asyncio.get_event_loop().create_task(
+        api.serve_scheduler(project, stop, tick=tick, ready=ready)
+    )
+    web_app.settings["nbflow_scheduler_task"] = task  # a reference, so it is not collected
+    return ready
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
     from ..project import Project
     from .handlers import handlers
 
     settings = NbflowServer(config=serverapp.config)
     root = Project(Path(serverapp.root_dir).resolve())
     web_app = serverapp.web_app
+    web_app.settings["nbflow_settings"] = settings
     base = web_app.settings["base_url"]
     web_app.add_handlers(".*$", handlers(base, root))
     if settings.run_scheduler:
-        stop = asyncio.Event()
-        web_app.settings["nbflow_scheduler_stop"] = stop
-        loop = asyncio.get_event_loop()
-        loop.create_task(api.serve_scheduler(root, stop, tick=settings.scheduler_tick))
+        start_scheduler(web_app, root)
         serverapp.log.info("nbflow: scheduler running for %s", root.root)
     serverapp.log.info("nbflow: REST API at %snbflow/api/", base)
 

@@ -8,6 +8,7 @@ Paths in requests must stay inside the server's root folder.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -363,6 +364,21 @@ class SchedulerHandler(NbflowHandler):
         await self.answer(lambda: api.scheduler_status(self.project))
 
 
+class SchedulerStartHandler(NbflowHandler):
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        """Start the project's scheduler inside this server (as `run_scheduler` does)."""
+        from . import start_scheduler
+
+        async def action() -> None:
+            ready = start_scheduler(self.application, self.project)
+            if ready is not None:
+                await asyncio.wait_for(ready.wait(), timeout=30)
+            self.reply(api.scheduler_status(self.project))
+
+        await self.handle(action)
+
+
 class PauseHandler(NbflowHandler):
     @tornado.web.authenticated
     async def post(self, workflow: str, verb: str) -> None:
@@ -393,6 +409,7 @@ ROUTES: list[tuple[str, type[NbflowHandler]]] = [
     (r"runs/(\d+)/artifact", ArtifactHandler),
     ("schedules", SchedulesHandler),
     ("scheduler", SchedulerHandler),
+    ("scheduler/start", SchedulerStartHandler),
     (r"schedules/([A-Za-z0-9_.-]+)/(pause|resume)", PauseHandler),
     ("files", RunFilesHandler),
     ("openapi.yaml", OpenAPIHandler),

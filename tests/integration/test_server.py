@@ -209,3 +209,37 @@ async def test_the_openapi_description_matches_the_routes(jp_fetch, root):
             served.add(p)
             assert methods == set(spec["paths"][p]) - {"parameters"}, (p, methods)
     assert served == documented
+
+
+async def test_start_the_scheduler_inside_the_server_on_request(jp_fetch, root):
+    """The panel's button: a server started without run_scheduler starts one on request."""
+    import os
+    import sys
+
+    import tornado.gen
+
+    from nbflow.store import Store
+
+    (root / "workflows" / "tick.yaml").write_text(
+        'schedule: {cron: "* * * * * ?"}\n'
+        f'tasks:\n  - {{key: t, command: ["{sys.executable}", "-c", "pass"]}}\n'
+    )
+    code, status = await call(jp_fetch, "GET", "scheduler")
+    assert code == 200 and status["running"] is False
+    code, status = await call(jp_fetch, "POST", "scheduler/start", {})
+    assert code == 200 and status["running"] is True
+    assert [s["pid"] for s in status["schedulers"]] == [os.getpid()]
+    # Asked again: still the one scheduler, not a second one in the same server.
+    code, again = await call(jp_fetch, "POST", "scheduler/start", {})
+    assert code == 200 and [s["pid"] for s in again["schedulers"]] == [os.getpid()]
+
+    store = Store(f"sqlite:///{root / '.nbflow' / 'history.db'}")
+    try:
+        for _ in range(300):  # it fires on this test's event loop: give it turns
+            if store.list_runs("tick", limit=5):
+                break
+            await tornado.gen.sleep(0.1)
+        fired = store.list_runs("tick", limit=5)
+        assert fired and fired[0]["trigger_type"] == "schedule"
+    finally:
+        store.close()

@@ -156,6 +156,13 @@ def test_schedule_a_notebook_writes_a_workflow_file(page, ui_project):
     )
     page.shots("scheduled")
 
+    # One click runs a scheduler inside this JupyterLab server; the panel then names it.
+    page.locator("#nbflow-panel .nbflow-start-scheduler").click()
+    expect(page.locator('#nbflow-panel .nbflow-scheduler[data-running="true"]')).to_contain_text(
+        "Scheduler running"
+    )
+    assert page.lab.api("GET", "scheduler")["running"] is True
+
     entry.locator(".nbflow-pause").click()
     expect(entry.locator(".nbflow-badge")).to_have_text("paused")
     (schedule,) = page.lab.api("GET", "schedules")
