@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import tornado
 import yaml
 
 from nbflow.server.handlers import ROUTES
-from tests.conftest import TEST_NOTEBOOKS
+from tests.integration.conftest import call, server_root
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -21,33 +20,8 @@ BAD = "tasks:\n  - {key: a, notebok: notebooks/ok.ipynb}\n"
 
 
 @pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"nbflow.server": True}}}
-
-
-@pytest.fixture
 def root(jp_root_dir: Path, monkeypatch) -> Path:
-    monkeypatch.delenv("NBFLOW_HOME", raising=False)
-    shutil.copytree(TEST_NOTEBOOKS, jp_root_dir / "notebooks")
-    (jp_root_dir / "workflows").mkdir()
-    (jp_root_dir / "workflows" / "good.yaml").write_text(GOOD)
-    return jp_root_dir
-
-
-async def call(jp_fetch, method: str, route: str, body=None, **params):
-    try:
-        response = await jp_fetch(
-            "nbflow",
-            "api",
-            *route.split("/"),
-            method=method,
-            body=json.dumps(body) if body is not None else (None if method == "GET" else "{}"),
-            params=params or None,
-        )
-    except tornado.httpclient.HTTPClientError as exc:
-        return exc.code, json.loads(exc.response.body) if exc.response.body else None
-    text = response.body.decode()
-    return response.code, (json.loads(text) if text and text[0] in "[{" else text)
+    return server_root(jp_root_dir, monkeypatch, GOOD)
 
 
 async def test_every_route_needs_authentication(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,7 @@ import tornado
 
 from nbflow import api
 from nbflow.project import Project
-from tests.conftest import TEST_NOTEBOOKS
-from tests.integration.test_server import call
+from tests.integration.conftest import call, server_root
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -46,17 +44,8 @@ TYPED = {
 
 
 @pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"nbflow.server": True}}}
-
-
-@pytest.fixture
 def root(jp_root_dir: Path, monkeypatch) -> Path:
-    monkeypatch.delenv("NBFLOW_HOME", raising=False)
-    monkeypatch.delenv("NBFLOW_DATABASE_URL", raising=False)
-    shutil.copytree(TEST_NOTEBOOKS, jp_root_dir / "notebooks")
-    (jp_root_dir / "workflows").mkdir()
-    (jp_root_dir / "workflows" / "good.yaml").write_text(GOOD)
+    server_root(jp_root_dir, monkeypatch, GOOD)
     (jp_root_dir / "notes.txt").write_text("not a notebook\n")
     return jp_root_dir
 
