@@ -12,9 +12,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import nbformat
-from nbformat.v4 import new_markdown_cell
-
 BANNER_TAG = "nbflow-error-banner"
 
 
@@ -32,6 +29,9 @@ def _interrupted_cell(nb: Any) -> int | None:
 
 def mark_interrupted(path: Path, *, headline: str, ename: str, evalue: str) -> int | None:
     """Add the banner and the error output; return the marked cell's index, if any."""
+    import nbformat
+    from nbformat.v4 import new_markdown_cell
+
     try:
         nb = nbformat.read(str(path), as_version=4)
     except (OSError, ValueError):

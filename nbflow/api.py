@@ -11,10 +11,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import authoring, catalog, graph, loader, processes, recovery, runfiles, triggers
-from . import logs as logs_module
+from . import graph, processes, recovery
 from .clock import Clock, iso
 from .errors import (
     Problem,
@@ -24,18 +23,46 @@ from .errors import (
     WorkflowFileError,
     WorkflowNotFound,
 )
-from .model import Workflow
-from .params import NotebookParameter, notebook_parameters
 from .project import Project
 from .rundoc import run_document
-from .runner import Observer, Repair, Runner, create_run
-from .scheduler import HEARTBEAT_STALE, Scheduler, alive_schedulers, trigger_kinds
+from .startup import lazy_module
 from .states import TaskState
 from .store import ACTIVE_RUN_STATES, Store
 
+# Imported on first use, so that commands reading the history (`runs`, `show`, `cancel`)
+# never load the YAML loader, the runner, papermill or the scheduler.
+if TYPE_CHECKING:
+    from . import authoring, catalog, loader, runfiles, triggers
+    from . import logs as logs_module
+    from . import params as params_module
+    from . import runner as runner_module
+    from . import scheduler as scheduler_module
+    from .model import Workflow
+    from .params import NotebookParameter
+    from .runner import Observer
+else:
+    authoring = lazy_module("nbflow.authoring")
+    catalog = lazy_module("nbflow.catalog")
+    loader = lazy_module("nbflow.loader")
+    runfiles = lazy_module("nbflow.runfiles")
+    triggers = lazy_module("nbflow.triggers")
+    logs_module = lazy_module("nbflow.logs")
+    params_module = lazy_module("nbflow.params")
+    runner_module = lazy_module("nbflow.runner")
+    scheduler_module = lazy_module("nbflow.scheduler")
 
-def open_store(project: Project, clock: Clock | None = None) -> Store:
-    """The project's run history, after finishing any run whose runner died."""
+
+def open_store(project: Project, clock: Clock | None = None, *, create: bool = False) -> Store:
+    """The project's run history, after finishing any run whose runner died.
+
+    Only what starts a run (`create`) may make a history in a folder that is not a project:
+    reading commands say that no project was found rather than leave a `.nbflow/` behind.
+    """
+    if not create and not project.exists:
+        raise UsageError(
+            f"no nbflow project in {project.root} or any folder above it (a project has a "
+            "workflows/ folder): cd into one or pass --project DIR"
+        )
     if project.database_url.startswith("sqlite:///"):
         project.state_dir.mkdir(parents=True, exist_ok=True)
     store = Store(project.database_url)
@@ -121,10 +148,10 @@ def run(
         project = Project(workflow.root)  # a file in another project's workflows/ runs there
     parameters = run_parameters(workflow, overrides or {})
     clock = clock or Clock()
-    store = open_store(project, clock)
+    store = open_store(project, clock, create=True)
     try:
         now = clock.now()
-        run_id = create_run(
+        run_id = runner_module.create_run(
             store,
             workflow,
             project,
@@ -135,7 +162,7 @@ def run(
         )
         if on_created:
             on_created(run_id, workflow)
-        runner = Runner(
+        runner = runner_module.Runner(
             workflow,
             project,
             store,
@@ -164,10 +191,10 @@ def start_detached(
     """Record a run and start it in a process of its own (it outlives the caller)."""
     workflow = load(project, name_or_path)
     parameters = run_parameters(workflow, overrides or {})
-    store = open_store(project)
+    store = open_store(project, create=True)
     try:
         now = time.time()
-        run_id = create_run(
+        run_id = runner_module.create_run(
             store,
             workflow,
             project,
@@ -254,7 +281,7 @@ def execute(project: Project, run_id: int, *, parallel: int | None = None) -> di
             runner_host=socket.gethostname(),
             runner_started=processes.started_at(pid),
         )
-        runner = Runner(
+        runner = runner_module.Runner(
             workflow,
             project,
             store,
@@ -330,7 +357,9 @@ async def serve_scheduler(
     """
     store = open_store(project)
     try:
-        scheduler = Scheduler(project, store, launcher=_launcher(project, store, None))
+        scheduler = scheduler_module.Scheduler(
+            project, store, launcher=_launcher(project, store, None)
+        )
         await scheduler.serve(stop, tick, ready=ready)
     finally:
         store.close()
@@ -428,7 +457,7 @@ def repair(
         )
         store.reset_tasks(run_id, order)
         kept = {k: TaskState(rows[k]["state"]) for k in upstream if k in rows and k not in selected}
-        start = Repair(
+        start = runner_module.Repair(
             number=number,
             start_time=run["start_time"] or clock.now(),
             kept_states=kept,
@@ -441,7 +470,7 @@ def repair(
             outputs={k: rows[k].get("output") for k in kept},
             last_attempts=store.last_attempts(run_id),
         )
-        runner = Runner(
+        runner = runner_module.Runner(
             workflow,
             project,
             store,
@@ -465,7 +494,7 @@ def _launcher(project: Project, store: Store, parallel: int | None) -> Any:
     async def launch(workflow: Workflow, run_id: int) -> None:
         run = store.get_run(run_id)
         assert run is not None
-        runner = Runner(
+        runner = runner_module.Runner(
             workflow,
             project,
             store,
@@ -489,7 +518,7 @@ def schedule(project: Project, *, parallel: int | None = None, tick: float = 0.5
     The first signal stops new runs and waits for the running ones; a second cancels them.
     """
     store = open_store(project)
-    sched = Scheduler(project, store, launcher=_launcher(project, store, parallel))
+    sched = scheduler_module.Scheduler(project, store, launcher=_launcher(project, store, parallel))
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -517,14 +546,14 @@ def schedule_list(project: Project) -> list[dict[str, Any]]:
     now = time.time()
     try:
         out = []
-        for workflow in Scheduler(project, store).workflows():
+        for workflow in scheduler_module.Scheduler(project, store).workflows():
             settings = workflow.settings
             assert settings is not None
             state = store.trigger_state(workflow.name) or {}
             entry: dict[str, Any] = {
                 "workflow": workflow.name,
                 "file": project.relative(workflow.path),
-                "triggers": trigger_kinds(workflow),
+                "triggers": scheduler_module.trigger_kinds(workflow),
                 "paused": bool(
                     settings.paused
                     or state.get("paused")
@@ -558,7 +587,7 @@ def scheduler_status(project: Project, now: float | None = None) -> dict[str, An
         beats = store.schedulers()
     finally:
         store.close()
-    alive = alive_schedulers(beats, time.time() if now is None else now)
+    alive = scheduler_module.alive_schedulers(beats, time.time() if now is None else now)
     return {
         "running": bool(alive),
         "schedulers": [
@@ -570,14 +599,14 @@ def scheduler_status(project: Project, now: float | None = None) -> dict[str, An
             }
             for b in alive
         ],
-        "stale_after": HEARTBEAT_STALE,
+        "stale_after": scheduler_module.HEARTBEAT_STALE,
     }
 
 
 def set_paused(project: Project, name: str, paused: bool) -> dict[str, Any]:
     """Pause or resume a workflow's triggers (a running scheduler sees it at its next tick)."""
     workflow = load(project, name)
-    if not trigger_kinds(workflow):
+    if not scheduler_module.trigger_kinds(workflow):
         raise UsageError(
             f"workflow {workflow.name!r} has no trigger (schedule, file_arrival, continuous)"
         )
@@ -597,11 +626,15 @@ def set_paused(project: Project, name: str, paused: bool) -> dict[str, Any]:
 def list_runs(
     project: Project, workflow: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
+    """The newest runs (of one workflow); a workflow that has no runs must at least exist."""
     store = open_store(project)
     try:
-        return [run_document({**r, "tasks": []}) for r in store.list_runs(workflow, limit)]
+        found = [run_document({**r, "tasks": []}) for r in store.list_runs(workflow, limit)]
     finally:
         store.close()
+    if workflow and not found:
+        workflow_path(project, workflow)  # raises WorkflowNotFound naming the known ones
+    return found
 
 
 def show(project: Project, run_id: int, store: Store | None = None) -> dict[str, Any]:
@@ -715,7 +748,7 @@ def notebook_params(project: Project, path: str) -> list[NotebookParameter]:
     candidate = Path(path)
     if not candidate.is_absolute() and not candidate.exists():
         candidate = project.root / path
-    return notebook_parameters(candidate)
+    return params_module.notebook_parameters(candidate)
 
 
 __all__ = [

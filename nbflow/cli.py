@@ -7,13 +7,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
+from .startup import lazy_module, skip_unused_imports
 
-from . import __version__, api
-from .errors import NbflowError, WorkflowFileError
-from .params import parse_assignments
-from .project import Project
-from .reporting import LiveReporter, PlainReporter
+skip_unused_imports()  # before anything imports nbformat (see startup.py)
+
+import click  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .errors import NbflowError, WorkflowFileError  # noqa: E402
+from .params import parse_assignments  # noqa: E402
+from .project import Project  # noqa: E402
+
+# Each command imports only what it uses: `--help`, `runs` and `show` never load the runner,
+# papermill, nbformat or the YAML loader.
+api = lazy_module("nbflow.api")
+reporting = lazy_module("nbflow.reporting")
 
 FINISHED_OK = ("success", "success_with_failures")
 
@@ -98,7 +106,7 @@ def run(
     project = _project(ctx)
     overrides = parse_assignments(params)
     live = sys.stderr.isatty()
-    reporter: LiveReporter | PlainReporter = LiveReporter() if live else PlainReporter()
+    reporter = reporting.LiveReporter() if live else reporting.PlainReporter()
     started: list[int] = []
     homes: list[Project] = []
 
@@ -107,7 +115,7 @@ def run(
         homes.append(home)
         where = home.run_dir(wf.name, run_id)
         click.echo(f"run {run_id} of {wf.name}: artifacts in {_shown(where)}/", err=True)
-        if isinstance(reporter, LiveReporter):
+        if isinstance(reporter, reporting.LiveReporter):
             reporter.start([t.key for t in wf.tasks])
             started.append(run_id)
 
@@ -121,7 +129,7 @@ def run(
             on_created=created,
         )
     finally:
-        if started and isinstance(reporter, LiveReporter):
+        if started and isinstance(reporter, reporting.LiveReporter):
             reporter.__exit__(None, None, None)
     if as_json:
         _print_json(doc)
@@ -207,7 +215,7 @@ def repair(
 ) -> None:
     """Rerun the failed part of a finished run (or the tasks named) in the same run."""
     project = _project(ctx)
-    reporter = PlainReporter()
+    reporter = reporting.PlainReporter()
     doc = api.repair(
         project,
         run_id,

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from . import annotate, processes, scraps
 from .glue import VALUES_FILE_ENV  # where `nbflow.glue` writes outside a kernel
 
@@ -95,6 +93,8 @@ async def run_notebook(
         # Index in the executed notebook as kept (papermill adds cells above the error).
         result.error["cell_index"] = _error_cell(artifact, result.error.get("cell_index"))
     if result.state == "success":
+        import nbformat
+
         try:
             result.values = scraps.read_scraps(nbformat.read(str(artifact), as_version=4))
             for name, value in result.values.items():
@@ -240,6 +240,8 @@ def _reported(outcome: tuple[int, bytes, bytes], worker: str) -> dict[str, Any] 
 
 
 def _error_cell(path: Path, fallback: int | None) -> int | None:
+    import nbformat
+
     try:
         nb = nbformat.read(str(path), as_version=4)
     except (OSError, ValueError):

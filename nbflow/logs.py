@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import nbformat
-
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def notebook_text(path: Path) -> str:
     """The outputs of an executed notebook, cell by cell, as plain text."""
+    import nbformat
+
     nb = nbformat.read(str(path), as_version=4)
     parts = [f"executed notebook: {path}"]
     for index, cell in enumerate(nb.cells):

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from .errors import UsageError
 
 _NO_DEFAULT = object()
@@ -95,6 +93,8 @@ def parse_parameters_source(source: str) -> list[NotebookParameter]:
 
 def notebook_parameters(path: Path) -> list[NotebookParameter]:
     """The parameters a notebook declares; an empty list when it has no parameters cell."""
+    import nbformat
+
     try:
         nb = nbformat.read(str(path), as_version=4)
     except FileNotFoundError:

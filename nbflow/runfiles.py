@@ -12,8 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from .errors import Forbidden, PathNotFound, UsageError
 from .project import Project
 
@@ -66,6 +64,8 @@ def file_model(project: Project, path: str, *, content: bool = True) -> dict[str
     if not content:
         return model
     if model["type"] == "notebook":
+        import nbformat
+
         try:
             # As Jupyter's contents API gives it: multi-line sources and outputs joined into
             # strings (on disk they are lists of lines, which JupyterLab would show joined

@@ -62,6 +62,9 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
+    from .startup import skip_unused_imports
+
+    skip_unused_imports()
     job = json.load(sys.stdin)
     result = execute(job)
     sys.stdout.write("\n" + json.dumps(result, default=str) + "\n")

@@ -1,0 +1,40 @@
+"""Start-up of nbflow's own processes (the CLI, attempt workers): import only what is used.
+
+nbformat imports jsonschema for its validator, and jsonschema registers its `iri` format
+checker by importing `rfc3987_syntax` when that package is installed (jupyter_events pulls it
+in with jupyter_server). That module builds a grammar at import time: 1.5-2 s on a quiet
+2-core machine, 5-7 s under load, on every `nbflow` command that touches a notebook and in
+every worker. No notebook schema uses a `format` keyword, so nbformat never calls that
+checker; nbflow's own processes mark the module as absent, which jsonschema treats as "not
+installed". Only nbflow's entry points call this: a kernel, a user's script and the Jupyter
+server keep their modules as they are.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from types import ModuleType
+
+UNUSED_MODULES = ("rfc3987_syntax",)
+
+
+def skip_unused_imports() -> None:
+    """Mark modules nbflow's processes never use as absent (once, before anything imports them)."""
+    for name in UNUSED_MODULES:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
+def lazy_module(name: str) -> ModuleType:
+    """`name` as a module that is imported on first use (commands that never use it skip it)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module named {name!r}")
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
