@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from . import authoring, catalog, loader, runfiles, triggers
     from . import logs as logs_module
     from . import params as params_module
+    from . import report as report_module
     from . import runner as runner_module
     from . import scheduler as scheduler_module
     from .model import Workflow
@@ -48,6 +49,7 @@ else:
     triggers = lazy_module("nbflow.triggers")
     logs_module = lazy_module("nbflow.logs")
     params_module = lazy_module("nbflow.params")
+    report_module = lazy_module("nbflow.report")
     runner_module = lazy_module("nbflow.runner")
     scheduler_module = lazy_module("nbflow.scheduler")
 
@@ -650,13 +652,21 @@ def show(project: Project, run_id: int, store: Store | None = None) -> dict[str,
     return run_document(found)
 
 
-def logs(project: Project, run_id: int, task: str, attempt: int | None = None) -> tuple[str, str]:
-    """(artifact path, text) of an attempt of a task (or `KEY[i]` iteration); default: the last."""
-    doc = show(project, run_id)
+def _units(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A run's tasks and for_each iterations (`KEY[i]`) by the name `logs` and `report` take."""
     units = {t["key"]: t for t in doc["tasks"]}
     for t in doc["tasks"]:
         for it in t.get("iterations", []):
             units[f"{t['key']}[{it['index']}]"] = it
+    return units
+
+
+def _chosen_attempt(
+    doc: dict[str, Any], task: str, attempt: int | None
+) -> tuple[dict[str, Any], Path]:
+    """An attempt of a task (default: the last) that left an artifact, and that file's path."""
+    run_id = doc["id"]
+    units = _units(doc)
     if task not in units:
         raise UsageError(f"run {run_id} has no task {task!r} (tasks: {', '.join(units)})")
     attempts = units[task]["attempts"]
@@ -674,10 +684,63 @@ def logs(project: Project, run_id: int, task: str, attempt: int | None = None) -
         )
     if not chosen["artifact"]:
         raise UsageError(f"attempt {chosen['number']} of {task!r} left no log")
-    path = project.root / chosen["artifact"]
+    return chosen, Path(chosen["artifact"])
+
+
+def logs(project: Project, run_id: int, task: str, attempt: int | None = None) -> tuple[str, str]:
+    """(artifact path, text) of an attempt of a task (or `KEY[i]` iteration); default: the last."""
+    chosen, artifact = _chosen_attempt(show(project, run_id), task, attempt)
+    path = project.root / artifact
     if not path.is_file():
         raise UsageError(f"{chosen['artifact']}: the log is gone")
     return chosen["artifact"], logs_module.attempt_text(path)
+
+
+def report(
+    project: Project,
+    run_id: int,
+    task: str | None = None,
+    *,
+    attempt: int | None = None,
+    no_input: bool = False,
+) -> tuple[Path, str]:
+    """(default file, HTML) of an attempt's executed notebook, or of the whole run."""
+    doc = show(project, run_id)
+    run_dir = project.run_dir(doc["workflow"], run_id)
+    if task is not None:
+        chosen, artifact = _chosen_attempt(doc, task, attempt)
+        path = project.root / artifact
+        if path.suffix != ".ipynb":
+            raise UsageError(
+                f"task {task!r} of run {run_id} is not a notebook: `nbflow logs` shows its log"
+            )
+        page = _attempt_page(
+            path, chosen, f"run {run_id} · {task} · attempt {chosen['number']}", no_input
+        )
+        return path.with_suffix(".html"), page
+    if attempt is not None:
+        raise UsageError("--attempt needs a TASK")
+    notebooks = {}
+    for label, unit in _units(doc).items():
+        last = unit["attempts"][-1] if unit["attempts"] else None
+        if last and (last["artifact"] or "").endswith(".ipynb"):
+            path = project.root / last["artifact"]
+            if path.is_file():
+                notebooks[f"{label} · attempt {last['number']} · {last['state']}"] = _attempt_page(
+                    path, last, f"run {run_id} · {label}", no_input
+                )
+    return run_dir / "report.html", report_module.run_html(doc, notebooks)
+
+
+def _attempt_page(path: Path, attempt: dict[str, Any], title: str, no_input: bool) -> str:
+    if not path.is_file():
+        raise UsageError(f"{_shown(path)}: the executed notebook is gone")
+    try:
+        return report_module.attempt_html(
+            path, parameters=attempt["parameters"], title=title, no_input=no_input
+        )
+    except (ValueError, OSError) as exc:  # nbformat's NotJSONError is a ValueError
+        raise UsageError(f"{_shown(path)}: not a readable notebook ({exc})") from None
 
 
 def run_notebook(

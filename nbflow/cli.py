@@ -320,6 +320,38 @@ def logs(ctx: click.Context, run_id: int, task: str, attempt: int | None, path_o
     click.echo(path if path_only else text, nl=path_only)
 
 
+@main.command()
+@click.argument("run_id", type=int)
+@click.argument("task", required=False)
+@click.option("--attempt", type=int, default=None, help="Attempt number (default: the last).")
+@click.option("-o", "--output", metavar="FILE", help="Where to write it ('-': standard output).")
+@click.option("--no-input", is_flag=True, help="Leave the code out: outputs and text only.")
+@click.pass_context
+def report(
+    ctx: click.Context,
+    run_id: int,
+    task: str | None,
+    attempt: int | None,
+    output: str | None,
+    no_input: bool,
+) -> None:
+    """Write an HTML report of a run, or of a task's executed notebook (KEY[i]: an iteration).
+
+    Without -o it goes beside the run's artifacts (report.html, or attempt-N.html).
+    """
+    default, page = api.report(_project(ctx), run_id, task, attempt=attempt, no_input=no_input)
+    if output == "-":
+        click.echo(page, nl=False)
+        return
+    target = Path(output) if output else default
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
+    click.echo(_shown(target))
+
+
 @main.group(invoke_without_command=True)
 @click.option(
     "--parallel",
