@@ -743,6 +743,50 @@ def _attempt_page(path: Path, attempt: dict[str, Any], title: str, no_input: boo
         raise UsageError(f"{_shown(path)}: not a readable notebook ({exc})") from None
 
 
+def values(
+    project: Project, workflow: str, names: list[str] | None = None, last: int = 20
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Glued values across the last runs of a workflow: (columns, one row per run, oldest first).
+
+    Columns are `TASK.NAME` (default: every value any of those runs has); a run without a
+    value has None there.
+    """
+    for name in names or []:
+        if name.count(".") < 1 or not all(name.split(".", 1)):
+            raise UsageError(f"{name!r}: expected TASK.NAME (as in `clean.dropped_share`)")
+    store = open_store(project)
+    try:
+        runs = store.list_runs(workflow, last)
+        docs = [show(project, r["id"], store) for r in reversed(runs)]
+    finally:
+        store.close()
+    if not docs:
+        workflow_path(project, workflow)  # an unknown workflow is an error, not an empty table
+    found: dict[str, None] = {}
+    rows = []
+    for doc in docs:
+        row: dict[str, Any] = {
+            "run": doc["id"],
+            "start_time": doc["start_time"],
+            "state": doc["state"],
+        }
+        for task in doc["tasks"]:
+            for name, value in task["values"].items():
+                found.setdefault(f"{task['key']}.{name}")
+                row[f"{task['key']}.{name}"] = value
+        rows.append(row)
+    columns = names or list(found)
+    return columns, [
+        {
+            "run": r["run"],
+            "start_time": r["start_time"],
+            "state": r["state"],
+            **{c: r.get(c) for c in columns},
+        }
+        for r in rows
+    ]
+
+
 def run_notebook(
     project: Project, notebook: str, parameters: dict[str, Any] | None = None
 ) -> dict[str, Any]:

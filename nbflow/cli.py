@@ -352,6 +352,53 @@ def report(
     click.echo(_shown(target))
 
 
+@main.command("values")
+@click.argument("workflow")
+@click.argument("names", nargs=-1, metavar="[TASK.NAME]...")
+@click.option("--last", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run, in a list.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+@click.pass_context
+def values_(
+    ctx: click.Context,
+    workflow: str,
+    names: tuple[str, ...],
+    last: int,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Glued values over the last runs of WORKFLOW: one row per run, oldest first."""
+    columns, rows = api.values(_project(ctx), workflow, list(names) or None, last)
+    if as_json:
+        _print_json(rows)
+        return
+    header = ["run", "start_time", "state", *columns]
+    if as_csv:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(
+                [
+                    v if isinstance(v, str | int | float) or v is None else json.dumps(v)
+                    for v in (row[h] for h in header)
+                ]
+            )
+        return
+    if not rows:
+        click.echo(f"no runs of {workflow} yet")
+        return
+    cells = [
+        [str(row[h]) if isinstance(row[h], str) else json.dumps(row[h]) for h in header]
+        for row in rows
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    for c in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)).rstrip())
+
+
 @main.group(invoke_without_command=True)
 @click.option(
     "--parallel",
