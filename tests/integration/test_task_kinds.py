@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 
+import nbformat
 import pytest
 
 from nbflow import api
@@ -256,6 +257,38 @@ def test_logs_of_a_notebook_task_are_its_cell_outputs(kinds):
     assert "ValueError: boom" in proc.stdout and "\x1b[" not in proc.stdout
     bad = kinds.cli("logs", "1", "boom", "--attempt", "7")
     assert bad.returncode == 2 and "has no attempt 7 (attempts: 1)" in bad.stderr
+
+
+@pytest.mark.kernel
+def test_logs_of_a_truncated_notebook_name_the_file_in_one_sentence(kinds):
+    kinds.workflow("nb", "tasks:\n  - {key: fine, notebook: notebooks/ok.ipynb}\n")
+    doc = api.run(Project(kinds.root), "nb")
+    artifact = task(doc, "fine")["attempts"][0]["artifact"]
+    path = kinds.root / artifact
+    path.write_bytes(path.read_bytes()[:200])  # as a kill while papermill saves leaves it
+    proc = kinds.cli("logs", "1", "fine")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"nbflow: {artifact}: the executed notebook is not complete JSON; it was probably cut "
+        "off while being saved when its attempt was stopped\n"
+    )
+
+
+@pytest.mark.kernel
+def test_an_error_only_printed_by_ipython_points_at_its_cell_in_show_and_logs(kinds):
+    # papermill's own test notebook: a line magic that does not exist, then a print. IPython
+    # prints the UsageError to stderr; papermill marks the cell failed below its banner.
+    kinds.workflow("magic", "tasks:\n  - {key: m, notebook: notebooks/line_magic_error.ipynb}\n")
+    doc = api.run(Project(kinds.root), "magic")
+    (attempt,) = task(doc, "m")["attempts"]
+    error = attempt["error"]
+    assert attempt["state"] == "failed"
+    assert error["cell_index"] == 2
+    executed = nbformat.read(kinds.root / attempt["artifact"], as_version=4)
+    assert executed.cells[2].source == "%undefined-line-magic"
+    assert "UsageError: Line magic function `%undefined-line-magic` not found." in error["evalue"]
+    log = kinds.cli("logs", "1", "m").stdout
+    assert "--- cell 2 (In [1])\nUsageError: Line magic function" in log
 
 
 @pytest.mark.kernel
