@@ -717,8 +717,11 @@ class Runner:
         if task.kind in ("script", "command"):
             if task.kind == "script":
                 argv = [task.python or self.python, str(self.project.root / at.target)]
+            elif isinstance(at.target, list):
+                # A whole `{{reference}}` keeps its type (run.id is an int): argv is text.
+                argv = [references.render(a) for a in at.target]
             else:
-                argv = list(at.target) if isinstance(at.target, list) else shlex.split(at.target)
+                argv = shlex.split(references.render(at.target))
             argv += at.args
             record({"argv": argv}, at.artifact)
             return await execute.run_process(
@@ -727,7 +730,9 @@ class Runner:
         if task.kind == "sql":
             sql = at.target
             url = sql.get("connection") or self.project.warehouse_url
-            record({"connection": _redacted(url), **sql.get("parameters", {})}, at.artifact)
+            # The task's `parameters` are bound as :name too; `sql.parameters` win a name.
+            bound = {**at.task_params, **(sql.get("parameters") or {})}
+            record({"connection": _redacted(url), **bound}, at.artifact)
             try:
                 script = (
                     sql["query"]
@@ -740,7 +745,7 @@ class Runner:
                 python=self.python,
                 url=url,
                 script=script,
-                parameters=sql.get("parameters", {}),
+                parameters=bound,
                 log=at.artifact,
                 cwd=cwd,
                 env=env,

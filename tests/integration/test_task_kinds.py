@@ -86,6 +86,59 @@ def test_command_task_as_list_and_as_a_string_never_through_a_shell(kinds):
     assert task(doc, "fails")["message"] == "ProcessError: exited with code 1: bad input"
 
 
+def test_command_arguments_from_references_of_any_type_are_passed_as_text(kinds):
+    kinds.workflow(
+        "typed",
+        f"""
+        parameters: {{n: 3, flag: false, xs: [1, two], nothing: null}}
+        tasks:
+          - key: as_list
+            command:
+              - "{sys.executable}"
+              - "-c"
+              - "import sys; print(sys.argv[1:])"
+              - "{{{{run.id}}}}"
+              - "{{{{params.n}}}}"
+              - "{{{{params.flag}}}}"
+              - "{{{{params.xs}}}}"
+              - "{{{{params.nothing}}}}"
+          - key: as_string
+            command: "{{{{params.n}}}}"
+        """,
+    )
+    doc = api.run(Project(kinds.root), "typed")
+    assert task(doc, "as_list")["state"] == "success", task(doc, "as_list")["message"]
+    log = api.logs(Project(kinds.root), 1, "as_list")[1]
+    assert log == "['1', '3', 'false', '[1, \"two\"]', '']\n"
+    # A command that is one reference to a number runs that program, which does not exist.
+    as_string = task(doc, "as_string")
+    assert as_string["message"].startswith("FileNotFoundError: cannot start 3:")
+
+
+def test_a_sql_tasks_own_parameters_are_bound_with_its_sql_parameters(kinds):
+    kinds.workflow(
+        "bound",
+        """
+        parameters: {region: North}
+        tasks:
+          - key: q
+            parameters: {region: "{{params.region}}", n: 2, both: task}
+            sql:
+              query: "select :region as region, :n * 10 as n, :both as both"
+              parameters: {both: sql}
+        """,
+    )
+    doc = api.run(Project(kinds.root), "bound")
+    q = task(doc, "q")
+    assert q["state"] == "success", q["message"]
+    assert q["output"]["rows"] == [{"region": "North", "n": 20, "both": "sql"}]
+    assert {k: v for k, v in q["attempts"][0]["parameters"].items() if k != "connection"} == {
+        "region": "North",
+        "n": 2,
+        "both": "sql",
+    }
+
+
 SQL = """
 create table if not exists sales (region text, revenue real);
 delete from sales;
