@@ -139,6 +139,41 @@ def test_a_sql_tasks_own_parameters_are_bound_with_its_sql_parameters(kinds):
     }
 
 
+def test_a_for_each_tasks_values_are_lists_in_input_order_downstream(kinds):
+    kinds.workflow(
+        "fan",
+        f"""
+        parameters: {{none: []}}
+        tasks:
+          - key: each
+            script: scripts/report_args.py
+            python: {sys.executable}
+            for_each: {{inputs: [c, a, b], concurrency: 3}}
+            args: ["--name", "{{{{input}}}}"]
+          - key: again
+            script: scripts/report_args.py
+            python: {sys.executable}
+            depends_on: [each]
+            for_each: {{inputs: "{{{{tasks.each.values.name}}}}"}}
+            args: ["--name", "{{{{input}}}}-again"]
+          - key: empty
+            script: scripts/report_args.py
+            python: {sys.executable}
+            for_each: {{inputs: "{{{{params.none}}}}"}}
+        """,
+    )
+    code, doc = kinds.cli_json("run", "fan")
+    assert code == 0, doc
+    each = task(doc, "each")
+    assert each["values"]["name"] == ["c", "a", "b"]
+    assert each["values"]["rest"] == [[], [], []]
+    assert [i["input"] for i in task(doc, "again")["iterations"]] == ["c", "a", "b"]
+    assert task(doc, "again")["values"]["name"] == ["c-again", "a-again", "b-again"]
+    empty = task(doc, "empty")
+    assert empty["state"] == "success"
+    assert empty["iterations"] == [] and empty["values"] == {}
+
+
 SQL = """
 create table if not exists sales (region text, revenue real);
 delete from sales;
