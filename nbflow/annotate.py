@@ -62,12 +62,19 @@ def _interrupted_cell(nb: Any) -> int | None:
 
 
 def mark_interrupted(
-    path: Path, *, headline: str, ename: str, evalue: str, prepared: Any = None
+    path: Path,
+    *,
+    headline: str,
+    ename: str,
+    evalue: str,
+    prepared: Any = None,
+    before_cells: str = " while the kernel was starting",
 ) -> int | None:
     """Add the banner and the error output; return the marked cell's index, if any.
 
     `prepared` is the parameterised notebook as written before the worker started: it
     stands in for an artifact that is missing or was cut off while papermill saved it.
+    `before_cells` ends the headline when no cell had started.
     """
     import nbformat
 
@@ -86,7 +93,7 @@ def mark_interrupted(
     if any(BANNER_TAG in c.get("metadata", {}).get("tags", []) for c in nb.cells):
         return None  # already marked
     index = _interrupted_cell(nb) if not note else None
-    where = " while the kernel was starting" if not note else ""
+    where = before_cells if not note else ""
     if index is not None:
         cell = nb.cells[index]
         count = cell.get("execution_count")

@@ -86,6 +86,14 @@ async def run_notebook(
                 evalue=outcome.error["evalue"],
                 prepared=prepared,
             )
+        elif outcome.error:  # the worker could not be started (a missing cwd, say)
+            annotate.mark_interrupted(
+                artifact,
+                headline="this attempt could not start",
+                before_cells="",
+                prepared=prepared,
+                **_fields(outcome.error),
+            )
         return outcome
     reported = _reported(outcome, "notebook")
     if isinstance(reported, AttemptResult):

@@ -77,3 +77,42 @@ def test_the_log_of_a_damaged_notebook_is_one_sentence_naming_it(tmp_path, conte
     with pytest.raises(UsageError) as caught:
         logs.attempt_text(artifact, ".nbflow/runs/wf/1/t/attempt-1.ipynb")
     assert str(caught.value) == f".nbflow/runs/wf/1/t/attempt-1.ipynb: the executed notebook {why}"
+
+
+def test_an_attempt_whose_worker_cannot_start_leaves_its_notebook_saying_so(tmp_path: Path):
+    import asyncio
+    import sys
+
+    from nbflow import execute
+
+    source = tmp_path / "n.ipynb"
+    nb = prepared()
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(source))
+    artifact = tmp_path / "attempt-1.ipynb"
+    result = asyncio.run(
+        execute.run_notebook(
+            python=sys.executable,
+            source=source,
+            artifact=artifact,
+            parameters={"n": 4},
+            kernel=None,
+            cwd=tmp_path / "missing",
+            env={},
+            timeout=None,
+        )
+    )
+    assert result.state == "failed"
+    assert (
+        result.message
+        == f"FileNotFoundError: working directory {tmp_path / 'missing'} does not exist"
+    )
+    kept = nbformat.read(str(artifact), as_version=4)
+    assert "nbflow: this attempt could not start.</span>" in banner(kept)
+    injected = [c.source for c in kept.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected == ["# Parameters\nn = 4\n"]
