@@ -693,7 +693,7 @@ def logs(project: Project, run_id: int, task: str, attempt: int | None = None) -
     path = project.root / artifact
     if not path.is_file():
         raise UsageError(f"{chosen['artifact']}: the log is gone")
-    return chosen["artifact"], logs_module.attempt_text(path)
+    return chosen["artifact"], logs_module.attempt_text(path, chosen["artifact"])
 
 
 def report(

@@ -46,7 +46,13 @@ async def run_notebook(
     timeout: float | None,
     on_start: Callable[[int], None] | None = None,
 ) -> AttemptResult:
-    """Execute a notebook in a worker process; the whole attempt is limited to `timeout`."""
+    """Execute a notebook in a worker process; the whole attempt is limited to `timeout`.
+
+    The parameterised notebook is written to `artifact` first, so an attempt stopped before
+    its kernel ran anything (a timeout shorter than kernel start, a cancel) still leaves
+    its notebook, marked as such.
+    """
+    prepared = _prepare(source, artifact, parameters, kernel)
     job = {
         "input": str(source),
         "output": str(artifact),
@@ -64,7 +70,11 @@ async def run_notebook(
         )
     except asyncio.CancelledError:
         annotate.mark_interrupted(
-            artifact, headline="this attempt was canceled", ename="Canceled", evalue="canceled"
+            artifact,
+            headline="this attempt was canceled",
+            ename="Canceled",
+            evalue="canceled",
+            prepared=prepared,
         )
         raise
     if isinstance(outcome, AttemptResult):
@@ -74,6 +84,15 @@ async def run_notebook(
                 headline=f"this attempt timed out after {timeout:g}s",
                 ename=outcome.error["ename"],
                 evalue=outcome.error["evalue"],
+                prepared=prepared,
+            )
+        elif outcome.error:  # the worker could not be started (a missing cwd, say)
+            annotate.mark_interrupted(
+                artifact,
+                headline="this attempt could not start",
+                before_cells="",
+                prepared=prepared,
+                **_fields(outcome.error),
             )
         return outcome
     reported = _reported(outcome, "notebook")
@@ -81,27 +100,55 @@ async def run_notebook(
         result = reported
         assert result.error is not None
         result.error["cell_index"] = annotate.mark_interrupted(
-            artifact, headline="the attempt's process died", **_fields(result.error)
+            artifact,
+            headline="the attempt's process died",
+            prepared=prepared,
+            **_fields(result.error),
         )
         return result
     result = AttemptResult(reported["state"], reported.get("error"))
     if result.error and result.error.get("ename") == "DeadKernelError":
         result.error["cell_index"] = annotate.mark_interrupted(
-            artifact, headline="the kernel died", **_fields(result.error)
+            artifact, headline="the kernel died", prepared=prepared, **_fields(result.error)
         )
     elif result.error and artifact.is_file():
-        # Index in the executed notebook as kept (papermill adds cells above the error).
-        result.error["cell_index"] = _error_cell(artifact, result.error.get("cell_index"))
+        _locate_error(artifact, result.error)
     if result.state == "success":
-        import nbformat
-
         try:
-            result.values = scraps.read_scraps(nbformat.read(str(artifact), as_version=4))
+            result.values = scraps.read_scraps(annotate.read_notebook(artifact))
             for name, value in result.values.items():
                 scraps.check_size(name, value)
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:  # UnreadableNotebook is one too
             return failed("ValueError", str(exc))
     return result
+
+
+def _prepare(source: Path, artifact: Path, parameters: dict[str, Any], kernel: str | None) -> Any:
+    """Write the notebook as papermill will run it (parameters injected); None if it cannot.
+
+    The worker parameterises the same way from `source` and overwrites this file when it
+    starts; what cannot be prepared here is left for the worker to report.
+    """
+    import logging
+
+    import papermill
+
+    log = logging.getLogger("papermill")
+    level = log.level
+    log.setLevel(logging.ERROR)  # its warnings are the worker's to report, not the runner's
+    try:
+        return papermill.execute_notebook(
+            str(source),
+            str(artifact),
+            parameters=parameters,
+            kernel_name=kernel,
+            prepare_only=True,
+            progress_bar=False,
+        )
+    except Exception:  # an unreadable notebook, an unknown language: the worker says which
+        return None
+    finally:
+        log.setLevel(level)
 
 
 async def run_sql(
@@ -239,17 +286,42 @@ def _reported(outcome: tuple[int, bytes, bytes], worker: str) -> dict[str, Any] 
         )
 
 
-def _error_cell(path: Path, fallback: int | None) -> int | None:
-    import nbformat
+def _locate_error(path: Path, error: dict[str, Any]) -> None:
+    """Point `error` at the failing cell of the notebook as kept, and say what it printed.
 
+    papermill's `cell_index` counts cells before it inserted its banner and anchor above
+    the error; the cell it marked failed (`metadata.papermill.exception`) is the one. An
+    error IPython only prints (a line magic's `UsageError`) reaches papermill without a
+    value: the cell's last line of stderr stands in.
+    """
     try:
-        nb = nbformat.read(str(path), as_version=4)
-    except (OSError, ValueError):
-        return fallback
-    for index, cell in enumerate(nb.cells):
-        if any(o.get("output_type") == "error" for o in cell.get("outputs", []) or []):
-            return index
-    return fallback
+        nb = annotate.read_notebook(path)
+    except annotate.UnreadableNotebook:
+        return
+    marked = [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.get("metadata", {}).get("papermill", {}).get("exception") is True
+    ]
+    with_error = [
+        i
+        for i, cell in enumerate(nb.cells)
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", []) or [])
+    ]
+    found = (marked or with_error or [None])[0]
+    if found is None:
+        return
+    error["cell_index"] = found
+    if not error.get("evalue"):
+        stderr = [
+            line
+            for o in nb.cells[found].get("outputs", []) or []
+            if o.get("output_type") == "stream" and o.get("name") == "stderr"
+            for line in str(o.get("text", "")).splitlines()
+            if line.strip()
+        ]
+        if stderr:
+            error["evalue"] = stderr[-1]
 
 
 def _tail(path: Path, lines: int = 5) -> str:

@@ -1,7 +1,7 @@
 """Publish a value from a notebook or a script: `from nbflow import glue`.
 
-Writes scrapbook's on-disk format (a display output with mimetype
-`application/scrapbook.scrap.json+json`), so scrapbook reads nbflow's notebooks and nbflow
+Writes scrapbook's on-disk format as scrapbook's own `glue` does (text under the `text`
+encoder, anything else JSON under `json`), so scrapbook reads nbflow's notebooks and nbflow
 reads scrapbook's, without pandas or pyarrow. Outside a kernel (a script task), values go
 to the JSON file the runner names in NBFLOW_VALUES_FILE.
 """
@@ -12,9 +12,8 @@ import json
 import os
 from typing import Any
 
-from .scraps import MAX_VALUE_BYTES
+from .scraps import SCRAP_PREFIX, too_big
 
-MIMETYPE = "application/scrapbook.scrap.json+json"
 VALUES_FILE_ENV = "NBFLOW_VALUES_FILE"
 
 
@@ -25,12 +24,24 @@ def _checked(name: str, value: Any) -> Any:
         text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"glue: value {name!r} is not JSON-serialisable ({exc})") from None
-    if len(text.encode()) > MAX_VALUE_BYTES:
-        raise ValueError(
-            f"glue: value {name!r} is {len(text.encode()) // 1024} KiB; values are limited to "
-            "48 KiB (keep large data in files and publish their path)"
-        )
+    problem = too_big(name, value)
+    if problem:
+        raise ValueError(f"glue: {problem}")
     return json.loads(text)
+
+
+def _payload(name: str, data: Any) -> tuple[str, dict[str, Any]]:
+    """(mimetype, payload) of a scrap of `data`, in a form scrapbook reads back."""
+    if isinstance(data, str):
+        encoder = "text"
+    else:
+        encoder = "json"
+        if data is None:
+            # scrapbook's schema refuses a null `data` (and with it the whole notebook);
+            # its json decoder reads the text "null" back as None, as nbflow's reader does.
+            data = "null"
+    payload = {"name": name, "data": data, "encoder": encoder, "version": 1}
+    return f"{SCRAP_PREFIX}{encoder}+json", payload
 
 
 def _in_kernel() -> bool:
@@ -60,9 +71,9 @@ def glue(name: str, value: Any, display: bool = False) -> None:
         return
     from IPython.display import display as show
 
-    payload = {"name": name, "data": data, "encoder": "json", "version": 1}
+    mimetype, payload = _payload(name, data)
     show(
-        {MIMETYPE: payload},
+        {mimetype: payload},
         metadata={"scrapbook": {"name": name, "data": True, "display": False}},
         raw=True,
     )

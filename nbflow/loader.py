@@ -342,6 +342,7 @@ def _check_references(
     """References that can be known wrong before running, at their line."""
     params = list(settings.parameters)
     kinds = {t.key: t.kind for t in tasks}
+    each = {t.key for t in tasks if t.for_each is not None}
     upstream = {t.key: list(t.upstream) for t in tasks}
     for path, text in refcheck.strings(settings.parameters, ("parameters",)):
         for expr in references.find(text):
@@ -373,6 +374,7 @@ def _check_references(
                         upstream=ancestors,
                         kinds=kinds,
                         has_input=task.for_each is not None and not in_inputs,
+                        for_each=each,
                     )
                     if message:
                         where = _where(path, {i: task.key})

@@ -5,14 +5,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .annotate import read_notebook
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def notebook_text(path: Path) -> str:
-    """The outputs of an executed notebook, cell by cell, as plain text."""
-    import nbformat
+def notebook_text(path: Path, shown: str | None = None) -> str:
+    """The outputs of an executed notebook, cell by cell, as plain text.
 
-    nb = nbformat.read(str(path), as_version=4)
+    A notebook that cannot be read is an `UnreadableNotebook` naming it (`shown`, else the
+    path), never a traceback.
+    """
+    nb = read_notebook(path, shown)
     parts = [f"executed notebook: {path}"]
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or not cell.get("outputs"):
@@ -39,7 +43,7 @@ def notebook_text(path: Path) -> str:
     return "\n".join(parts) + "\n"
 
 
-def attempt_text(path: Path) -> str:
+def attempt_text(path: Path, shown: str | None = None) -> str:
     if path.suffix == ".ipynb":
-        return notebook_text(path)
+        return notebook_text(path, shown)
     return path.read_text(encoding="utf-8", errors="replace")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from . import references
@@ -52,8 +52,13 @@ def check(
     upstream: set[str],
     kinds: dict[str, str],
     has_input: bool,
+    for_each: Collection[str] = (),
 ) -> str | None:
-    """A message when the (canonical) reference `expr` can be known wrong, else None."""
+    """A message when the (canonical) reference `expr` can be known wrong, else None.
+
+    `for_each` names the for_each tasks: their values are lists (one element per
+    iteration) and they keep no output of their own.
+    """
     parts = expr.split(".")
     head = parts[0]
     shown = "{{" + expr + "}}"
@@ -96,6 +101,11 @@ def check(
         if rest == ["result_state"] or (rest[0] == "values" and len(rest) == 2):
             return None
         if rest[0] == "output":
+            if key in for_each:
+                return (
+                    f"{shown}: a for_each task keeps no output of its own; its iterations' "
+                    f"values are lists in tasks.{key}.values.NAME"
+                )
             if kinds[key] != "sql":
                 return f"{shown}: only sql tasks have an output, and {key!r} is a {kinds[key]} task"
             if rest[1:2] in ([], ["rows"]) and len(rest) <= 2:

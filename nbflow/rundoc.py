@@ -58,6 +58,8 @@ def run_document(run: dict[str, Any]) -> dict[str, Any]:
             "output": row.get("output"),
             **_unit(row),
         }
+        if row.get("input") is not None:  # a for_each task whose inputs were resolved
+            task["iterations"] = []
         by_key[row["key"]] = task
         tasks.append(task)
     return {

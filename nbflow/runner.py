@@ -108,6 +108,13 @@ class Repair:
     last_attempts: dict[str, int]
 
 
+def iteration_values(per_iteration: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """A for_each task's values: each name's values as a list in input order (None where an
+    iteration published no value of that name)."""
+    names = list(dict.fromkeys(name for values in per_iteration for name in values))
+    return {name: [values.get(name) for values in per_iteration] for name in names}
+
+
 class _NoSlot:
     """Stands in for the slots semaphore where an attempt takes none."""
 
@@ -564,26 +571,32 @@ class Runner:
             message = f"for_each inputs must be a list, got {shown!r}"
             self._set(task.key, TaskState.FAILED, start_time=self.clock.now(), message=message)
             return
-        self._set(task.key, TaskState.RUNNING, start_time=self.clock.now())
+        # The inputs on the task's own row say it is a for_each task, even with none.
+        self._set(task.key, TaskState.RUNNING, start_time=self.clock.now(), input=inputs)
         self.store.add_iterations(self.run_id, task.key, inputs)
         limit = asyncio.Semaphore(task.for_each.concurrency)
 
-        async def iteration(index: int, value: Any) -> TaskState:
+        async def iteration(index: int, value: Any) -> tuple[TaskState, dict[str, Any]]:
             unit = f"{task.key}[{index}]"
             self._record(unit, TaskState.QUEUED)
             try:
                 async with limit:
-                    state, message, *_ = await self._unit(task, unit, folder / str(index), (value,))
+                    state, message, values, _ = await self._unit(
+                        task, unit, folder / str(index), (value,)
+                    )
             except asyncio.CancelledError:
                 self._record(unit, TaskState.CANCELED, message="canceled")
                 raise
             self._record(unit, state, message=message)
-            return state
+            return state, values
 
         results = await asyncio.gather(*(iteration(i, v) for i, v in enumerate(inputs)))
-        bad = [s for s in results if s != TaskState.SUCCESS]
+        bad = [s for s, _ in results if s != TaskState.SUCCESS]
         if not bad:
-            self._set(task.key, TaskState.SUCCESS, message=f"{len(results)} iterations")
+            values = iteration_values([v for _, v in results])
+            self.values[task.key] = values
+            message = f"{len(results)} iterations"
+            self._set(task.key, TaskState.SUCCESS, message=message, values=values)
             return
         state = TaskState.FAILED if TaskState.FAILED in bad else bad[0]
         message = f"{len(bad)} of {len(results)} iterations did not succeed"
@@ -717,8 +730,11 @@ class Runner:
         if task.kind in ("script", "command"):
             if task.kind == "script":
                 argv = [task.python or self.python, str(self.project.root / at.target)]
+            elif isinstance(at.target, list):
+                # A whole `{{reference}}` keeps its type (run.id is an int): argv is text.
+                argv = [references.render(a) for a in at.target]
             else:
-                argv = list(at.target) if isinstance(at.target, list) else shlex.split(at.target)
+                argv = shlex.split(references.render(at.target))
             argv += at.args
             record({"argv": argv}, at.artifact)
             return await execute.run_process(
@@ -727,7 +743,9 @@ class Runner:
         if task.kind == "sql":
             sql = at.target
             url = sql.get("connection") or self.project.warehouse_url
-            record({"connection": _redacted(url), **sql.get("parameters", {})}, at.artifact)
+            # The task's `parameters` are bound as :name too; `sql.parameters` win a name.
+            bound = {**at.task_params, **(sql.get("parameters") or {})}
+            record({"connection": _redacted(url), **bound}, at.artifact)
             try:
                 script = (
                     sql["query"]
@@ -740,7 +758,7 @@ class Runner:
                 python=self.python,
                 url=url,
                 script=script,
-                parameters=sql.get("parameters", {}),
+                parameters=bound,
                 log=at.artifact,
                 cwd=cwd,
                 env=env,

@@ -279,3 +279,83 @@ def test_ctrl_c_on_the_runner_cancels_the_run_cleanly(project):
         "handler": "success",
     }
     assert gone(kernel)
+
+
+def never_ready_kernel(project) -> tuple[Path, Path]:
+    """A kernelspec `never` whose process writes its pid and never answers (JUPYTER_PATH)."""
+    folder = project.root / "jupyter"
+    spec = folder / "kernels" / "never"
+    spec.mkdir(parents=True)
+    pid_file = project.root / "never.pid"
+    code = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(600)"
+    argv = [sys.executable, "-c", code, str(pid_file)]
+    kernel = {"argv": argv, "display_name": "never ready", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel))
+    return folder, pid_file
+
+
+def kernel_start_banner(project, attempt: dict) -> str:
+    """The banner of an attempt's notebook, which must hold the injected parameters."""
+    nb = nbformat.read(project.root / attempt["artifact"], as_version=4)
+    assert "nbflow-error-banner" in nb.cells[0].metadata.get("tags", [])
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and 'received = "kept"' in injected[0].source
+    assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+    return nb.cells[0].source
+
+
+@pytest.mark.parametrize("how", ["worker_starting", "kernel_never_ready"])
+def test_a_timeout_before_the_kernel_runs_a_cell_leaves_the_parameterised_notebook(project, how):
+    # 100ms ends the attempt before its worker has even imported papermill; the kernel that
+    # never answers keeps papermill waiting for it whatever the machine's load.
+    folder, pid_file = never_ready_kernel(project)
+    timeout, kernel = ("100ms", "") if how == "worker_starting" else ("3s", "kernel: never")
+    project.workflow(
+        "early",
+        f"""
+        tasks:
+          - key: t
+            notebook: notebooks/receive.ipynb
+            parameters: {{received: kept}}
+            timeout: {timeout}
+            {kernel}
+            env: {{JUPYTER_PATH: "{folder}"}}
+        """,
+    )
+    doc = run(project, "early")
+    (attempt,) = task(doc, "t")["attempts"]
+    assert attempt["state"] == "timed_out"
+    assert attempt["error"]["cell_index"] is None
+    shown = "0.1s" if how == "worker_starting" else "3s"
+    banner = kernel_start_banner(project, attempt)
+    assert f"this attempt timed out after {shown} while the kernel was starting." in banner
+    log = project.cli("logs", "1", "t")
+    assert log.returncode == 0, log.stderr
+    assert log.stdout.startswith("executed notebook: ")
+    started = kernel_pid(pid_file)  # None when the timeout came before the kernel's launch
+    assert started is None or gone(started)
+
+
+def test_a_cancel_while_the_kernel_starts_leaves_the_parameterised_notebook(project):
+    folder, pid_file = never_ready_kernel(project)
+    project.workflow(
+        "starting",
+        f"""
+        tasks:
+          - key: t
+            notebook: notebooks/receive.ipynb
+            parameters: {{received: kept}}
+            kernel: never
+            env: {{JUPYTER_PATH: "{folder}"}}
+        """,
+    )
+    runner = start_run(project, "starting")
+    kernel = wait_for(lambda: kernel_pid(pid_file), "the kernel process to start")
+    assert project.cli("cancel", "1").returncode == 0
+    out, err = runner.communicate(timeout=120)
+    assert runner.returncode == 1, err
+    (attempt,) = task(json.loads(out), "t")["attempts"]
+    assert attempt["state"] == "canceled"
+    banner = kernel_start_banner(project, attempt)
+    assert "this attempt was canceled while the kernel was starting." in banner
+    assert gone(kernel)

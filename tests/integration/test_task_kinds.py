@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 
+import nbformat
 import pytest
 
 from nbflow import api
@@ -83,6 +84,94 @@ def test_command_task_as_list_and_as_a_string_never_through_a_shell(kinds):
     assert api.logs(Project(kinds.root), 1, "as_list")[1] == "['a b', '$HOME']\n"
     assert api.logs(Project(kinds.root), 1, "as_string")[1] == "['c d', ';', '|', 'false']\n"
     assert task(doc, "fails")["message"] == "ProcessError: exited with code 1: bad input"
+
+
+def test_command_arguments_from_references_of_any_type_are_passed_as_text(kinds):
+    kinds.workflow(
+        "typed",
+        f"""
+        parameters: {{n: 3, flag: false, xs: [1, two], nothing: null}}
+        tasks:
+          - key: as_list
+            command:
+              - "{sys.executable}"
+              - "-c"
+              - "import sys; print(sys.argv[1:])"
+              - "{{{{run.id}}}}"
+              - "{{{{params.n}}}}"
+              - "{{{{params.flag}}}}"
+              - "{{{{params.xs}}}}"
+              - "{{{{params.nothing}}}}"
+          - key: as_string
+            command: "{{{{params.n}}}}"
+        """,
+    )
+    doc = api.run(Project(kinds.root), "typed")
+    assert task(doc, "as_list")["state"] == "success", task(doc, "as_list")["message"]
+    log = api.logs(Project(kinds.root), 1, "as_list")[1]
+    assert log == "['1', '3', 'false', '[1, \"two\"]', '']\n"
+    # A command that is one reference to a number runs that program, which does not exist.
+    as_string = task(doc, "as_string")
+    assert as_string["message"].startswith("FileNotFoundError: cannot start 3:")
+
+
+def test_a_sql_tasks_own_parameters_are_bound_with_its_sql_parameters(kinds):
+    kinds.workflow(
+        "bound",
+        """
+        parameters: {region: North}
+        tasks:
+          - key: q
+            parameters: {region: "{{params.region}}", n: 2, both: task}
+            sql:
+              query: "select :region as region, :n * 10 as n, :both as both"
+              parameters: {both: sql}
+        """,
+    )
+    doc = api.run(Project(kinds.root), "bound")
+    q = task(doc, "q")
+    assert q["state"] == "success", q["message"]
+    assert q["output"]["rows"] == [{"region": "North", "n": 20, "both": "sql"}]
+    assert {k: v for k, v in q["attempts"][0]["parameters"].items() if k != "connection"} == {
+        "region": "North",
+        "n": 2,
+        "both": "sql",
+    }
+
+
+def test_a_for_each_tasks_values_are_lists_in_input_order_downstream(kinds):
+    kinds.workflow(
+        "fan",
+        f"""
+        parameters: {{none: []}}
+        tasks:
+          - key: each
+            script: scripts/report_args.py
+            python: {sys.executable}
+            for_each: {{inputs: [c, a, b], concurrency: 3}}
+            args: ["--name", "{{{{input}}}}"]
+          - key: again
+            script: scripts/report_args.py
+            python: {sys.executable}
+            depends_on: [each]
+            for_each: {{inputs: "{{{{tasks.each.values.name}}}}"}}
+            args: ["--name", "{{{{input}}}}-again"]
+          - key: empty
+            script: scripts/report_args.py
+            python: {sys.executable}
+            for_each: {{inputs: "{{{{params.none}}}}"}}
+        """,
+    )
+    code, doc = kinds.cli_json("run", "fan")
+    assert code == 0, doc
+    each = task(doc, "each")
+    assert each["values"]["name"] == ["c", "a", "b"]
+    assert each["values"]["rest"] == [[], [], []]
+    assert [i["input"] for i in task(doc, "again")["iterations"]] == ["c", "a", "b"]
+    assert task(doc, "again")["values"]["name"] == ["c-again", "a-again", "b-again"]
+    empty = task(doc, "empty")
+    assert empty["state"] == "success"
+    assert empty["iterations"] == [] and empty["values"] == {}
 
 
 SQL = """
@@ -256,6 +345,38 @@ def test_logs_of_a_notebook_task_are_its_cell_outputs(kinds):
     assert "ValueError: boom" in proc.stdout and "\x1b[" not in proc.stdout
     bad = kinds.cli("logs", "1", "boom", "--attempt", "7")
     assert bad.returncode == 2 and "has no attempt 7 (attempts: 1)" in bad.stderr
+
+
+@pytest.mark.kernel
+def test_logs_of_a_truncated_notebook_name_the_file_in_one_sentence(kinds):
+    kinds.workflow("nb", "tasks:\n  - {key: fine, notebook: notebooks/ok.ipynb}\n")
+    doc = api.run(Project(kinds.root), "nb")
+    artifact = task(doc, "fine")["attempts"][0]["artifact"]
+    path = kinds.root / artifact
+    path.write_bytes(path.read_bytes()[:200])  # as a kill while papermill saves leaves it
+    proc = kinds.cli("logs", "1", "fine")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"nbflow: {artifact}: the executed notebook is not complete JSON; it was probably cut "
+        "off while being saved when its attempt was stopped\n"
+    )
+
+
+@pytest.mark.kernel
+def test_an_error_only_printed_by_ipython_points_at_its_cell_in_show_and_logs(kinds):
+    # papermill's own test notebook: a line magic that does not exist, then a print. IPython
+    # prints the UsageError to stderr; papermill marks the cell failed below its banner.
+    kinds.workflow("magic", "tasks:\n  - {key: m, notebook: notebooks/line_magic_error.ipynb}\n")
+    doc = api.run(Project(kinds.root), "magic")
+    (attempt,) = task(doc, "m")["attempts"]
+    error = attempt["error"]
+    assert attempt["state"] == "failed"
+    assert error["cell_index"] == 2
+    executed = nbformat.read(kinds.root / attempt["artifact"], as_version=4)
+    assert executed.cells[2].source == "%undefined-line-magic"
+    assert "UsageError: Line magic function `%undefined-line-magic` not found." in error["evalue"]
+    log = kinds.cli("logs", "1", "m").stdout
+    assert "--- cell 2 (In [1])\nUsageError: Line magic function" in log
 
 
 @pytest.mark.kernel

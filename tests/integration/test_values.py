@@ -45,6 +45,26 @@ def test_glued_values_of_every_kind_are_stored_with_the_attempt(project):
     assert read == {**expected, "shown": None, "own_shown": None}
 
 
+def test_none_a_dataframe_and_a_papermill_record_are_values_scrapbook_still_reads(project):
+    project.workflow(
+        "kinds", "tasks:\n  - {key: g, notebook: notebooks/glue_none_table_record.ipynb}\n"
+    )
+    doc = run(project, "kinds")
+    g = task(doc, "g")
+    assert g["state"] == "success", g["message"]
+    assert g["values"] == {
+        "nothing": None,
+        "digits": "123",
+        "frame": [{"region": "eu", "total": 1.5}, {"region": "us", "total": 2.0}],
+        "legacy": 7,
+    }
+    # The whole notebook stays readable to scrapbook, None and text as nbflow read them.
+    scraps = sb.read_notebook(str(project.root / g["attempts"][0]["artifact"])).scraps
+    assert scraps["nothing"].data is None
+    assert scraps["digits"].data == "123"
+    assert scraps["frame"].data.to_dict("records") == g["values"]["frame"]
+
+
 @pytest.mark.parametrize("notebook", ["glue_big", "glue_big_own"])
 def test_a_value_over_48_kib_is_refused_naming_the_value(project, notebook):
     project.workflow("big", f"tasks:\n  - {{key: g, notebook: notebooks/{notebook}.ipynb}}\n")
