@@ -525,9 +525,10 @@ def test_notebook_paths_are_relative_to_the_project_root(mini, tmp_path, monkeyp
     assert workflow.root == mini.root.resolve()
 
 
-def test_bad_cron(mini):
+def test_bad_cron_names_the_wrong_field(mini):
     assert mini.problems("schedule: {cron: '61 * * * *'}\n" + ONE_TASK) == [
-        "1: schedule.cron: invalid cron expression '61 * * * *'"
+        "1: schedule.cron: invalid cron expression '61 * * * *': "
+        "the minute field '61' is not valid (it takes 0-59)"
     ]
 
 
