@@ -65,10 +65,7 @@ def workflow_path(project: Project, name_or_path: str) -> Path:
         workflow, _ = loader.check_file(path, project.root)
         if workflow is not None and workflow.name == name_or_path:
             return _shown(path)
-    known = ", ".join(p.stem for p in project.workflow_files()) or "none"
-    raise WorkflowNotFound(
-        f"no workflow {name_or_path!r} in {project.relative(project.workflows_dir)}/ (found: {known})"
-    )
+    raise catalog.not_found(project, name_or_path)
 
 
 def validate(project: Project, files: list[str] | None = None) -> tuple[list[Path], list[Problem]]:
@@ -84,8 +81,8 @@ def validate(project: Project, files: list[str] | None = None) -> tuple[list[Pat
     for path in paths:
         _, found = loader.check_file(path, project.root)
         problems.extend(found)
-    if not problems:
-        problems.extend(catalog.check_children(project, paths))
+    # In the same pass: a file with problems of its own still has its calls checked.
+    problems.extend(catalog.check_children(project, paths))
     return paths, problems
 
 
