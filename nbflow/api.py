@@ -25,7 +25,7 @@ from .errors import (
     WorkflowNotFound,
 )
 from .model import Workflow
-from .params import NotebookParameter, notebook_parameters
+from .params import NotebookParameter, check_overrides, read_parameters, unreadable_cell
 from .project import Project
 from .rundoc import run_document
 from .runner import Observer, Repair, Runner, create_run
@@ -91,13 +91,8 @@ def load(project: Project, name_or_path: str) -> Workflow:
 
 
 def run_parameters(workflow: Workflow, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The workflow's parameters with run overrides; an unknown name is a usage error."""
-    unknown = [name for name in overrides if name not in workflow.parameters]
-    if unknown:
-        declared = ", ".join(workflow.parameters) or "none"
-        raise UsageError(
-            f"workflow {workflow.name!r} has no parameter {unknown[0]!r} (its parameters: {declared})"
-        )
+    """The workflow's parameters with run overrides, checked before anything is recorded."""
+    check_overrides(workflow, overrides)
     return {**workflow.parameters, **overrides}
 
 
@@ -709,10 +704,14 @@ def run_file(project: Project, path: str, *, content: bool = True) -> dict[str, 
 
 
 def notebook_params(project: Project, path: str) -> list[NotebookParameter]:
+    """The parameters a notebook declares; a cell nbflow cannot read is a usage error."""
     candidate = Path(path)
     if not candidate.is_absolute() and not candidate.exists():
         candidate = project.root / path
-    return notebook_parameters(candidate)
+    cell = read_parameters(candidate)
+    if cell.error is not None:
+        raise UsageError(unreadable_cell(path, cell))
+    return list(cell.parameters)
 
 
 __all__ = [

@@ -44,16 +44,27 @@ def strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...]
             yield from strings(item, path + (key,))
 
 
+def check_workflow_parameter(expr: str, kinds: dict[str, str | None]) -> str | None:
+    """A message when `expr` may not stand in a workflow parameter's value (run.* only)."""
+    if expr.split(".")[0] == "params":
+        return f"{{{{{expr}}}}}: workflow parameters may refer to run.* only"
+    return check(expr, params=[], task=None, upstream=set(), kinds=kinds, has_input=False)
+
+
 def check(
     expr: str,
     *,
     params: list[str],
     task: str | None,
     upstream: set[str],
-    kinds: dict[str, str],
+    kinds: dict[str, str | None],
     has_input: bool,
 ) -> str | None:
-    """A message when the (canonical) reference `expr` can be known wrong, else None."""
+    """A message when the (canonical) reference `expr` can be known wrong, else None.
+
+    `kinds` maps each task key to its kind, or None when the task's kind is not known
+    (it has problems of its own).
+    """
     parts = expr.split(".")
     head = parts[0]
     shown = "{{" + expr + "}}"
@@ -96,7 +107,7 @@ def check(
         if rest == ["result_state"] or (rest[0] == "values" and len(rest) == 2):
             return None
         if rest[0] == "output":
-            if kinds[key] != "sql":
+            if kinds[key] not in ("sql", None):
                 return f"{shown}: only sql tasks have an output, and {key!r} is a {kinds[key]} task"
             if rest[1:2] in ([], ["rows"]) and len(rest) <= 2:
                 return None
