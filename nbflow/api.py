@@ -197,6 +197,9 @@ def repair_detached(
     doc = show(project, run_id)
     if doc["state"] in ACTIVE_RUN_STATES:
         raise RunBusy(f"run {run_id} is still {doc['state']}; repair it once it has finished")
+    if overrides:  # refused here, where the caller hears it, not in the detached process
+        workflow = loader.load_workflow(project.root / doc["workflow_path"], project.root)
+        check_overrides(workflow, overrides)
     command = [
         sys.executable,
         "-m",
