@@ -94,10 +94,7 @@ def workflow_path(project: Project, name_or_path: str) -> Path:
         workflow, _ = loader.check_file(path, project.root)
         if workflow is not None and workflow.name == name_or_path:
             return _shown(path)
-    known = ", ".join(p.stem for p in project.workflow_files()) or "none"
-    raise WorkflowNotFound(
-        f"no workflow {name_or_path!r} in {project.relative(project.workflows_dir)}/ (found: {known})"
-    )
+    raise catalog.not_found(project, name_or_path)
 
 
 def validate(project: Project, files: list[str] | None = None) -> tuple[list[Path], list[Problem]]:
@@ -113,8 +110,8 @@ def validate(project: Project, files: list[str] | None = None) -> tuple[list[Pat
     for path in paths:
         _, found = loader.check_file(path, project.root)
         problems.extend(found)
-    if not problems:
-        problems.extend(catalog.check_children(project, paths))
+    # In the same pass: a file with problems of its own still has its calls checked.
+    problems.extend(catalog.check_children(project, paths))
     return paths, problems
 
 
@@ -123,13 +120,8 @@ def load(project: Project, name_or_path: str) -> Workflow:
 
 
 def run_parameters(workflow: Workflow, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The workflow's parameters with run overrides; an unknown name is a usage error."""
-    unknown = [name for name in overrides if name not in workflow.parameters]
-    if unknown:
-        declared = ", ".join(workflow.parameters) or "none"
-        raise UsageError(
-            f"workflow {workflow.name!r} has no parameter {unknown[0]!r} (its parameters: {declared})"
-        )
+    """The workflow's parameters with run overrides, checked before anything is recorded."""
+    params_module.check_overrides(workflow, overrides)
     return {**workflow.parameters, **overrides}
 
 
@@ -234,6 +226,9 @@ def repair_detached(
     doc = show(project, run_id)
     if doc["state"] in ACTIVE_RUN_STATES:
         raise RunBusy(f"run {run_id} is still {doc['state']}; repair it once it has finished")
+    if overrides:  # refused here, where the caller hears it, not in the detached process
+        workflow = loader.load_workflow(project.root / doc["workflow_path"], project.root)
+        params_module.check_overrides(workflow, overrides)
     command = [
         sys.executable,
         "-m",
@@ -852,10 +847,14 @@ def run_file(project: Project, path: str, *, content: bool = True) -> dict[str, 
 
 
 def notebook_params(project: Project, path: str) -> list[NotebookParameter]:
+    """The parameters a notebook declares; a cell nbflow cannot read is a usage error."""
     candidate = Path(path)
     if not candidate.is_absolute() and not candidate.exists():
         candidate = project.root / path
-    return params_module.notebook_parameters(candidate)
+    cell = params_module.read_parameters(candidate)
+    if cell.error is not None:
+        raise UsageError(params_module.unreadable_cell(path, cell))
+    return list(cell.parameters)
 
 
 __all__ = [

@@ -24,9 +24,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from . import loader, yamlload
-from .errors import Conflict, Problem, UsageError, WorkflowFileError, WorkflowNotFound
-from .params import notebook_parameters
+from . import catalog, loader, yamlload
+from .errors import Conflict, Problem, UsageError, WorkflowFileError
+from .params import read_parameters, type_problem, unreadable_cell
 from .project import Project
 from .schema import KEY_PATTERN
 
@@ -287,7 +287,10 @@ def checked_notebook(project: Project, notebook: str, parameters: dict[str, Any]
         raise UsageError(f"notebook: {notebook!r} is not an .ipynb notebook")
     if not path.is_file():
         raise UsageError(f"notebook: {notebook!r}: no such notebook")
-    declared = [p.name for p in notebook_parameters(path)]
+    cell = read_parameters(path)
+    if cell.error is not None and parameters:
+        raise UsageError(f"parameters: {unreadable_cell(written, cell)}")
+    declared = cell.names
     unknown = [name for name in parameters if name not in declared]
     if unknown:
         names = ", ".join(repr(n) for n in unknown)
@@ -296,6 +299,10 @@ def checked_notebook(project: Project, notebook: str, parameters: dict[str, Any]
             f"parameters: {written} declares no parameter {names} (its parameters: {known})"
         )
     check_values(parameters)
+    for p in cell.parameters:
+        problem = type_problem(p, parameters[p.name]) if p.name in parameters else None
+        if problem:
+            raise UsageError(f"parameters.{p.name}: {problem}")
     return written
 
 
@@ -364,10 +371,7 @@ def find_workflow_file(project: Project, name: str) -> Path:
         workflow, _ = loader.check_file(path, project.root)
         if workflow is not None and workflow.name == name:
             return path
-    known = ", ".join(p.stem for p in files) or "none"
-    raise WorkflowNotFound(
-        f"no workflow {name!r} in {project.relative(project.workflows_dir)}/ (found: {known})"
-    )
+    raise catalog.not_found(project, name)
 
 
 def add_notebook_task(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
-from . import graph, loader
-from .errors import Problem, UsageError
+from . import graph, loader, yamlload
+from .errors import Problem, WorkflowNotFound
 from .model import Workflow
 from .project import Project
 
@@ -20,39 +21,79 @@ def by_name(project: Project) -> dict[str, tuple[Path, Workflow | None]]:
     return found
 
 
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def not_found(project: Project, name: str) -> WorkflowNotFound:
+    """The error for a workflow name no file in `workflows/` has, with the closest name."""
+    known = sorted(by_name(project))
+    folder = project.relative(project.workflows_dir)
+    hint = _did_you_mean(name, known) or f" (found: {', '.join(known) or 'none'})"
+    return WorkflowNotFound(f"no workflow {name!r} in {folder}/{hint}")
+
+
 def load_by_name(project: Project, name: str) -> Workflow:
     """The workflow a `workflow:` task names (a `name:` or a file stem in `workflows/`)."""
     entry = by_name(project).get(name)
     if entry is None:
-        raise UsageError(f"no workflow {name!r} in {project.relative(project.workflows_dir)}/")
+        raise not_found(project, name)
     return loader.load_workflow(entry[0], project.root)
+
+
+def _calls(path: Path, workflow: Workflow | None) -> list[tuple[str, int | None, str]]:
+    """(task key, line, workflow named) of a file's `workflow:` tasks, known before running.
+
+    A file with problems of its own is read as written, so its calls are checked in the
+    same pass as its other problems.
+    """
+    if workflow is not None:
+        return [
+            (t.key, t.line, str(t.target))
+            for t in workflow.tasks
+            if t.kind == "workflow" and "{{" not in str(t.target)
+        ]
+    try:
+        doc = yamlload.load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yamlload.YamlError):
+        return []  # reported by the loader
+    tasks = doc.data.get("tasks") if isinstance(doc.data, dict) else None
+    out = []
+    for i, item in enumerate(tasks if isinstance(tasks, list) else []):
+        if not isinstance(item, dict):
+            continue
+        target = item.get("workflow")
+        if isinstance(target, str) and "{{" not in target:
+            out.append((str(item.get("key")), doc.line_of(("tasks", i)), target))
+    return out
 
 
 def check_children(project: Project, files: list[Path]) -> list[Problem]:
     """`workflow:` tasks must name a workflow of the project, without cycles between them."""
     known = by_name(project)
+    names = sorted(known)
+    wanted = {f.resolve() for f in files}
     calls: dict[str, list[str]] = {}
     problems: list[Problem] = []
     for name, (path, workflow) in known.items():
-        if workflow is None or name != workflow.name:
-            continue
+        if name != (workflow.name if workflow else path.stem):
+            continue  # the same file under its other name
         calls[name] = []
-        for task in workflow.tasks:
-            if task.kind != "workflow" or "{{" in str(task.target):
-                continue
-            target = str(task.target)
+        for key, line, target in _calls(path, workflow):
             if target not in known:
-                if path.resolve() in {f.resolve() for f in files}:
+                if path.resolve() in wanted:
                     problems.append(
                         Problem(
                             _shown(path),
-                            task.line,
-                            f"task {task.key!r}: no workflow {target!r} in workflows/",
+                            line,
+                            f"task {key!r}: no workflow {target!r} in workflows/"
+                            + _did_you_mean(target, names),
                         )
                     )
                 continue
-            child = known[target][1]
-            calls[name].append(child.name if child else target)
+            child_path, child = known[target]
+            calls[name].append(child.name if child else child_path.stem)
     cycle = graph.find_cycle({k: v for k, v in calls.items()})
     if cycle:
         start = known[cycle[-1]][0]

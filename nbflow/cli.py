@@ -89,7 +89,8 @@ def validate(ctx: click.Context, files: tuple[str, ...]) -> None:
     "params",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Override a workflow parameter (JSON when it parses as JSON, else text).",
+    help="Override a workflow parameter (JSON when it parses as JSON; True, False and None as "
+    "in Python; else text; \\{{ for a literal {{).",
 )
 @click.option(
     "--parallel",
@@ -485,7 +486,9 @@ def params(ctx: click.Context, notebook: str, as_json: bool) -> None:
         _print_json([p.as_dict() for p in found])
         return
     if not found:
-        click.echo(f"{notebook}: no parameters cell")
+        click.echo(
+            f"{notebook}: declares no parameters (no cell tagged `parameters`, or no assignment in it)"
+        )
         return
     for p in found:
         click.echo(

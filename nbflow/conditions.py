@@ -16,6 +16,36 @@ _OPS = {
 }
 
 
+# Spellings people write for an operator, from other languages or with the two characters
+# swapped; difflib finds none of these (`=<` and `<=` share one character in order).
+_SPELLINGS = {
+    "=": "==",
+    "===": "==",
+    "eq": "==",
+    "is": "==",
+    "<>": "!=",
+    "=!": "!=",
+    "!==": "!=",
+    "ne": "!=",
+    "≠": "!=",
+    "=<": "<=",
+    "≤": "<=",
+    "le": "<=",
+    "lte": "<=",
+    "=>": ">=",
+    "≥": ">=",
+    "ge": ">=",
+    "gte": ">=",
+    "lt": "<",
+    "gt": ">",
+}
+
+
+def suggest_operator(text: str) -> str | None:
+    """The operator a wrong spelling most likely means (`=<` gives `<=`), or None."""
+    return _SPELLINGS.get(text.strip().lower())
+
+
 class ConditionError(ValueError):
     """The operands cannot be compared with that operator."""
 

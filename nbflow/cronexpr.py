@@ -4,13 +4,54 @@ from __future__ import annotations
 
 from croniter import croniter
 
+# (name, what it allows) of each field of a 5-field expression, in order.
+FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31"),
+    ("month", "1-12 or JAN-DEC"),
+    ("day-of-week", "0-7 or SUN-SAT"),
+)
+# The Quartz fields, in the order `to_croniter` writes them for croniter.
+_QUARTZ_AS_CONVERTED = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31 or ?"),
+    ("month", "1-12 or JAN-DEC"),
+    ("day-of-week", "1-7 or SUN-SAT, or ?"),
+    ("seconds", "0-59"),
+)
+
+
+def _wrong_field(fields: list[str]) -> int | None:
+    """The first field croniter refuses with every other field `*`; None if each is fine."""
+    for i, field in enumerate(fields):
+        probe = ["*"] * len(fields)
+        probe[i] = field
+        if not croniter.is_valid(" ".join(probe)):
+            return i
+    return None
+
+
+def _invalid(
+    expr: str, fields: list[str], names: tuple[tuple[str, str], ...], shown: list[str]
+) -> str:
+    """A message naming the wrong field of `expr` (`fields` as croniter reads them, `shown`
+    as written)."""
+    head = f"invalid {'Quartz ' if names is _QUARTZ_AS_CONVERTED else ''}cron expression {expr!r}"
+    i = _wrong_field(fields)
+    if i is None:
+        return head
+    name, allowed = names[i]
+    return f"{head}: the {name} field {shown[i]!r} is not valid (it takes {allowed})"
+
 
 def check_cron(expr: str) -> None:
     """Raise ValueError naming the problem when `expr` is not a cron or Quartz expression."""
     fields = expr.split()
     if len(fields) == 5:
         if not croniter.is_valid(expr):
-            raise ValueError(f"invalid cron expression {expr!r}")
+            raise ValueError(_invalid(expr, fields, FIELDS, fields))
         return
     if len(fields) in (6, 7):
         to_croniter(expr)
@@ -59,9 +100,10 @@ def to_croniter(expr: str) -> tuple[str, bool]:
         )
     if dom == "?" and dow == "?":
         raise ValueError(f"only one of day-of-month and day-of-week may be ? in {expr!r}")
+    written = [minute, hour, dom, month, dow, sec]
     dom = "*" if dom == "?" else dom
     dow = "*" if dow == "?" else _quartz_dow(dow)
     converted = f"{minute} {hour} {dom} {month} {dow} {sec}"
     if not croniter.is_valid(converted):
-        raise ValueError(f"invalid Quartz cron expression {expr!r}")
+        raise ValueError(_invalid(expr, converted.split(), _QUARTZ_AS_CONVERTED, written))
     return converted, True

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import graph, refcheck, references, schema, yamlload
+from . import conditions, graph, params, refcheck, references, schema, yamlload
 from .errors import Problem, WorkflowFileError
 from .model import Edge, ForEach, Task, Workflow
 
@@ -177,6 +177,9 @@ def _messages(
             ]
             choices = [c.strip() for part in allowed for c in part.split(",")]
             hint = _did_you_mean(str(value), choices) if isinstance(value, str) else ""
+            if full[-2:] == ("condition", "op") and isinstance(value, str):
+                meant = conditions.suggest_operator(value)
+                hint = f" (did you mean {meant!r}?)" if meant else hint
             message = f"{where}: {_describe(value)} is not one of {', '.join(choices)}{hint}"
         elif kind == "string_pattern_mismatch":
             if full[-1] == "key" or full[-2:-1] == ("parameters",) or full[-1] == "name":
@@ -271,6 +274,18 @@ def _loose_edges(item: dict[str, Any]) -> list[Edge]:
     return edges
 
 
+def _loose_notebook_task(item: dict[str, Any], line: int | None) -> Task | None:
+    """A notebook task that failed its own checks, as far as its parameters go."""
+    parameters = item.get("parameters", {})
+    if _raw_kind(item) != "notebook" or not isinstance(item.get("notebook"), str):
+        return None
+    if not isinstance(parameters, dict) or not all(isinstance(k, str) for k in parameters):
+        return None
+    return Task(
+        key=item["key"], kind="notebook", target=item["notebook"], line=line, parameters=parameters
+    )
+
+
 def _check_graph(
     nodes: list[tuple[str, int | None, str | None, list[Edge]]], file: str, problems: list[Problem]
 ) -> None:
@@ -331,36 +346,44 @@ def _check_files(
             )
 
 
+def _raw_kind(item: dict[str, Any]) -> str | None:
+    kinds = [k for k in schema.TASK_KINDS if item.get(k) is not None]
+    return kinds[0] if len(kinds) == 1 else None
+
+
 def _check_references(
-    settings: schema.Workflow,
-    tasks: list[Task],
+    workflow_params: dict[str, Any],
     raw_tasks: list[Any],
     doc: yamlload.Document,
     file: str,
     problems: list[Problem],
 ) -> None:
-    """References that can be known wrong before running, at their line."""
-    params = list(settings.parameters)
-    kinds = {t.key: t.kind for t in tasks}
-    each = {t.key for t in tasks if t.for_each is not None}
-    upstream = {t.key: list(t.upstream) for t in tasks}
-    for path, text in refcheck.strings(settings.parameters, ("parameters",)):
+    """References that can be known wrong before running, at their line.
+
+    Read from the file's data, not from checked tasks, so they are reported in the same
+    pass as every other problem: a task with problems of its own still has its references
+    checked, and others may refer to it.
+    """
+    entries = [
+        (i, item)
+        for i, item in enumerate(raw_tasks)
+        if isinstance(item, dict) and isinstance(item.get("key"), str)
+    ]
+    kinds: dict[str, str | None] = {}
+    upstream: dict[str, list[str]] = {}
+    for _, item in entries:
+        kinds.setdefault(item["key"], _raw_kind(item))
+        upstream.setdefault(item["key"], [e.task for e in _loose_edges(item)])
+    each = {item["key"] for _, item in entries if item.get("for_each") is not None}
+    for path, text in refcheck.strings(workflow_params, ("parameters",)):
         for expr in references.find(text):
-            message = refcheck.check(
-                expr, params=[], task=None, upstream=set(), kinds=kinds, has_input=False
-            )
-            if message and not expr.startswith("params."):
+            message = refcheck.check_workflow_parameter(expr, kinds)
+            if message:
                 problems.append(Problem(file, doc.line_of(path), f"{_where(path, {})}: {message}"))
-            elif expr.startswith("params."):
-                problems.append(
-                    Problem(
-                        file,
-                        doc.line_of(path),
-                        f"{_where(path, {})}: {{{{{expr}}}}}: workflow parameters may refer to run.* only",
-                    )
-                )
-    for i, (task, item) in enumerate(zip(tasks, raw_tasks, strict=True)):
-        ancestors = _ancestors(task.key, upstream)
+    params_known = [k for k in workflow_params if isinstance(k, str)]
+    for i, item in entries:
+        key = item["key"]
+        ancestors = _ancestors(key, upstream)
         for place in refcheck.TASK_PLACES:
             if place not in item:
                 continue
@@ -369,16 +392,66 @@ def _check_references(
                 for expr in references.find(text):
                     message = refcheck.check(
                         expr,
-                        params=params,
-                        task=task.key,
+                        params=params_known,
+                        task=key,
                         upstream=ancestors,
                         kinds=kinds,
-                        has_input=task.for_each is not None and not in_inputs,
+                        has_input=isinstance(item.get("for_each"), dict) and not in_inputs,
                         for_each=each,
                     )
                     if message:
-                        where = _where(path, {i: task.key})
+                        where = _where(path, {i: key})
                         problems.append(Problem(file, doc.line_of(path), f"{where}: {message}"))
+
+
+def _check_notebook_parameters(
+    workflow_params: dict[str, Any],
+    tasks: list[tuple[int, Task]],
+    root: Path,
+    doc: yamlload.Document,
+    file: str,
+    problems: list[Problem],
+) -> None:
+    """Parameters each notebook task would receive, against what its notebook declares."""
+    for i, task in tasks:
+        for name, message in params.task_parameter_problems(root, task):
+            path = ("tasks", i, "parameters", name) if name else ("tasks", i, "notebook")
+            where = _where(path, {i: task.key}) + ": " if name else ""
+            problems.append(Problem(file, doc.line_of(path), where + message))
+    only_tasks = [task for _, task in tasks]
+    for name, task, message in params.workflow_value_problems(root, only_tasks, workflow_params):
+        if name is None:
+            problems.append(Problem(file, task.line, message))
+        else:
+            path = ("parameters", name)
+            problems.append(Problem(file, doc.line_of(path), f"{_where(path, {})}: {message}"))
+
+
+def _check_text(data: Any, doc: yamlload.Document, file: str, problems: list[Problem]) -> None:
+    """Text that UTF-8 cannot encode (a lone surrogate from a `\\udXXX` escape) anywhere."""
+    for path, text in _all_strings(data, ()):
+        message = params.surrogate_problem(text)
+        if message:
+            shown = _where(tuple(_printable(p) for p in path), {})
+            problems.append(Problem(file, doc.line_of(path), f"{shown}: {message}"))
+
+
+def _all_strings(value: Any, path: tuple[Any, ...]) -> Any:
+    """Every string in `value`, keys included, with the path where it stands."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _all_strings(item, path + (i,))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield path + (key,), key
+            yield from _all_strings(item, path + (key,))
+
+
+def _printable(part: Any) -> Any:
+    return part.encode("utf-8", "backslashreplace").decode() if isinstance(part, str) else part
 
 
 def _ancestors(key: str, upstream: dict[str, list[str]]) -> set[str]:
@@ -447,6 +520,7 @@ def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, l
 
     defaults = settings.defaults if settings else schema.TaskSettings()
     tasks: list[Task] = []
+    indexed: list[tuple[int, Task]] = []  # each valid task with its place in `tasks:`
     nodes: list[tuple[str, int | None, str | None, list[Edge]]] = []
     files: list[tuple[str, int | None, str, str]] = []
     for i, item in enumerate(raw_tasks if isinstance(raw_tasks, list) else []):
@@ -463,6 +537,9 @@ def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, l
             report(_messages(exc, item, where, task_keys))
             if isinstance(item.get("key"), str):
                 nodes.append((item["key"], line, None, _loose_edges(item)))
+                loose = _loose_notebook_task(item, line)
+                if loose is not None:
+                    indexed.append((i, loose))  # its parameters are checked all the same
             continue
         finally:
             for kind in ("notebook", "script"):
@@ -496,11 +573,16 @@ def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, l
                 )
             )
         tasks.append(_build_task(raw, defaults, line))
+        indexed.append((i, tasks[-1]))
 
     _check_graph(nodes, shown, problems)
     _check_files(files, root, shown, problems)
-    if not problems and settings is not None and isinstance(raw_tasks, list):
-        _check_references(settings, tasks, raw_tasks, doc, shown, problems)
+    raw_params = data.get("parameters")
+    workflow_params = raw_params if isinstance(raw_params, dict) else {}
+    if isinstance(raw_tasks, list):
+        _check_references(workflow_params, raw_tasks, doc, shown, problems)
+    _check_notebook_parameters(workflow_params, indexed, root, doc, shown, problems)
+    _check_text(data, doc, shown, problems)
     problems.sort(key=lambda p: p.line or 0)
     if problems or settings is None:
         return None, problems

@@ -44,13 +44,20 @@ def strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...]
             yield from strings(item, path + (key,))
 
 
+def check_workflow_parameter(expr: str, kinds: dict[str, str | None]) -> str | None:
+    """A message when `expr` may not stand in a workflow parameter's value (run.* only)."""
+    if expr.split(".")[0] == "params":
+        return f"{{{{{expr}}}}}: workflow parameters may refer to run.* only"
+    return check(expr, params=[], task=None, upstream=set(), kinds=kinds, has_input=False)
+
+
 def check(
     expr: str,
     *,
     params: list[str],
     task: str | None,
     upstream: set[str],
-    kinds: dict[str, str],
+    kinds: dict[str, str | None],
     has_input: bool,
     for_each: Collection[str] = (),
 ) -> str | None:
@@ -58,6 +65,9 @@ def check(
 
     `for_each` names the for_each tasks: their values are lists (one element per
     iteration) and they keep no output of their own.
+
+    `kinds` maps each task key to its kind, or None when the task's kind is not known
+    (it has problems of its own).
     """
     parts = expr.split(".")
     head = parts[0]
@@ -106,7 +116,7 @@ def check(
                     f"{shown}: a for_each task keeps no output of its own; its iterations' "
                     f"values are lists in tasks.{key}.values.NAME"
                 )
-            if kinds[key] != "sql":
+            if kinds[key] not in ("sql", None):
                 return f"{shown}: only sql tasks have an output, and {key!r} is a {kinds[key]} task"
             if rest[1:2] in ([], ["rows"]) and len(rest) <= 2:
                 return None

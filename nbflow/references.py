@@ -2,6 +2,7 @@
 
 A value that is exactly one reference keeps the referenced value's type; a reference inside
 a longer string is rendered as text (JSON for lists and mappings, lower-case booleans).
+`\\{{` is a literal `{{`: what follows it is not a reference.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 REFERENCE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+ESCAPE = "\\{{"  # written before what would be a reference, it stands for a literal `{{`
+# An escape or a reference, whichever starts first: one scan, so escaped text never resolves.
+_TOKEN = re.compile(r"\\\{\{|\{\{\s*([^{}]*?)\s*\}\}")
 
 ALIASES = {
     "job.parameters": "params",
@@ -85,15 +89,26 @@ def render(value: Any) -> str:
     return str(value)
 
 
+def is_whole(value: str) -> bool:
+    """Whether the text is exactly one reference (its value keeps its own type)."""
+    return "{{" in value and REFERENCE.fullmatch(value) is not None
+
+
 def substitute(value: Any, lookup: Callable[[str], Any]) -> Any:
     """Resolve every reference in `value` (recursing into lists and mappings)."""
     if isinstance(value, str):
-        whole = REFERENCE.fullmatch(value.strip()) if "{{" in value else None
-        if whole and value.strip() == value:
-            return lookup(canonical(whole.group(1)))
         if "{{" not in value:
             return value
-        return REFERENCE.sub(lambda m: render(lookup(canonical(m.group(1)))), value)
+        whole = REFERENCE.fullmatch(value)
+        if whole:
+            return lookup(canonical(whole.group(1)))
+
+        def replace(m: re.Match[str]) -> str:
+            if m.group(0) == ESCAPE:
+                return "{{"
+            return render(lookup(canonical(m.group(1))))
+
+        return _TOKEN.sub(replace, value)
     if isinstance(value, list):
         return [substitute(v, lookup) for v in value]
     if isinstance(value, dict):
@@ -104,7 +119,7 @@ def substitute(value: Any, lookup: Callable[[str], Any]) -> Any:
 def find(value: Any) -> list[str]:
     """Every reference in `value`, canonical spelling."""
     if isinstance(value, str):
-        return [canonical(m.group(1)) for m in REFERENCE.finditer(value)]
+        return [canonical(m.group(1)) for m in _TOKEN.finditer(value) if m.group(0) != ESCAPE]
     if isinstance(value, list):
         return [r for v in value for r in find(v)]
     if isinstance(value, dict):

@@ -21,9 +21,9 @@ from typing import Any, Protocol
 
 from . import conditions, execute, notify, processes, references
 from .clock import Clock, iso
-from .errors import NbflowError
+from .errors import NbflowError, UsageError
 from .model import Task, Workflow
-from .params import notebook_inputs, notebook_parameters
+from .params import inputs_for
 from .project import Project
 from .states import (
     RUN,
@@ -713,8 +713,11 @@ class Runner:
 
         if task.kind == "notebook":
             source = self.project.root / at.target
-            declared = [p.name for p in notebook_parameters(source)] if source.is_file() else []
-            inputs = notebook_inputs(declared, self.params, at.task_params)
+            try:
+                inputs = inputs_for(source, self.params, at.task_params)
+            except UsageError as exc:  # parameters that would be dropped without a word
+                record({}, None)
+                return execute.failed("ParameterError", str(exc))
             record(inputs, at.artifact)
             return await execute.run_notebook(
                 python=self.python,

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from nbflow import api
+from nbflow.errors import UsageError
 from nbflow.project import Project
 from nbflow.store import Store
 
@@ -177,3 +178,108 @@ def test_a_workflow_file_of_another_project_runs_in_that_project(project, tmp_pa
     assert proc.returncode == 0, proc.stderr
     assert not (elsewhere / ".nbflow").exists()
     assert [r["id"] for r in api.list_runs(Project(project.root))] == [2, 1]
+
+
+TYPED = """
+parameters: {count: 1, label: x}
+tasks:
+  - {key: t, notebook: notebooks/typed.ipynb}
+"""
+
+
+@pytest.mark.parametrize(
+    "param, message",
+    [
+        (
+            "count=abc",
+            "nbflow: parameter 'count': notebooks/typed.ipynb (task 't') declares count: int, "
+            "got 'abc' (str)",
+        ),
+        ("count=2.5", "declares count: int, got 2.5 (float)"),
+        ("cuont=3", "nbflow: workflow 'typed' has no parameter 'cuont' (did you mean 'count'?)"),
+        (
+            "label={{params.count}}",
+            "nbflow: parameter 'label': {{params.count}}: workflow parameters may refer to run.* "
+            "only (write \\{{ for a literal '{{')",
+        ),
+        ("label=caf\udcff", "nbflow: -p label: the text holds a lone surrogate (U+DCFF"),
+    ],
+)
+def test_run_refuses_bad_parameter_values_before_anything_is_recorded(project, param, message):
+    project.workflow("typed", TYPED)
+    proc = project.cli("run", "typed", "-p", param)  # undecodable bytes arrive as surrogates
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    db = project.root / ".nbflow" / "history.db"
+    assert not db.exists() or Store(f"sqlite:///{db}").list_runs() == []
+
+
+def test_run_suggests_the_closest_workflow_name(project):
+    project.workflow("demo", GOOD)
+    proc = project.cli("run", "demoo")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "nbflow: no workflow 'demoo' in workflows/ (did you mean 'demo'?)"
+
+
+def test_validate_reports_every_kind_of_problem_in_one_pass(project):
+    project.workflow(
+        "bad",
+        """
+        parameters: {count: many}
+        schedule: {cron: "0 6 * * 8"}
+        tasks:
+          - key: t
+            notebook: notebooks/typed.ipynb
+            retrys: 1
+            parameters: {lable: "{{tasks.nowhere.values.v}}"}
+          - key: c
+            condition: {left: 1, op: "=<", right: 2}
+          - key: child
+            workflow: typo
+        """,
+    )
+    project.workflow("typed", TYPED)
+    proc = project.cli("validate")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "workflows/bad.yaml:2: parameters.count: notebooks/typed.ipynb (task 't') declares "
+        "count: int, got 'many' (str)",
+        "workflows/bad.yaml:3: schedule.cron: invalid cron expression '0 6 * * 8': "
+        "the day-of-week field '8' is not valid (it takes 0-7 or SUN-SAT)",
+        "workflows/bad.yaml:7: unknown key 'retrys' in tasks[t] (did you mean 'retries'?)",
+        "workflows/bad.yaml:8: tasks[t].parameters.lable: {{tasks.nowhere.values.v}}: "
+        "unknown task 'nowhere'",
+        "workflows/bad.yaml:8: tasks[t].parameters.lable: notebooks/typed.ipynb declares no "
+        "parameter 'lable' (did you mean 'label'?)",
+        "workflows/bad.yaml:10: tasks[c].condition.op: '=<' is not one of ==, !=, >, >=, <, <= "
+        "(did you mean '<='?)",
+        "workflows/bad.yaml:11: task 'child': no workflow 'typo' in workflows/ (did you mean "
+        "'typed'?)",
+    ]
+
+
+def test_params_reads_a_cell_with_ipython_syntax(project):
+    proc = project.cli("params", "notebooks/ipython_params.ipynb")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "listing: ? = !echo one two",
+        "region: str = 'default'  # pushed down from the workflow",
+        "count: int = 0  # a whole number",
+    ]
+
+
+def test_a_detached_repair_refuses_bad_parameters_before_it_starts(project):
+    project.workflow(
+        "cmd",
+        """
+        parameters: {count: 1}
+        tasks:
+          - {key: t, command: ["false"]}
+        """,
+    )
+    doc = api.run(Project(project.root), "cmd")
+    assert doc["state"] == "failed"
+    with pytest.raises(UsageError, match=r"workflow 'cmd' has no parameter 'cuont' \(did you"):
+        api.repair_detached(Project(project.root), doc["id"], overrides={"cuont": 2})
+    assert not (project.root / ".nbflow" / "detached.log").exists()  # nothing was started

@@ -110,3 +110,45 @@ def test_cwd_and_env(project):
         "env": "from defaults",
     }
     assert values(doc, "own_cwd") == {"cwd": str(project.root / "work"), "env": "42"}
+
+
+def test_a_parameters_cell_with_ipython_syntax_receives_the_workflow_values(project):
+    project.workflow(
+        "ipy",
+        """
+        parameters: {region: North}
+        tasks:
+          - key: ip
+            notebook: notebooks/ipython_params.ipynb
+            parameters: {count: 3}
+        """,
+    )
+    doc = api.run(Project(project.root), "ipy")
+    assert doc["state"] == "success", doc
+    # region comes from the workflow: pushed down because the cell (`!`, `%env`) is read.
+    assert values(doc, "ip")["received"] == {
+        "region": "North",
+        "count": 3,
+        "listing": ["one two"],
+        "env": "set",
+    }
+    assert doc["tasks"][0]["attempts"][0]["parameters"] == {"region": "North", "count": 3}
+
+
+def test_cli_true_false_none_and_the_escape_for_a_literal_reference(project):
+    project.workflow(
+        "flags",
+        """
+        parameters: {received: x}
+        tasks:
+          - {key: r, notebook: notebooks/receive.ipynb}
+        """,
+    )
+    for given, received, kind in [
+        ("False", False, "bool"),  # as papermill's -p reads it: falsy in the notebook
+        ("None", None, "NoneType"),
+        ("\\{{run.id}} {{ not a ref", "{{run.id}} {{ not a ref", "str"),
+    ]:
+        code, doc = project.cli_json("run", "flags", "-p", f"received={given}")
+        assert code == 0, doc
+        assert values(doc, "r") == {"received": received, "kind": kind}

@@ -266,3 +266,20 @@ def test_a_notebook_run_file_is_kept_per_distinct_text(mini, monkeypatch):
     assert one.parent == mini.root / ".nbflow" / "notebooks"
     assert check_file(one, mini.root)[0].tasks[0].parameters == {"n": 1}
     assert check_file(other, mini.root)[0].tasks[0].parameters == {"n": "1"}
+
+
+def test_values_from_the_lab_are_checked_against_declared_types(mini):
+    project = _project(mini)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "count: int = 0\nlabel = 'x'  # no declared type", metadata={"tags": ["parameters"]}
+        )
+    ]
+    nbformat.write(nb, str(mini.root / "notebooks" / "typed.ipynb"))
+    with pytest.raises(UsageError) as info:
+        authoring.checked_notebook(project, "notebooks/typed.ipynb", {"count": "abc"})
+    assert str(info.value) == "parameters.count: expected int, got 'abc' (str)"
+    assert authoring.checked_notebook(
+        project, "notebooks/typed.ipynb", {"count": 3, "label": 4}
+    ) == ("notebooks/typed.ipynb")

@@ -103,3 +103,35 @@ def test_quartz_day_of_week_out_of_range(dow):
 def test_invalid_quartz_expression():
     with pytest.raises(ValueError, match="invalid Quartz cron expression"):
         check_cron("0 0 25 ? * 2")
+
+
+@pytest.mark.parametrize(
+    "expr, field",
+    [
+        ("61 * * * *", "the minute field '61' is not valid (it takes 0-59)"),
+        ("0 25 * * *", "the hour field '25' is not valid (it takes 0-23)"),
+        ("0 0 32 * *", "the day-of-month field '32' is not valid (it takes 1-31)"),
+        ("0 0 * 13 *", "the month field '13' is not valid (it takes 1-12 or JAN-DEC)"),
+        ("0 0 * * MOM", "the day-of-week field 'MOM' is not valid (it takes 0-7 or SUN-SAT)"),
+        ("*/0 2 * * *", "the minute field '*/0' is not valid (it takes 0-59)"),
+        ("0 2 * * 1-9", "the day-of-week field '1-9' is not valid (it takes 0-7 or SUN-SAT)"),
+    ],
+)
+def test_an_invalid_field_is_named(expr, field):
+    with pytest.raises(ValueError) as info:
+        check_cron(expr)
+    assert str(info.value) == f"invalid cron expression {expr!r}: {field}"
+
+
+@pytest.mark.parametrize(
+    "expr, field",
+    [
+        ("0 0 25 ? * 2", "the hour field '25' is not valid (it takes 0-23)"),
+        ("70 0 12 * * ?", "the seconds field '70' is not valid (it takes 0-59)"),
+        ("0 0 12 ? JANX *", "the month field 'JANX' is not valid (it takes 1-12 or JAN-DEC)"),
+    ],
+)
+def test_an_invalid_quartz_field_is_named_as_written(expr, field):
+    with pytest.raises(ValueError) as info:
+        check_cron(expr)
+    assert str(info.value) == f"invalid Quartz cron expression {expr!r}: {field}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import nbformat
 import pytest
 
 from nbflow import schema
@@ -525,9 +526,10 @@ def test_notebook_paths_are_relative_to_the_project_root(mini, tmp_path, monkeyp
     assert workflow.root == mini.root.resolve()
 
 
-def test_bad_cron(mini):
+def test_bad_cron_names_the_wrong_field(mini):
     assert mini.problems("schedule: {cron: '61 * * * *'}\n" + ONE_TASK) == [
-        "1: schedule.cron: invalid cron expression '61 * * * *'"
+        "1: schedule.cron: invalid cron expression '61 * * * *': "
+        "the minute field '61' is not valid (it takes 0-59)"
     ]
 
 
@@ -868,3 +870,148 @@ def test_bad_references_are_reported_at_their_line(mini, old, new, line, message
     problems = mini.problems(REFS.replace(old, new))
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"{line}: {message}"), problems[0]
+
+
+# -- one pass --------------------------------------------------------------------------------
+
+
+def test_reference_problems_come_with_structural_ones(mini):
+    text = """
+    tasks:
+      - key: a
+        notebook: notebooks/x.ipynb
+        retrys: 1
+        parameters: {p: "{{params.nope}}"}
+      - key: b
+        notebok: notebooks/x.ipynb
+        depends_on: [a]
+        parameters: {q: "{{tasks.a.output.rows}}", r: "{{tasks.zz.result_state}}"}
+    """
+    assert mini.problems(text) == [
+        "4: unknown key 'retrys' in tasks[a] (did you mean 'retries'?)",
+        "5: tasks[a].parameters.p: {{params.nope}}: unknown parameter 'nope' "
+        "(workflow parameters: none)",
+        "7: unknown key 'notebok' in tasks[b] (did you mean 'notebook'?)",
+        "9: tasks[b].parameters.q: {{tasks.a.output.rows}}: only sql tasks have an output, "
+        "and 'a' is a notebook task",
+        "9: tasks[b].parameters.r: {{tasks.zz.result_state}}: unknown task 'zz'",
+    ]
+
+
+def test_references_of_a_file_with_a_top_level_problem_are_still_checked(mini):
+    problems = mini.problems("paramters: {}\nparameters: {day: '{{params.x}}'}\n" + ONE_TASK)
+    assert problems == [
+        "1: unknown key 'paramters' in the file (did you mean 'parameters'?)",
+        "2: parameters.day: {{params.x}}: workflow parameters may refer to run.* only",
+    ]
+
+
+def test_a_reversed_operator_suggests_the_right_one(mini):
+    problems = mini.problems("tasks:\n  - key: c\n    condition: {left: 1, op: '=<', right: 2}\n")
+    assert problems == [
+        "3: tasks[c].condition.op: '=<' is not one of ==, !=, >, >=, <, <= (did you mean '<='?)"
+    ]
+
+
+# -- what notebooks declare ------------------------------------------------------------------
+
+
+def parameters_notebook(mini, name: str, source: str, language: str = "python"):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "k", "display_name": "k", "language": language}
+    nb.cells = [nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})]
+    nbformat.write(nb, str(mini.root / "notebooks" / f"{name}.ipynb"))
+
+
+def test_a_task_parameter_the_notebook_does_not_declare_is_reported_at_its_line(mini):
+    parameters_notebook(mini, "r", "region = 'South'\nlimit = 3\n")
+    text = """
+    tasks:
+      - key: a
+        notebook: notebooks/r.ipynb
+        parameters:
+          limit: 5
+          regoin: North
+          colour: red
+    """
+    assert mini.problems(text) == [
+        "6: tasks[a].parameters.regoin: notebooks/r.ipynb declares no parameter 'regoin' "
+        "(did you mean 'region'?)",
+        "7: tasks[a].parameters.colour: notebooks/r.ipynb declares no parameter 'colour' "
+        "(its parameters: region, limit)",
+    ]
+
+
+def test_a_cell_with_ipython_syntax_declares_its_parameters(mini):
+    parameters_notebook(mini, "ip", "files = !ls\n%matplotlib inline\nregion = 'South'\n")
+    ok = "parameters: {region: North}\ntasks:\n  - {key: a, notebook: notebooks/ip.ipynb, parameters: {files: []}}\n"
+    assert mini.load(ok).parameters == {"region": "North"}
+    problems = mini.problems(ok.replace("files: []", "regoin: North"))
+    assert problems == [
+        "3: tasks[a].parameters.regoin: notebooks/ip.ipynb declares no parameter 'regoin' "
+        "(did you mean 'region'?)"
+    ]
+
+
+def test_parameters_for_a_cell_nbflow_cannot_read_are_a_problem(mini):
+    parameters_notebook(mini, "broken", "region = 'South'\nlimit = (\n")
+    message = (
+        "task 'a': the parameters cell of notebooks/broken.ipynb cannot be read as Python "
+        "(line 2: '(' was never closed), so nbflow cannot tell which parameters to inject"
+    )
+    pushed = (
+        "parameters: {region: North}\ntasks:\n  - key: a\n    notebook: notebooks/broken.ipynb\n"
+    )
+    assert mini.problems(pushed) == [f"3: {message}"]
+    own = "tasks:\n  - key: a\n    notebook: notebooks/broken.ipynb\n    parameters: {x: 1}\n"
+    assert mini.problems(own) == [f"3: {message}"]
+    # Nothing to inject: nothing is lost (the notebook's own error shows when it runs).
+    mini.load("tasks:\n  - key: a\n    notebook: notebooks/broken.ipynb\n")
+
+
+def test_a_notebook_in_another_language_is_not_checked(mini):
+    parameters_notebook(mini, "r", "region <- 'South'\n", language="R")
+    mini.load(
+        "parameters: {n: 1}\ntasks:\n  - {key: a, notebook: notebooks/r.ipynb, parameters: {region: x}}\n"
+    )
+
+
+def test_values_are_checked_against_declared_types_at_their_line(mini):
+    parameters_notebook(mini, "t", "top_n: int = 5\nratio = 0.5  # type: float\nlabel = 'x'\n")
+    text = """
+    parameters:
+      top_n: abc
+      label: 7
+    tasks:
+      - key: a
+        notebook: notebooks/t.ipynb
+      - key: b
+        notebook: notebooks/t.ipynb
+        parameters: {ratio: high, top_n: "{{tasks.a.values.n}}", label: 8}
+        depends_on: [a]
+    """
+    assert mini.problems(text) == [
+        "2: parameters.top_n: notebooks/t.ipynb (task 'a') declares top_n: int, got 'abc' (str)",
+        "9: tasks[b].parameters.ratio: notebooks/t.ipynb declares ratio: float, got 'high' (str)",
+    ]
+
+
+def test_a_task_with_problems_of_its_own_still_has_its_parameters_checked(mini):
+    parameters_notebook(mini, "r", "region = 'South'\n")
+    problems = mini.problems(
+        "tasks:\n  - key: a\n    notebook: notebooks/r.ipynb\n    retries: x\n"
+        "    parameters: {regoin: North}\n"
+    )
+    assert problems == [
+        "4: tasks[a].retries: expected an integer, got 'x'",
+        "5: tasks[a].parameters.regoin: notebooks/r.ipynb declares no parameter 'regoin' "
+        "(did you mean 'region'?)",
+    ]
+
+
+def test_a_lone_surrogate_is_reported_at_its_line(mini):
+    problems = mini.problems('parameters:\n  ok: fine\n  name: "caf\\udcff"\n' + ONE_TASK)
+    assert problems == [
+        "3: parameters.name: the text holds a lone surrogate (U+DCFF at character 4), "
+        "which is not valid Unicode; give the value as UTF-8 text"
+    ]

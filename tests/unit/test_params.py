@@ -1,4 +1,4 @@
-"""params: the parameters cell read as Python, `-p` values, and the precedence of parameters."""
+"""params: the parameters cell read as Python, declared types, `-p` values, and precedence."""
 
 from __future__ import annotations
 
@@ -7,12 +7,20 @@ import pytest
 
 from nbflow.errors import UsageError
 from nbflow.params import (
+    NotebookParameter,
+    ParametersCell,
+    check_overrides,
+    inputs_for,
     notebook_inputs,
     notebook_parameters,
     parameters_cell,
     parse_assignments,
     parse_cli_value,
     parse_parameters_source,
+    read_parameters,
+    read_parameters_source,
+    surrogate_problem,
+    type_problem,
 )
 
 
@@ -177,7 +185,11 @@ def test_missing_or_unreadable_notebook_is_a_usage_error(tmp_path):
         ("-Infinity", "-Infinity"),
         ("plain text", "plain text"),
         ("eu", "eu"),
-        ("True", "True"),
+        ("True", True),  # papermill's -p reads Python's spellings
+        ("False", False),
+        ("None", None),
+        ("TRUE", "TRUE"),
+        ('"True"', "True"),
         ("2024-01-05", "2024-01-05"),
         ("", ""),
     ],
@@ -233,3 +245,209 @@ def test_values_keep_their_types():
     got = notebook_inputs(["a", "b"], {"a": "007", "b": [1, "x"]}, {"c": {"k": None}})
     assert got == {"a": "007", "b": [1, "x"], "c": {"k": None}}
     assert isinstance(got["a"], str)
+
+
+# -- IPython syntax in the parameters cell ---------------------------------------------------
+
+
+def test_a_cell_with_ipython_syntax_is_read_as_ipython_runs_it():
+    source = "files = !ls\n%matplotlib inline\nregion = 'eu'  # where\nn: int = 3\n"
+    declared, error = read_parameters_source(source)
+    assert error is None
+    found = {p.name: p for p in declared}
+    assert list(found) == ["files", "region", "n"]
+    assert found["files"].default_text == "!ls"  # as written, not as IPython rewrites it
+    assert found["files"].as_dict()["literal"] is False
+    assert found["region"].default == "eu" and found["region"].help == "where"
+    assert found["n"].type == "int" and found["n"].declared
+
+
+def test_a_cell_magic_declares_nothing_but_is_readable():
+    assert read_parameters_source("%%bash\necho hi\n") == ([], None)
+
+
+def test_a_cell_that_is_not_python_says_where():
+    declared, error = read_parameters_source("a = 1\nb = (\n")
+    assert declared == []
+    assert error is not None and error.startswith("line 2:")
+
+
+def _notebook(path, source, language="python"):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "k", "display_name": "k", "language": language}
+    nb.cells = [nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})]
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_read_parameters_tells_an_unreadable_cell_from_a_missing_one(tmp_path):
+    broken = read_parameters(_notebook(tmp_path / "b.ipynb", "a = (\n"))
+    assert broken.present and broken.error and broken.parameters == ()
+    plain = tmp_path / "p.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), str(plain))
+    assert read_parameters(plain) == ParametersCell(present=False)
+
+
+def test_a_notebook_in_another_language_is_not_read_as_python(tmp_path):
+    found = read_parameters(_notebook(tmp_path / "r.ipynb", "region <- 'eu'\n", language="R"))
+    assert found.present and not found.python and found.error is None
+
+
+def test_parameters_for_an_unreadable_cell_are_refused_not_dropped(tmp_path):
+    path = _notebook(tmp_path / "b.ipynb", "a = (\n")
+    with pytest.raises(UsageError, match=r"cannot be read as Python \(line 1"):
+        inputs_for(path, {"region": "eu"}, {})
+    assert inputs_for(path, {}, {}) == {}  # nothing to inject, nothing lost
+    ipython = _notebook(tmp_path / "i.ipynb", "files = !ls\nregion = 'x'\n")
+    assert inputs_for(ipython, {"region": "eu", "other": 1}, {}) == {"region": "eu"}
+
+
+# -- declared types ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source, type_name, help_text",
+    [
+        ("n = 3  # type: int", "int", ""),
+        ("n = 3  # type: int  how many", "int", "how many"),
+        ("n = None  # type: list[str] | None  the names", "list[str] | None", "the names"),
+    ],
+)
+def test_a_type_comment_declares_the_type(source, type_name, help_text):
+    found = parse_parameters_source(source)[0]
+    assert (found.type, found.help, found.declared) == (type_name, help_text, True)
+
+
+def test_type_ignore_and_a_literal_default_declare_no_type():
+    ignored, literal = parse_parameters_source("a = 1  # type: ignore\nb = 2\n")
+    assert ignored.type == "int" and not ignored.declared
+    assert literal.type == "int" and not literal.declared
+
+
+def declared(type_text: str) -> NotebookParameter:
+    return parse_parameters_source(f"p: {type_text} = None")[0]
+
+
+@pytest.mark.parametrize(
+    "type_text, value",
+    [
+        ("int", 5),
+        ("float", 5),
+        ("float", 2.5),
+        ("str", "abc"),
+        ("bool", False),
+        ("str | None", None),
+        ("Optional[int]", None),
+        ("typing.Optional[int]", 3),
+        ("list[int]", [1, 2]),
+        ("List[str]", []),
+        ("dict[str, int]", {"a": 1}),
+        ("Literal['a', 'b']", "b"),
+        ("'int'", 1),
+        ("datetime.date", "2026-01-05"),  # a type nbflow does not know lets the value through
+        ("pd.Timestamp", 3),
+        ("Any", [1]),
+        ("tuple[int, str]", [1, "a"]),
+    ],
+)
+def test_values_that_fit_the_declared_type(type_text, value):
+    assert type_problem(declared(type_text), value) is None
+
+
+@pytest.mark.parametrize(
+    "type_text, value, got",
+    [
+        ("int", "abc", "'abc' (str)"),
+        ("int", 2.5, "2.5 (float)"),
+        ("int", True, "True (bool)"),
+        ("int", None, "None"),
+        ("float", "0.5", "'0.5' (str)"),
+        ("str", 7, "7 (int)"),
+        ("bool", "False", "'False' (str)"),
+        ("list[int]", [1, "a"], "[1, 'a'] (list)"),
+        ("dict[str, int]", {"a": "b"}, "{'a': 'b'} (dict)"),
+        ("Literal['a', 'b']", "c", "'c' (str)"),
+        ("int | float", "x", "'x' (str)"),
+    ],
+)
+def test_values_that_do_not_fit_the_declared_type(type_text, value, got):
+    assert type_problem(declared(type_text), value) == f"expected {type_text}, got {got}"
+
+
+def test_a_type_taken_from_a_literal_default_is_not_enforced():
+    inferred = parse_parameters_source("n = 5")[0]
+    assert type_problem(inferred, "abc") is None
+
+
+# -- text that cannot travel ---------------------------------------------------------------------
+
+
+def test_a_lone_surrogate_is_refused_with_a_sentence():
+    assert surrogate_problem({"a": ["ok", "x\udcff"]}) == (
+        "the text holds a lone surrogate (U+DCFF at character 2), which is not valid Unicode; "
+        "give the value as UTF-8 text"
+    )
+    assert surrogate_problem({"\ud800": 1}) is not None  # in a key too
+    assert surrogate_problem({"a": "naïve ✓ 😀"}) is None
+
+
+def test_a_lone_surrogate_on_the_command_line_is_refused():
+    # Undecodable bytes in argv arrive as lone surrogates (surrogateescape).
+    with pytest.raises(UsageError, match=r"^-p name: the text holds a lone surrogate \(U\+DCFF"):
+        parse_assignments(["name=caf\udcff"])
+
+
+# -- run overrides ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def typed_workflow(mini):
+    _notebook(mini.root / "notebooks" / "t.ipynb", "top_n: int = 5\nlabel = 'x'\n")
+    return mini.load(
+        """
+        parameters: {top_n: 5, label: x}
+        tasks:
+          - {key: rank, notebook: notebooks/t.ipynb}
+        """
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"top_m": 3}, "workflow 'wf' has no parameter 'top_m' (did you mean 'top_n'?)"),
+        (
+            {"top_n": "abc"},
+            "parameter 'top_n': notebooks/t.ipynb (task 'rank') declares top_n: int, "
+            "got 'abc' (str)",
+        ),
+        (
+            {"label": "{{params.top_n}}"},
+            "parameter 'label': {{params.top_n}}: workflow parameters may refer to run.* only "
+            "(write \\{{ for a literal '{{')",
+        ),
+        (
+            {"label": "{{tasks.rank.values.x}}"},
+            "parameter 'label': {{tasks.rank.values.x}}: workflow parameters cannot refer to tasks",
+        ),
+        ({"label": "a\udcff"}, "parameter 'label': the text holds a lone surrogate"),
+    ],
+)
+def test_run_overrides_are_checked_before_the_run(typed_workflow, overrides, message):
+    with pytest.raises(UsageError) as info:
+        check_overrides(typed_workflow, overrides)
+    assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"top_n": 3},
+        {"label": 7},  # `label = 'x'` declares no type
+        {"label": "{{run.trigger.time.iso_date}}"},
+        {"label": "\\{{params.top_n}} is literal"},
+        {"top_n": "{{run.start_time.year}}"},  # known when the run starts
+    ],
+)
+def test_run_overrides_that_pass(typed_workflow, overrides):
+    check_overrides(typed_workflow, overrides)

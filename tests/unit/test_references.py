@@ -230,3 +230,28 @@ def test_input_outside_for_each(ctx):
 
 def test_reference_error_is_a_lookup_error():
     assert issubclass(ReferenceError_, LookupError)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("\\{{run.id}}", "{{run.id}}"),
+        ("\\{{ not a ref", "{{ not a ref"),
+        ("run \\{{run.id}} is {{run.id}}", "run {{run.id}} is 42"),
+        ("\\{{{{run.id}}", "{{42"),  # an escaped pair, then a reference
+        ("{{params.region}}\\{{", "eu{{"),
+        ("a \\ b {{ c", "a \\ b {{ c"),  # a backslash elsewhere is itself
+    ],
+)
+def test_backslash_before_braces_is_a_literal(ctx, text, expected):
+    assert substitute(text, ctx.lookup) == expected
+
+
+def test_an_escaped_reference_is_not_found():
+    assert find(["\\{{params.a}}", "x \\{{tasks.t.values.v}} {{params.b}}"]) == ["params.b"]
+
+
+def test_a_resolved_value_is_not_unescaped(ctx):
+    ctx.params["region"] = "\\{{run.id}}"  # text that came from elsewhere stays as it is
+    assert substitute("in {{params.region}}", ctx.lookup) == "in \\{{run.id}}"
+    assert substitute("{{params.region}}", ctx.lookup) == "\\{{run.id}}"

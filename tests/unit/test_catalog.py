@@ -1,0 +1,50 @@
+"""catalog: workflows found by name, with the closest name when there is none by that name."""
+
+from __future__ import annotations
+
+import pytest
+
+from nbflow import api, catalog
+from nbflow.errors import WorkflowNotFound
+from nbflow.project import Project
+
+
+@pytest.fixture
+def project(mini) -> Project:
+    mini.write("name: demo\ntasks:\n  - {key: a, notebook: notebooks/x.ipynb}\n", "demo_file")
+    mini.write("tasks:\n  - {key: a, notebook: notebooks/x.ipynb}\n", "nightly")
+    return Project(mini.root)
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("demoo", "no workflow 'demoo' in workflows/ (did you mean 'demo'?)"),
+        ("nigthly", "no workflow 'nigthly' in workflows/ (did you mean 'nightly'?)"),
+        ("zzz", "no workflow 'zzz' in workflows/ (found: demo, demo_file, nightly)"),
+    ],
+)
+def test_an_unknown_name_suggests_the_closest_one(project, name, message):
+    with pytest.raises(WorkflowNotFound) as info:
+        api.workflow_path(project, name)
+    assert str(info.value) == message
+    with pytest.raises(WorkflowNotFound) as info:
+        catalog.load_by_name(project, name)
+    assert str(info.value) == message
+
+
+def test_a_child_workflow_name_typo_is_reported_with_the_closest_name(mini, project):
+    path = mini.write("tasks:\n  - {key: call, workflow: nightlyy}\n", "parent")
+    problems = catalog.check_children(project, [path])
+    assert [(p.line, p.message) for p in problems] == [
+        (2, "task 'call': no workflow 'nightlyy' in workflows/ (did you mean 'nightly'?)")
+    ]
+
+
+def test_calls_of_a_file_with_problems_of_its_own_are_checked_in_the_same_pass(mini, project):
+    path = mini.write("tasks:\n  - {key: call, workflow: nowhere, retrys: 1}\n", "parent")
+    _, problems = api.validate(project, [str(path)])
+    assert [p.message for p in problems] == [
+        "unknown key 'retrys' in tasks[call] (did you mean 'retries'?)",
+        "task 'call': no workflow 'nowhere' in workflows/",
+    ]
