@@ -15,11 +15,13 @@ import tokenize
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import refcheck, references
 from .errors import UsageError
-from .model import Task, Workflow
+
+if TYPE_CHECKING:  # the model imports the pydantic schema: `nbflow --help` needs neither
+    from .model import Task, Workflow
 
 _NO_DEFAULT = object()
 
