@@ -308,9 +308,10 @@ def _locate_error(path: Path, error: dict[str, Any]) -> None:
         for i, cell in enumerate(nb.cells)
         if any(o.get("output_type") == "error" for o in cell.get("outputs", []) or [])
     ]
-    found = (marked or with_error or [None])[0]
-    if found is None:
+    candidates = marked or with_error
+    if not candidates:
         return
+    found = candidates[0]
     error["cell_index"] = found
     if not error.get("evalue"):
         stderr = [

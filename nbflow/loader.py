@@ -415,7 +415,9 @@ def _check_notebook_parameters(
     """Parameters each notebook task would receive, against what its notebook declares."""
     for i, task in tasks:
         for name, message in params.task_parameter_problems(root, task):
-            path = ("tasks", i, "parameters", name) if name else ("tasks", i, "notebook")
+            path: tuple[str | int, ...] = (
+                ("tasks", i, "parameters", name) if name else ("tasks", i, "notebook")
+            )
             where = _where(path, {i: task.key}) + ": " if name else ""
             problems.append(Problem(file, doc.line_of(path), where + message))
     only_tasks = [task for _, task in tasks]

@@ -577,7 +577,7 @@ def check_overrides(workflow: Workflow, overrides: dict[str, Any]) -> None:
         )
     kinds: dict[str, str | None] = {t.key: t.kind for t in workflow.tasks}
     for name, value in overrides.items():
-        problem = surrogate_problem(value)
+        problem: str | None = surrogate_problem(value)
         for expr in [] if problem else references.find(value):
             problem = refcheck.check_workflow_parameter(expr, kinds)
             if problem:
@@ -585,8 +585,8 @@ def check_overrides(workflow: Workflow, overrides: dict[str, Any]) -> None:
                 break
         if problem:
             raise UsageError(f"parameter {name!r}: {problem}")
-    for name, _, problem in workflow_value_problems(workflow.root, workflow.tasks, overrides):
-        raise UsageError(f"parameter {name!r}: {problem}" if name else problem)
+    for name, _, value_problem in workflow_value_problems(workflow.root, workflow.tasks, overrides):
+        raise UsageError(f"parameter {name!r}: {value_problem}" if name else value_problem)
 
 
 # -- precedence --------------------------------------------------------------------------
