@@ -585,8 +585,10 @@ def check_overrides(workflow: Workflow, overrides: dict[str, Any]) -> None:
                 break
         if problem:
             raise UsageError(f"parameter {name!r}: {problem}")
-    for name, _, value_problem in workflow_value_problems(workflow.root, workflow.tasks, overrides):
-        raise UsageError(f"parameter {name!r}: {value_problem}" if name else value_problem)
+    for named, _, value_problem in workflow_value_problems(
+        workflow.root, workflow.tasks, overrides
+    ):
+        raise UsageError(f"parameter {named!r}: {value_problem}" if named else value_problem)
 
 
 # -- precedence --------------------------------------------------------------------------
