@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import nbformat
 import pytest
 
-from nbflow import triggers
+from nbflow import processes, triggers
 from nbflow.project import Project
 from nbflow.scheduler import Scheduler
 from nbflow.store import Store
@@ -33,16 +33,28 @@ class World:
         text = textwrap.dedent(head) + "tasks:\n  - {key: a, notebook: notebooks/n.ipynb}\n"
         (self.root / "workflows" / f"{name}.yaml").write_text(text)
 
-    def scheduler(self) -> Scheduler:
+    def scheduler(self, pid: int | None = None) -> Scheduler:
         store = Store(self.url)
         self.stores.append(store)
-        return Scheduler(self.project, store)
+        scheduler = Scheduler(self.project, store)
+        if pid is not None:  # stands for a scheduler in another (live) process of this host
+            scheduler.pid = pid
+            scheduler.started = processes.started_at(pid)
+            scheduler.key = f"{scheduler.host}:{pid}"
+        return scheduler
+
+    @property
+    def history(self) -> Store:
+        """The history as the runners and the user see it: a Store of its own."""
+        if not hasattr(self, "_history"):
+            self._history = Store(self.url)
+        return self._history
 
     def runs(self, workflow: str | None = None) -> list[dict]:
-        return list(reversed(Store(self.url).list_runs(workflow, limit=1000)))
+        return list(reversed(self.history.list_runs(workflow, limit=1000)))
 
     def finish(self, run_id: int, state: str, at: float | None) -> None:
-        Store(self.url).update_run(run_id, state=state, end_time=at)
+        self.history.update_run(run_id, state=state, end_time=at)
 
     def finish_all(self, at: float) -> None:
         """What the launcher's runners would do: finish every active run."""
@@ -237,3 +249,52 @@ def test_a_scheduler_records_a_heartbeat_every_few_seconds_and_is_seen_alive(wor
     # A scheduler that stops cleanly removes its heartbeat at once.
     store.drop_scheduler(scheduler.key)
     assert store.schedulers() == []
+
+
+def run_two_schedulers(world: World, seconds: float = 40.0) -> tuple[list[int], int]:
+    """Two schedulers on one history, a fire every 2 s, runs that take 3 s: as in the issue.
+
+    The schedulers look at their own pace (every 0.37 s and every 0.29 s), so either may be
+    the first to see a fire time or a free slot; a run's runner (simulated) marks it
+    `running` 0.2 s after it was handed over and ends it 3 s after. Returns the runs in the
+    order they were started and the most runs that were ever started and unfinished at once.
+    """
+    world.workflow("pair", 'schedule: {cron: "0/2 * * * * ?"}\nmax_concurrent_runs: 1\n')
+    # The second one stands for another process: its runs belong to our parent process.
+    a, b = world.scheduler(), world.scheduler(pid=os.getppid())
+    a.tick(T0 - 1)
+    b.tick(T0 - 1)
+    ticks = sorted(
+        [(T0 + 0.37 * i, a) for i in range(int(seconds / 0.37))]
+        + [(T0 + 0.05 + 0.29 * i, b) for i in range(int(seconds / 0.29))],
+        key=lambda tick: tick[0],
+    )
+    started: dict[int, float] = {}  # run id -> when it was handed to a runner
+    running: set[int] = set()
+    order: list[int] = []
+    most = 0
+    for now, scheduler in ticks:
+        for run_id, at in list(started.items()):
+            if now >= at + 3.0:
+                world.finish(run_id, "success", at + 3.0)
+                del started[run_id]
+            elif now >= at + 0.2 and run_id not in running:
+                world.finish(run_id, "running", None)
+                running.add(run_id)
+        for decision in scheduler.tick(now):
+            if decision.action in ("fired", "started"):
+                assert decision.run_id is not None
+                started[decision.run_id] = now
+                order.append(decision.run_id)
+        most = max(most, len(started))
+    return order, most
+
+
+def test_two_schedulers_keep_max_concurrent_runs_and_the_queue_order(world):
+    order, most = run_two_schedulers(world)
+    assert most == 1  # never two runs at once, whichever scheduler started them
+    assert order == sorted(set(order))  # each once, oldest first across schedulers
+    assert len(order) >= 12  # one after another, back to back: 40 s of 3 s runs
+    runs = world.runs("pair")
+    assert [r["id"] for r in runs if r["state"] in ("success", "running")] == order
+    assert {r["state"] for r in runs} <= {"success", "running", "queued"}
