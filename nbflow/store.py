@@ -228,6 +228,14 @@ def _wal_index(database: str) -> tuple[int, int] | None:
     return (info.st_dev, info.st_ino)
 
 
+def _disk_full(path: str) -> bool:
+    try:
+        found = os.statvfs(os.path.dirname(path))
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < 64 * 1024  # less than a WAL index needs
+
+
 # Every open Store of a SQLite file in this process. SQLite shares one WAL index among a
 # process's connections to a file, so a connection left broken in one Store breaks new ones
 # in the others: recovering means closing the idle connections of all of them.
@@ -340,6 +348,8 @@ class Store:
     def _failure(self, exc: DBAPIError) -> HistoryError:
         lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
         reason = lines[0] if lines else type(exc).__name__
+        if self.database and "full" not in reason and _disk_full(self.database):
+            reason += " (the disk it is on is full)"  # SQLite only says "disk I/O error"
         hint = "; free some space there and try again" if "full" in reason else ""
         return HistoryError(f"cannot use the run history at {self.where}: {reason}{hint}")
 

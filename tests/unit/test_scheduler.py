@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 from datetime import datetime
 from pathlib import Path
@@ -298,3 +300,60 @@ def test_two_schedulers_keep_max_concurrent_runs_and_the_queue_order(world):
     runs = world.runs("pair")
     assert [r["id"] for r in runs if r["state"] in ("success", "running")] == order
     assert {r["state"] for r in runs} <= {"success", "running", "queued"}
+
+
+def test_a_stopped_scheduler_leaves_its_queued_runs_to_the_next_one(world):
+    world.workflow("hourly", 'schedule: {cron: "0 * * * *"}\n')
+    # The old scheduler stands for another process: one that lives until it is stopped.
+    process = subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE)
+    old = world.scheduler(pid=process.pid)
+    old.tick(T0 - 600)
+    (fired,) = old.tick(T0)
+    (queued,) = old.tick(T0 + 3600)
+    assert (fired.action, queued.action) == ("fired", "queued")
+    world.finish(fired.run_id, "success", T0 + 3700)  # its clean stop waited for this one
+    process.communicate(b"\n", timeout=60)  # and then it stopped
+    # The queued run was not the stopped scheduler's to lose: it waits for the next one.
+    new = world.scheduler()
+    decisions = new.tick(T0 + 3800)  # which first looks for runs whose runner died
+    assert [(d.action, d.run_id) for d in decisions] == [("started", queued.run_id)]
+    run = world.history.get_run(queued.run_id)
+    assert run["state"] == "queued" and run["message"] is None  # its runner starts it now
+    assert run["runner_pid"] == os.getpid()
+
+
+def test_the_daemon_logs_a_failed_look_and_goes_on(world, caplog):
+    import asyncio
+    import logging
+
+    from nbflow.store import HistoryError
+
+    world.workflow("hourly", 'schedule: {cron: "0 * * * *"}\n')
+    s = world.scheduler()
+    stop = asyncio.Event()
+    looks: list[float] = []
+    real_tick = s.tick
+
+    def tick(now: float) -> list:
+        looks.append(now)
+        if len(looks) <= 2:  # as a broken history answered every call until a restart
+            raise HistoryError("cannot use the run history at h.db: disk I/O error")
+        if len(looks) == 4:
+            stop.set()
+        return real_tick(now)
+
+    s.tick = tick  # type: ignore[method-assign]
+    caplog.set_level(logging.INFO, logger="nbflow.schedule")
+    asyncio.run(s.serve(stop, tick=0.0))  # tick 0: look again at once, no waiting
+    assert len(looks) == 4
+    said = [r.getMessage() for r in caplog.records]
+    failed = [m for m in said if m.startswith("looking at the triggers failed")]
+    assert failed == [
+        "looking at the triggers failed (trying again every 0s): "
+        "cannot use the run history at h.db: disk I/O error"
+    ]  # once, not at every look
+    assert (
+        "the scheduler works again (it failed with: cannot use the run history at h.db: "
+        "disk I/O error)" in said
+    )
+    assert said[-1] == "scheduler stopped"

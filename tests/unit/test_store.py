@@ -24,12 +24,12 @@ def store(url):
 
 
 def new_run(store: Store, workflow: str = "daily", now: float = 100.0, **extra) -> int:
+    extra.setdefault("parameters", {"region": "eu", "code": "007", "list": [1, 2]})
     return store.create_run(
         workflow=workflow,
         workflow_path=f"/p/workflows/{workflow}.yaml",
         trigger_type="manual",
         trigger_time=now,
-        parameters={"region": "eu", "code": "007", "list": [1, 2]},
         tasks=[
             ("ingest", "notebook", []),
             ("publish", "notebook", [{"task": "ingest", "outcome": None}]),
@@ -382,3 +382,68 @@ def test_a_disk_io_error_from_a_broken_connection_is_recovered(tmp_path, url):
             fresh.close()
     finally:
         store.close()
+
+
+def test_a_full_database_is_one_sentence_naming_the_file(store, tmp_path):
+    from sqlalchemy import event
+
+    from nbflow.store import HistoryError
+
+    first = new_run(store)
+
+    @event.listens_for(store.engine, "connect")
+    def no_room_to_grow(dbapi_connection, _record):  # as a full disk would answer
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    store.engine.dispose()
+    with pytest.raises(HistoryError) as caught:
+        for _ in range(200):
+            new_run(store, parameters={"big": "x" * 2000})
+    assert str(caught.value) == (
+        f"cannot use the run history at {tmp_path / 'h.db'}: database or disk is full; "
+        "free some space there and try again"
+    )
+    assert store.get_run(first)["workflow"] == "daily"  # what was recorded stays readable
+
+
+def test_canceling_a_run_that_waits_for_a_slot_ends_it_at_once(store):
+    import os
+    import socket
+
+    store.ensure_trigger_state("w", 0.0)
+    runner = (os.getpid(), socket.gethostname(), None)
+
+    def fire(key: str) -> tuple[int, str]:
+        claimed = store.claim_fire(
+            {"workflow": "w", "trigger": "schedule", "fire_key": key, "fire_time": 1.0},
+            max_concurrent_runs=1,
+            queue=True,
+            runner=runner,
+            now=1.0,
+            workflow_path="workflows/w.yaml",
+            trigger_type="schedule",
+            trigger_time=1.0,
+            parameters={},
+            tasks=[("t", "command", [])],
+        )
+        assert claimed is not None
+        return claimed
+
+    (running, fired), (waiting, queued) = fire("a"), fire("b")
+    assert (fired, queued) == ("fired", "queued")
+    # No runner would ever act on the request: the waiting run ends now.
+    assert store.request_cancel(waiting, 5.0) is True
+    run = store.get_run(waiting)
+    assert (run["state"], run["end_time"], run["message"]) == (
+        "canceled",
+        5.0,
+        "canceled while queued",
+    )
+    assert [(t["state"], t["message"]) for t in run["tasks"]] == [
+        ("canceled", "not started: the run was canceled")
+    ]
+    store.update_run(running, state="success", end_time=6.0)
+    assert store.start_queued("w", max_concurrent_runs=1, runner=runner, now=7.0) == []
+    # A run with a runner is asked, as before: its runner cancels it.
+    assert store.request_cancel(running, 8.0) is False  # finished already
