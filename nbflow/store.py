@@ -3,7 +3,9 @@
 SQLite in `.nbflow/history.db` by default, in WAL mode so readers see a run while it is
 being written; any SQLAlchemy URL (PostgreSQL, say) can be given instead. Times are stored
 as seconds since the epoch (UTC) and values as JSON text, which every backend keeps alike.
-Only the runner calls the writing methods.
+Only the runner calls the writing methods (and a scheduler its fires and run slots). A
+broken connection is replaced and the call made once more; a database that cannot be used
+raises `HistoryError`, one sentence naming it.
 """
 
 from __future__ import annotations
@@ -387,6 +389,9 @@ class Store:
                 )
 
     def close(self) -> None:
+        if self.database:
+            with _open_lock:
+                _open_stores.get(self.database, weakref.WeakSet()).discard(self)
         self.engine.dispose()
 
     # -- writing (the runner only) -------------------------------------------------------
