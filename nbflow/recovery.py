@@ -4,7 +4,8 @@ Any nbflow command that opens the run history calls `recover` first, so a runner
 with `kill -9` (or a machine that rebooted) leaves no run stuck in `running`: its running
 tasks fail with "runner died", its leftover worker processes and kernels are killed, and
 the run ends `failed`, ready to be repaired. Only runs started on this host are judged:
-another machine's processes cannot be seen from here.
+another machine's processes cannot be seen from here. A scheduled run still waiting for a
+slot has no runner yet: it stays queued for whichever scheduler runs next.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ def recover(store: Store, project: Project, now: float) -> list[int]:
     host = socket.gethostname()
     closed = []
     for run in store.unfinished_runs():
+        if run["runner_pid"] is None:  # queued, waiting for a slot: a scheduler will start it
+            continue
         if run["runner_host"] != host:
             continue
         if processes.alive(run["runner_pid"], run["runner_started"]):

@@ -655,22 +655,32 @@ class Runner:
         async with slot:
             self._record(unit, TaskState.RUNNING, attempt=number)
             self._notify_attempt(task, "on_start", "running", number)
-            folder.mkdir(parents=True, exist_ok=True)
             suffix = ".ipynb" if task.kind == "notebook" else ".log"
             artifact = folder / f"attempt-{number}{suffix}"
             start = self.clock.now()
             lookup = self._context(task, number, given).lookup
             try:
+                folder.mkdir(parents=True, exist_ok=True)
                 task_params = references.substitute(task.parameters, lookup)
                 target = references.substitute(_plain(task.target), lookup)
                 args = [
                     references.render(a) for a in references.substitute(list(task.args), lookup)
                 ]
-            except references.ReferenceError_ as exc:
+            except (references.ReferenceError_, OSError) as exc:
                 self.store.add_attempt(
                     self.run_id, unit, number, start_time=start, parameters={}, artifact=None
                 )
-                result = execute.failed("ReferenceError", str(exc))
+                if isinstance(exc, OSError):  # a read-only or full runs folder: name it
+                    culprit = Path(exc.filename or folder)
+                    while not culprit.exists() and culprit != culprit.parent:
+                        culprit = culprit.parent  # the folder (or file) that refused
+                    message = (
+                        f"cannot create the task's folder {self.project.relative(folder)}: "
+                        f"{self.project.relative(culprit)}: {exc.strerror}"
+                    )
+                    result = execute.failed("OSError", message)
+                else:
+                    result = execute.failed("ReferenceError", str(exc))
             else:
                 launch = _Launch(unit, number, start, artifact, target, task_params, args)
                 result = await self._launch(task, launch)

@@ -2,10 +2,13 @@
 
 `Scheduler.tick(now)` makes every decision for one moment and is a function of the time
 passed in (and of the run history), so tests drive it with any clock and never sleep;
-`serve` is the daemon loop around it. Several schedulers may share one project: every
-fire is claimed in the run history in the same transaction that creates its run
-(`Store.create_run(claim=...)`), so a fire time starts exactly one run, and each
-scheduler finishes the runs of a dead one (`recovery`) so the survivor takes over.
+`serve` is the daemon loop around it, which logs a failed tick and goes on. Several
+schedulers may share one project: every fire is claimed in the run history in the same
+transaction that creates its run and decides whether it may start now
+(`Store.claim_fire`), so a fire time starts exactly one run, and `max_concurrent_runs` and
+the queue order hold across schedulers (`Store.start_queued` hands the oldest waiting run
+to whichever scheduler finds a slot free). Each scheduler finishes the runs of a dead one
+(`recovery`) so the survivor takes over.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 from . import loader, processes, recovery, triggers
 from .clock import Clock
+from .errors import NbflowError
 from .model import Workflow
 from .project import Project
 from .store import Store
@@ -100,7 +104,6 @@ class Scheduler:
         self.launcher = launcher
         self.files: dict[str, _Files] = {}
         self.running: dict[int, asyncio.Task[Any]] = {}
-        self.launched: set[int] = set()  # runs this scheduler handed to its launcher
         self._cache: dict[Path, tuple[float, Workflow | None]] = {}
         self._last_recovery = float("-inf")
         self._last_beat = float("-inf")
@@ -154,7 +157,7 @@ class Scheduler:
                     decisions += self._file_arrival(workflow, now)
                 else:
                     decisions += self._continuous(workflow, now)
-            decisions += self._start_queued(workflow)
+            decisions += self._start_queued(workflow, now)
         return decisions
 
     def _schedule(self, workflow: Workflow, state: dict[str, Any], now: float) -> list[Decision]:
@@ -268,11 +271,18 @@ class Scheduler:
     ) -> list[Decision]:
         settings = workflow.settings
         assert settings is not None
-        active = self.store.active_runs(workflow.name)
-        over = len(active) >= settings.max_concurrent_runs
-        state = "skipped" if over and not settings.queue else "queued"
-        run_id = self.store.create_run(
-            workflow=workflow.name,
+        claimed = self.store.claim_fire(
+            {
+                "workflow": workflow.name,
+                "trigger": trigger,
+                "fire_key": fire_key,
+                "fire_time": trigger_time,
+                "files": files,
+            },
+            max_concurrent_runs=settings.max_concurrent_runs,
+            queue=settings.queue,
+            runner=(self.pid, self.host, self.started),
+            now=now,
             workflow_path=self.project.relative(workflow.path),
             trigger_type=trigger,
             trigger_time=trigger_time,
@@ -281,68 +291,48 @@ class Scheduler:
                 (t.key, t.kind, [{"task": e.task, "outcome": e.outcome} for e in t.depends_on])
                 for t in workflow.tasks
             ],
-            state=state,
-            now=now,
-            runner_pid=self.pid,
-            runner_host=self.host,
-            runner_started=self.started,
             trigger_files=files,
             trigger_location=location,
-            claim={
-                "workflow": workflow.name,
-                "trigger": trigger,
-                "fire_key": fire_key,
-                "fire_time": trigger_time,
-                "files": files,
-            },
         )
-        if run_id is None:
+        if claimed is None:
             return []  # another scheduler claimed this fire
-        if state == "skipped":
-            self.store.update_run(
-                run_id,
-                end_time=now,
-                message=f"{len(active)} run(s) already active (max_concurrent_runs "
-                f"{settings.max_concurrent_runs}, queue: false)",
-            )
+        run_id, action = claimed
+        if action == "skipped":
             log.info(
                 "%s: skipped %s fire (run %s): over max_concurrent_runs",
                 workflow.name,
                 trigger,
                 run_id,
             )
-            return [Decision("skipped", workflow.name, trigger, run_id, detail)]
-        if over:
+        elif action == "queued":
             log.info(
                 "%s: queued run %s (%s): waiting for a free run slot", workflow.name, run_id, detail
             )
-            return [Decision("queued", workflow.name, trigger, run_id, detail)]
-        log.info("%s: fired run %s (%s)", workflow.name, run_id, detail)
-        self._launch(workflow, run_id)
-        return [Decision("fired", workflow.name, trigger, run_id, detail)]
+        else:
+            log.info("%s: fired run %s (%s)", workflow.name, run_id, detail)
+            self._launch(workflow, run_id)
+        return [Decision(action, workflow.name, trigger, run_id, detail)]
 
-    def _start_queued(self, workflow: Workflow) -> list[Decision]:
-        """Start this scheduler's queued runs as run slots free up, oldest first."""
+    def _start_queued(self, workflow: Workflow, now: float) -> list[Decision]:
+        """Start the workflow's waiting runs, oldest first, as run slots free up.
+
+        Any scheduler's queued runs: the history decides which scheduler takes one.
+        """
         settings = workflow.settings
         assert settings is not None
-        active = self.store.active_runs(workflow.name)
-        running = [r for r in active if r["state"] == "running" or r["id"] in self.launched]
-        waiting = [
-            r
-            for r in active
-            if r["state"] == "queued"
-            and r["id"] not in self.launched
-            and r["runner_pid"] == self.pid
-        ]
         out = []
-        for run in waiting[: max(0, settings.max_concurrent_runs - len(running))]:
+        for run in self.store.start_queued(
+            workflow.name,
+            max_concurrent_runs=settings.max_concurrent_runs,
+            runner=(self.pid, self.host, self.started),
+            now=now,
+        ):
             log.info("%s: started queued run %s", workflow.name, run["id"])
             self._launch(workflow, run["id"])
             out.append(Decision("started", workflow.name, run["trigger_type"], run["id"]))
         return out
 
     def _launch(self, workflow: Workflow, run_id: int) -> None:
-        self.launched.add(run_id)
         if self.launcher is None:
             return
         try:
@@ -351,7 +341,14 @@ class Scheduler:
             return
         task = loop.create_task(self.launcher(workflow, run_id))
         self.running[run_id] = task
-        task.add_done_callback(lambda _: self.running.pop(run_id, None))
+        task.add_done_callback(lambda job: self._ended(run_id, job))
+
+    def _ended(self, run_id: int, job: asyncio.Task[Any]) -> None:
+        self.running.pop(run_id, None)
+        if not job.cancelled() and job.exception() is not None:
+            log.error(
+                "run %s: its runner failed: %s", run_id, job.exception(), exc_info=job.exception()
+            )
 
     # -- the daemon ----------------------------------------------------------------------
 
@@ -385,19 +382,37 @@ class Scheduler:
     ) -> None:
         """Fire until `stop` is set; then wait for the runs this scheduler started.
 
-        `ready`, if given, is set after the first tick (its heartbeat is then recorded).
+        `ready`, if given, is set after the first tick (its heartbeat is then recorded,
+        unless that tick failed). A tick that fails is logged and tried again at the next
+        one: the history may come back (a broken connection is replaced at the next call).
         """
         log.info("scheduler started for %s (pid %s)", self.project.root, self.pid)
         wake = asyncio.Event()
         watch = FolderWatch(asyncio.get_running_loop(), wake)
+        failing: str | None = None  # the error of the last tick, while ticks fail
         try:
             while not stop.is_set():
                 wake.clear()
-                self.tick(self.clock.now())
+                delay = tick
+                try:
+                    self.tick(self.clock.now())
+                    watch.update(self.watched_folders())
+                    delay = self.next_wake(self.clock.now(), tick) - self.clock.now()
+                except Exception as exc:  # a daemon that dies silently fires nothing: go on
+                    if str(exc) != failing:  # said once, not at every tick
+                        log.error(
+                            "looking at the triggers failed (trying again every %gs): %s",
+                            tick,
+                            exc,
+                            exc_info=not isinstance(exc, NbflowError),
+                        )
+                    failing = str(exc)
+                else:
+                    if failing is not None:
+                        log.warning("the scheduler works again (it failed with: %s)", failing)
+                    failing = None
                 if ready is not None:
                     ready.set()
-                watch.update(self.watched_folders())
-                delay = self.next_wake(self.clock.now(), tick) - self.clock.now()
                 waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
                 await asyncio.wait(
                     waiters, timeout=max(0.0, delay), return_when=asyncio.FIRST_COMPLETED
@@ -412,5 +427,8 @@ class Scheduler:
                 len(self.running),
             )
             await asyncio.gather(*self.running.values(), return_exceptions=True)
-        self.store.drop_scheduler(self.key)
+        try:
+            self.store.drop_scheduler(self.key)
+        except Exception as exc:  # its heartbeat then goes stale: it counts as gone soon
+            log.warning("could not remove this scheduler's heartbeat: %s", exc)
         log.info("scheduler stopped")

@@ -3,15 +3,21 @@
 SQLite in `.nbflow/history.db` by default, in WAL mode so readers see a run while it is
 being written; any SQLAlchemy URL (PostgreSQL, say) can be given instead. Times are stored
 as seconds since the epoch (UTC) and values as JSON text, which every backend keeps alike.
-Only the runner calls the writing methods.
+Only the runner calls the writing methods (and a scheduler its fires and run slots). A
+broken connection is replaced and the call made once more; a database that cannot be used
+raises `HistoryError`, one sentence naming it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import threading
 import time
-from collections.abc import Iterable
-from typing import Any
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -35,7 +41,15 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DatabaseError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+)
 
 from .errors import NbflowError
 
@@ -207,24 +221,152 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _wal_index(database: str) -> tuple[int, int] | None:
+    """Which `-shm` file (the WAL index every connection to a SQLite file shares) is there."""
+    try:
+        info = os.stat(database + "-shm")
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def _disk_full(path: str) -> bool:
+    try:
+        found = os.statvfs(os.path.dirname(path))
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < 64 * 1024  # less than a WAL index needs
+
+
+# Every open Store of a SQLite file in this process. SQLite shares one WAL index among a
+# process's connections to a file, so a connection left broken in one Store breaks new ones
+# in the others: recovering means closing the idle connections of all of them.
+_open_stores: dict[str, weakref.WeakSet[Store]] = {}
+_open_lock = threading.Lock()
+
+
+def _stores_of(database: str) -> list[Store]:
+    with _open_lock:
+        return list(_open_stores.get(database, ()))
+
+
+def _unusable(exc: DBAPIError) -> bool:
+    """The database itself failed (full, locked, broken, unreachable), not a statement."""
+    return isinstance(exc, (OperationalError, InterfaceError, InternalError)) or (
+        type(exc) is DatabaseError
+    )
+
+
+def _broken_connection(exc: DBAPIError) -> bool:
+    """A connection that a new one may replace: lost, closed, or left with a stale WAL index.
+
+    The last happens when something else in this process opens and closes the database
+    file (SQLite's POSIX locks go with the close) and another process then deletes the WAL
+    files under the open connection: SQLite answers "disk I/O error" from then on.
+    """
+    if exc.connection_invalidated:
+        return True
+    message = str(exc.orig).lower()
+    return any(
+        sign in message
+        for sign in ("disk i/o error", "closed database", "database disk image is malformed")
+    )
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _recovering(method: Method) -> Method:
+    """A history call that survives one broken connection and fails in one clear sentence.
+
+    Every transaction either committed or rolled back when SQLAlchemy raises, so calling
+    again on fresh connections is safe.
+    """
+
+    @functools.wraps(method)
+    def call(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except DBAPIError as exc:
+            if not _unusable(exc):
+                raise
+            if not _broken_connection(exc):
+                raise self._failure(exc) from exc
+        self._reconnect()
+        try:
+            return method(self, *args, **kwargs)
+        except DBAPIError as exc:
+            if not _unusable(exc):
+                raise
+            raise self._failure(exc) from exc
+
+    return call  # type: ignore[return-value]
+
+
 class Store:
     """The run history of one project."""
 
     def __init__(self, url: str):
         self.url = url
-        self.engine: Engine = create_engine(url, future=True)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        sqlite = url.startswith("sqlite")
+        # pre_ping: a server-side database may have dropped an idle connection.
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=not sqlite)
+        database = self.engine.url.database if sqlite else None
+        self.database = os.path.abspath(database) if database and database != ":memory:" else None
+        self.where = self.database or self.engine.url.render_as_string(hide_password=True)
+        if sqlite:
+            event.listen(self.engine, "connect", self._connected)
+        if self.database:
+            event.listen(self.engine, "checkout", self._checked_out)
+            with _open_lock:
+                _open_stores.setdefault(self.database, weakref.WeakSet()).add(self)
+        self._create()
+
+    def _connected(self, dbapi_connection: Any, record: Any) -> None:
+        _sqlite_pragmas(dbapi_connection, record)
+        if self.database:
+            # Reading once opens the WAL index, so the one this connection uses is known.
+            dbapi_connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            record.info["wal_index"] = _wal_index(self.database)
+
+    def _checked_out(self, _dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        """Replace a connection whose WAL files were deleted under it before it is used.
+
+        Its writes would go to a deleted file (lost to every other process) and a later
+        checkpoint could overwrite newer pages; a new connection sees the files there are.
+        """
+        assert self.database is not None
+        if record.info.get("wal_index") != _wal_index(self.database):
+            for other in _stores_of(self.database):
+                if other is not self:
+                    other.engine.dispose()  # their idle connections share the stale index
+            raise DisconnectionError("the WAL files of the run history were replaced")
+
+    def _reconnect(self) -> None:
+        """Close the idle connections of every Store of this database in this process."""
+        for store in _stores_of(self.database) if self.database else [self]:
+            store.engine.dispose()
+
+    def _failure(self, exc: DBAPIError) -> HistoryError:
+        lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+        reason = lines[0] if lines else type(exc).__name__
+        if self.database and "full" not in reason and _disk_full(self.database):
+            reason += " (the disk it is on is full)"  # SQLite only says "disk I/O error"
+        hint = "; free some space there and try again" if "full" in reason else ""
+        return HistoryError(f"cannot use the run history at {self.where}: {reason}{hint}")
+
+    @_recovering
+    def _create(self) -> None:
         # Several processes (a scheduler, a run, `nbflow show`) may open a new history at
         # once: whoever loses a race to create a table or the schema row carries on.
         for attempt in range(20):
             try:
                 metadata.create_all(self.engine)
                 break
-            except OperationalError:  # "table already exists": another process is creating it
-                if attempt == 19:
+            except OperationalError as exc:
+                if "already exists" not in str(exc.orig) or attempt == 19:
                     raise
-                time.sleep(0.02 * (attempt + 1))
+                time.sleep(0.02 * (attempt + 1))  # another process is creating it
         self._check_columns()
         try:
             with self.engine.begin() as conn:
@@ -242,16 +384,19 @@ class Store:
             missing = [c.name for c in table.columns if c.name not in have]
             if missing:
                 raise HistoryError(
-                    f"the run history at {self.engine.url.render_as_string(hide_password=True)} "
-                    f"was made by another version of nbflow (table {table.name} lacks "
+                    f"the run history at {self.where} was made by another version of nbflow (table {table.name} lacks "
                     f"{', '.join(missing)}); move it aside to start a new one"
                 )
 
     def close(self) -> None:
+        if self.database:
+            with _open_lock:
+                _open_stores.get(self.database, weakref.WeakSet()).discard(self)
         self.engine.dispose()
 
     # -- writing (the runner only) -------------------------------------------------------
 
+    @_recovering
     def create_run(
         self,
         *,
@@ -269,17 +414,96 @@ class Store:
         parent_run_id: int | None = None,
         trigger_files: list[str] | None = None,
         trigger_location: str | None = None,
-        claim: dict[str, Any] | None = None,
-    ) -> int | None:
-        """Record a new run and its tasks (key, kind, depends_on) in one transaction.
+    ) -> int:
+        """Record a new run and its tasks (key, kind, depends_on) in one transaction."""
+        with self.engine.begin() as conn:
+            return self._insert_run(
+                conn,
+                workflow=workflow,
+                workflow_path=workflow_path,
+                trigger_type=trigger_type,
+                trigger_time=trigger_time,
+                parameters=parameters,
+                tasks=tasks,
+                state=state,
+                now=now,
+                runner_pid=runner_pid,
+                runner_host=runner_host,
+                runner_started=runner_started,
+                parent_run_id=parent_run_id,
+                trigger_files=trigger_files,
+                trigger_location=trigger_location,
+            )
 
-        With `claim` ({workflow, trigger, fire_key, fire_time, files}) the run is created
-        only if no scheduler claimed that fire before (and none of those files was seen):
-        None says another one did. Claim and run are one transaction, so a scheduler that
-        dies in between leaves neither.
+    # -- a scheduler's fires and run slots ----------------------------------------------
+    #
+    # A run holds one of its workflow's `max_concurrent_runs` slots while it is active and
+    # has a runner (`runner_pid`): manual runs, and scheduled ones handed to a runner. A
+    # scheduled run waiting for a slot is `queued` with no runner yet, so it belongs to no
+    # scheduler: whichever scheduler finds a free slot first starts the oldest one. Every
+    # decision about a workflow's slots is taken under that workflow's lock (its
+    # `trigger_states` row, written first thing in the transaction: a row lock on
+    # PostgreSQL, the database's write lock on SQLite), so schedulers in other processes
+    # decide one after another on what the others committed.
+
+    @staticmethod
+    def _lock_workflow(conn: Any, workflow: str, now: float) -> None:
+        found = conn.execute(
+            update(trigger_states)
+            .where(trigger_states.c.workflow == workflow)
+            .values(paused=trigger_states.c.paused)
+        )
+        if not found.rowcount:  # schedulers create it first (ensure_trigger_state)
+            conn.execute(insert(trigger_states).values(workflow=workflow, paused=False, since=now))
+
+    @staticmethod
+    def _slots(conn: Any, workflow: str) -> tuple[int, int]:
+        """(runs holding a slot, runs waiting for one) of a workflow."""
+        active = [runs.c.workflow == workflow, runs.c.state.in_(ACTIVE_RUN_STATES)]
+        holding = conn.execute(
+            select(func.count()).where(*active, runs.c.runner_pid.is_not(None))
+        ).scalar()
+        waiting = conn.execute(
+            select(func.count()).where(*active, runs.c.runner_pid.is_(None))
+        ).scalar()
+        return int(holding), int(waiting)
+
+    @_recovering
+    def claim_fire(
+        self,
+        claim: dict[str, Any],
+        *,
+        max_concurrent_runs: int,
+        queue: bool,
+        runner: tuple[int, str, float | None],
+        now: float,
+        workflow_path: str,
+        trigger_type: str,
+        trigger_time: float,
+        parameters: dict[str, Any],
+        tasks: Iterable[tuple[str, str, list[dict[str, Any]]]],
+        trigger_files: list[str] | None = None,
+        trigger_location: str | None = None,
+    ) -> tuple[int, str] | None:
+        """Record the run of a scheduler's fire, if no scheduler claimed that fire before.
+
+        `claim` is {workflow, trigger, fire_key, fire_time, files}; its files are then seen.
+        In the same transaction the run is given its start: "fired" (a slot is free and no
+        run waits for one: the run is `queued` for `runner` (pid, host, started), which
+        starts it now), "queued" (it waits, with no runner, behind older waiting runs) or
+        "skipped" (over the limit with `queue` false). Returns (run id, that decision), or
+        None when another scheduler claimed the fire: it created its run.
         """
+        workflow = claim["workflow"]
         try:
             with self.engine.begin() as conn:
+                self._lock_workflow(conn, workflow, now)
+                holding, waiting = self._slots(conn, workflow)
+                if holding < max_concurrent_runs and not waiting:
+                    decision, state, (pid, host, started) = "fired", "queued", runner
+                else:
+                    decision = "queued" if queue else "skipped"
+                    state, (pid, host, started) = decision, (None, None, None)
                 run_id = self._insert_run(
                     conn,
                     workflow=workflow,
@@ -290,43 +514,82 @@ class Store:
                     tasks=tasks,
                     state=state,
                     now=now,
-                    runner_pid=runner_pid,
-                    runner_host=runner_host,
-                    runner_started=runner_started,
-                    parent_run_id=parent_run_id,
+                    runner_pid=pid,
+                    runner_host=host,
+                    runner_started=started,
+                    parent_run_id=None,
                     trigger_files=trigger_files,
                     trigger_location=trigger_location,
                 )
-                if claim is not None:
+                if decision == "skipped":
                     conn.execute(
-                        insert(fires).values(
-                            workflow=claim["workflow"],
-                            trigger=claim["trigger"],
-                            fire_key=claim["fire_key"],
-                            fire_time=claim["fire_time"],
-                            run_id=run_id,
-                            created=now,
+                        update(runs)
+                        .where(runs.c.id == run_id)
+                        .values(
+                            end_time=now,
+                            message=f"{holding} run(s) already active (max_concurrent_runs "
+                            f"{max_concurrent_runs}, queue: false)",
                         )
                     )
-                    files = claim.get("files") or []
-                    if files:
-                        conn.execute(
-                            insert(seen_files),
-                            [
-                                {
-                                    "workflow": claim["workflow"],
-                                    "path": f,
-                                    "run_id": run_id,
-                                    "seen": now,
-                                }
-                                for f in files
-                            ],
-                        )
-                return run_id
+                conn.execute(
+                    insert(fires).values(
+                        workflow=workflow,
+                        trigger=claim["trigger"],
+                        fire_key=claim["fire_key"],
+                        fire_time=claim["fire_time"],
+                        run_id=run_id,
+                        created=now,
+                    )
+                )
+                files = claim.get("files") or []
+                if files:
+                    conn.execute(
+                        insert(seen_files),
+                        [
+                            {"workflow": workflow, "path": f, "run_id": run_id, "seen": now}
+                            for f in files
+                        ],
+                    )
+                return run_id, decision
         except IntegrityError:
-            if claim is None:
-                raise
             return None
+
+    @_recovering
+    def start_queued(
+        self,
+        workflow: str,
+        *,
+        max_concurrent_runs: int,
+        runner: tuple[int, str, float | None],
+        now: float,
+    ) -> list[dict[str, Any]]:
+        """Hand the oldest waiting runs of a workflow to `runner` as slots are free.
+
+        Returns those runs (oldest first): the caller starts them.
+        """
+        waiting = [runs.c.workflow == workflow, runs.c.state == "queued"]
+        waiting.append(runs.c.runner_pid.is_(None))
+        with self.engine.connect() as conn:  # most looks find nothing: no lock for those
+            if not conn.execute(select(runs.c.id).where(*waiting).limit(1)).first():
+                return []
+        with self.engine.begin() as conn:
+            self._lock_workflow(conn, workflow, now)
+            holding, _ = self._slots(conn, workflow)
+            free = max_concurrent_runs - holding
+            if free <= 0:
+                return []
+            chosen = [
+                dict(r._mapping)
+                for r in conn.execute(select(runs).where(*waiting).order_by(runs.c.id).limit(free))
+            ]
+            if chosen:
+                pid, host, started = runner
+                conn.execute(
+                    update(runs)
+                    .where(runs.c.id.in_([r["id"] for r in chosen]))
+                    .values(runner_pid=pid, runner_host=host, runner_started=started)
+                )
+            return chosen
 
     def _insert_run(
         self,
@@ -383,6 +646,7 @@ class Store:
 
     # -- triggers ------------------------------------------------------------------------
 
+    @_recovering
     def trigger_state(self, workflow: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -390,6 +654,7 @@ class Store:
             ).first()
             return dict(row._mapping) if row else None
 
+    @_recovering
     def ensure_trigger_state(self, workflow: str, now: float) -> dict[str, Any]:
         """The workflow's trigger state; the first scheduler to see it records `since`."""
         found = self.trigger_state(workflow)
@@ -406,6 +671,7 @@ class Store:
 
     # -- scheduler heartbeats (rows `scheduler:HOST:PID` of nbflow_meta) --------------------
 
+    @_recovering
     def beat_scheduler(self, key: str, info: dict[str, Any]) -> None:
         """Record that the scheduler `key` is alive (`info` holds its `seen` time)."""
         name = f"scheduler:{key}"
@@ -415,16 +681,19 @@ class Store:
             if changed.rowcount == 0:
                 conn.execute(insert(meta).values(name=name, value=value))
 
+    @_recovering
     def drop_scheduler(self, key: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(meta).where(meta.c.name == f"scheduler:{key}"))
 
+    @_recovering
     def schedulers(self) -> list[dict[str, Any]]:
         """Every scheduler heartbeat recorded, live or stale."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(meta.c.value).where(meta.c.name.like("scheduler:%")))
             return [json.loads(value) for (value,) in rows]
 
+    @_recovering
     def set_paused(self, workflow: str, paused: bool, now: float) -> None:
         self.ensure_trigger_state(workflow, now)
         with self.engine.begin() as conn:
@@ -434,6 +703,7 @@ class Store:
                 .values(paused=paused)
             )
 
+    @_recovering
     def reset_trigger_since(self, workflow: str, now: float) -> None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -442,6 +712,7 @@ class Store:
                 .values(since=now)
             )
 
+    @_recovering
     def last_fire(self, workflow: str, trigger: str) -> float | None:
         with self.engine.connect() as conn:
             return conn.execute(
@@ -450,11 +721,13 @@ class Store:
                 )
             ).scalar()
 
+    @_recovering
     def seen_paths(self, workflow: str) -> set[str]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(seen_files.c.path).where(seen_files.c.workflow == workflow))
             return {r[0] for r in rows}
 
+    @_recovering
     def active_runs(self, workflow: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -464,6 +737,7 @@ class Store:
             )
             return [dict(r._mapping) for r in rows]
 
+    @_recovering
     def recent_runs(
         self, workflow: str, trigger_type: str, limit: int = 50
     ) -> list[dict[str, Any]]:
@@ -476,6 +750,7 @@ class Store:
             )
             return [dict(r._mapping) for r in rows]
 
+    @_recovering
     def add_iterations(self, run_id: int, task_key: str, inputs: list[Any]) -> None:
         """Rows `KEY[i]` for the iterations of a for_each task, all `pending`."""
         with self.engine.begin() as conn:
@@ -510,10 +785,12 @@ class Store:
                     ],
                 )
 
+    @_recovering
     def update_run(self, run_id: int, **fields: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id).values(**fields))
 
+    @_recovering
     def update_task(self, run_id: int, key: str, **fields: Any) -> None:
         if "values" in fields:
             fields["task_values"] = fields.pop("values")
@@ -524,6 +801,7 @@ class Store:
                 .values(**fields)
             )
 
+    @_recovering
     def add_attempt(
         self,
         run_id: int,
@@ -558,6 +836,7 @@ class Store:
                     )
                 )
 
+    @_recovering
     def finish_attempt(
         self,
         run_id: int,
@@ -595,6 +874,7 @@ class Store:
                 )
             )
 
+    @_recovering
     def set_attempt_pid(
         self, run_id: int, task_key: str, number: int, pid: int, started: float | None
     ) -> None:
@@ -609,9 +889,33 @@ class Store:
                 .values(pid=pid, pid_started=started)
             )
 
+    @_recovering
     def request_cancel(self, run_id: int, now: float) -> bool:
-        """Ask the runner of an unfinished run to cancel it; False if it has finished."""
+        """Ask the runner of an unfinished run to cancel it; False if it has finished.
+
+        A run still waiting for a slot has no runner: it is canceled at once, its tasks
+        not started.
+        """
         with self.engine.begin() as conn:
+            waiting = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.state == "queued", runs.c.runner_pid.is_(None))
+                .values(
+                    state="canceled",
+                    cancel_requested=now,
+                    end_time=now,
+                    message="canceled while queued",
+                )
+            )
+            if waiting.rowcount:
+                conn.execute(
+                    update(task_runs)
+                    .where(task_runs.c.run_id == run_id, task_runs.c.state == "pending")
+                    .values(
+                        state="canceled", end_time=now, message="not started: the run was canceled"
+                    )
+                )
+                return True
             result = conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.state.in_(ACTIVE_RUN_STATES))
@@ -619,6 +923,7 @@ class Store:
             )
             return bool(result.rowcount)
 
+    @_recovering
     def cancel_requested(self, run_id: int) -> bool:
         with self.engine.connect() as conn:
             value = conn.execute(
@@ -626,6 +931,7 @@ class Store:
             ).scalar()
             return value is not None
 
+    @_recovering
     def claim_repair(
         self,
         run_id: int,
@@ -672,6 +978,7 @@ class Store:
             )
             return True
 
+    @_recovering
     def finish_repair(self, run_id: int, number: int, result: str, now: float) -> None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -680,6 +987,7 @@ class Store:
                 .values(result=result, end_time=now)
             )
 
+    @_recovering
     def add_missing_tasks(
         self, run_id: int, tasks: list[tuple[str, str, list[dict[str, Any]]]]
     ) -> None:
@@ -706,6 +1014,7 @@ class Store:
                 ],
             )
 
+    @_recovering
     def reset_tasks(self, run_id: int, keys: list[str]) -> None:
         """Selected tasks of a repair go back to `pending`; their attempts stay."""
         with self.engine.begin() as conn:
@@ -723,6 +1032,7 @@ class Store:
                 )
             )
 
+    @_recovering
     def last_attempts(self, run_id: int) -> dict[str, int]:
         """The highest attempt number of every task and iteration of a run."""
         with self.engine.connect() as conn:
@@ -733,16 +1043,19 @@ class Store:
             )
             return {key: int(number) for key, number in rows}
 
+    @_recovering
     def add_notifications(self, run_id: int, deliveries: list[dict[str, Any]]) -> None:
         if deliveries:
             with self.engine.begin() as conn:
                 conn.execute(insert(notifications), [{"run_id": run_id, **d} for d in deliveries])
 
+    @_recovering
     def unfinished_runs(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(runs).where(runs.c.state.in_(ACTIVE_RUN_STATES)))
             return [dict(r._mapping) for r in rows]
 
+    @_recovering
     def close_orphan(self, run_id: int, *, now: float, message: str) -> list[dict[str, Any]]:
         """Finish a run whose runner died: its unfinished tasks and attempts fail.
 
@@ -794,6 +1107,7 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------
 
+    @_recovering
     def list_runs(self, workflow: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         query = select(runs).order_by(runs.c.id.desc()).limit(limit)
         if workflow:
@@ -801,6 +1115,7 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
+    @_recovering
     def get_run(self, run_id: int) -> dict[str, Any] | None:
         """A run with its tasks and their attempts, or None."""
         with self.engine.connect() as conn:

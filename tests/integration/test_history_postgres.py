@@ -61,3 +61,19 @@ def test_runs_show_and_repair_with_the_history_on_postgresql(project, postgres_u
         assert run["state"] == "success" and run["repair_count"] == 1
     finally:
         store.close()
+
+
+def test_two_schedulers_keep_max_concurrent_runs_on_postgresql(tmp_path, postgres_url):
+    from tests.unit.test_scheduler import World, run_two_schedulers
+
+    world = World(tmp_path)
+    world.url = _fresh_database(postgres_url)
+    order, most = run_two_schedulers(world, seconds=16.0)
+    assert most == 1
+    assert order == sorted(set(order)) and len(order) >= 4
+
+
+def test_two_stores_racing_for_one_run_slot_on_postgresql(postgres_url):
+    from tests.unit.test_store import race_for_slots
+
+    race_for_slots(_fresh_database(postgres_url))

@@ -167,3 +167,43 @@ def test_list_pause_and_resume(project):
     assert resumed.stdout.startswith("nightly: active, next ")
     refused = project.cli("schedule", "pause", "manual")
     assert refused.returncode == 2 and "has no trigger" in refused.stderr
+
+
+def test_a_clean_stop_leaves_queued_runs_for_the_next_scheduler(project, daemons):
+    slow = f'["{sys.executable}", "-c", "import time; time.sleep(2)"]'
+    project.workflow(
+        "busy",
+        f"""
+        schedule: {{cron: "* * * * * ?"}}
+        tasks:
+          - {{key: t, command: {slow}}}
+        """,
+    )
+    daemon = start(project, keep=daemons)
+    wait_for(
+        lambda: len([r for r in runs(project) if r["state"] == "queued"]) >= 2,
+        "runs queued behind the running one",
+        60,
+    )
+    code, err = stop(daemon)  # waits for the run it started
+    assert code == 0, err
+    left = [r["id"] for r in runs(project) if r["state"] == "queued"]
+    assert left
+    # Any command finishes the runs of dead runners first: these had none, they stay queued.
+    assert project.cli("runs").returncode == 0
+    assert [r["id"] for r in runs(project) if r["state"] == "queued"] == left
+    assert not [r for r in runs(project) if r["state"] == "failed"]
+    # The next scheduler starts them, oldest first (paused: it fires nothing new).
+    assert project.cli("schedule", "pause", "busy").returncode == 0
+    daemon = start(project, keep=daemons)
+    wait_for(
+        lambda: all(r["state"] == "success" for r in runs(project) if r["id"] in left),
+        "the queued runs to run",
+        120,
+    )
+    code, err = stop(daemon)
+    assert code == 0, err
+    done = {r["id"]: r for r in runs(project)}
+    starts = [done[i]["start_time"] for i in left]
+    assert starts == sorted(starts)
+    assert set(done) == set(range(1, max(done) + 1)) and max(done) == max(left)

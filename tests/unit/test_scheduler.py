@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +13,7 @@ from zoneinfo import ZoneInfo
 import nbformat
 import pytest
 
-from nbflow import triggers
+from nbflow import processes, triggers
 from nbflow.project import Project
 from nbflow.scheduler import Scheduler
 from nbflow.store import Store
@@ -33,16 +35,28 @@ class World:
         text = textwrap.dedent(head) + "tasks:\n  - {key: a, notebook: notebooks/n.ipynb}\n"
         (self.root / "workflows" / f"{name}.yaml").write_text(text)
 
-    def scheduler(self) -> Scheduler:
+    def scheduler(self, pid: int | None = None) -> Scheduler:
         store = Store(self.url)
         self.stores.append(store)
-        return Scheduler(self.project, store)
+        scheduler = Scheduler(self.project, store)
+        if pid is not None:  # stands for a scheduler in another (live) process of this host
+            scheduler.pid = pid
+            scheduler.started = processes.started_at(pid)
+            scheduler.key = f"{scheduler.host}:{pid}"
+        return scheduler
+
+    @property
+    def history(self) -> Store:
+        """The history as the runners and the user see it: a Store of its own."""
+        if not hasattr(self, "_history"):
+            self._history = Store(self.url)
+        return self._history
 
     def runs(self, workflow: str | None = None) -> list[dict]:
-        return list(reversed(Store(self.url).list_runs(workflow, limit=1000)))
+        return list(reversed(self.history.list_runs(workflow, limit=1000)))
 
     def finish(self, run_id: int, state: str, at: float | None) -> None:
-        Store(self.url).update_run(run_id, state=state, end_time=at)
+        self.history.update_run(run_id, state=state, end_time=at)
 
     def finish_all(self, at: float) -> None:
         """What the launcher's runners would do: finish every active run."""
@@ -237,3 +251,109 @@ def test_a_scheduler_records_a_heartbeat_every_few_seconds_and_is_seen_alive(wor
     # A scheduler that stops cleanly removes its heartbeat at once.
     store.drop_scheduler(scheduler.key)
     assert store.schedulers() == []
+
+
+def run_two_schedulers(world: World, seconds: float = 40.0) -> tuple[list[int], int]:
+    """Two schedulers on one history, a fire every 2 s, runs that take 3 s: as in the issue.
+
+    The schedulers look at their own pace (every 0.37 s and every 0.29 s), so either may be
+    the first to see a fire time or a free slot; a run's runner (simulated) marks it
+    `running` 0.2 s after it was handed over and ends it 3 s after. Returns the runs in the
+    order they were started and the most runs that were ever started and unfinished at once.
+    """
+    world.workflow("pair", 'schedule: {cron: "0/2 * * * * ?"}\nmax_concurrent_runs: 1\n')
+    # The second one stands for another process: its runs belong to our parent process.
+    a, b = world.scheduler(), world.scheduler(pid=os.getppid())
+    a.tick(T0 - 1)
+    b.tick(T0 - 1)
+    ticks = sorted(
+        [(T0 + 0.37 * i, a) for i in range(int(seconds / 0.37))]
+        + [(T0 + 0.05 + 0.29 * i, b) for i in range(int(seconds / 0.29))],
+        key=lambda tick: tick[0],
+    )
+    started: dict[int, float] = {}  # run id -> when it was handed to a runner
+    running: set[int] = set()
+    order: list[int] = []
+    most = 0
+    for now, scheduler in ticks:
+        for run_id, at in list(started.items()):
+            if now >= at + 3.0:
+                world.finish(run_id, "success", at + 3.0)
+                del started[run_id]
+            elif now >= at + 0.2 and run_id not in running:
+                world.finish(run_id, "running", None)
+                running.add(run_id)
+        for decision in scheduler.tick(now):
+            if decision.action in ("fired", "started"):
+                assert decision.run_id is not None
+                started[decision.run_id] = now
+                order.append(decision.run_id)
+        most = max(most, len(started))
+    return order, most
+
+
+def test_two_schedulers_keep_max_concurrent_runs_and_the_queue_order(world):
+    order, most = run_two_schedulers(world)
+    assert most == 1  # never two runs at once, whichever scheduler started them
+    assert order == sorted(set(order))  # each once, oldest first across schedulers
+    assert len(order) >= 12  # one after another, back to back: 40 s of 3 s runs
+    runs = world.runs("pair")
+    assert [r["id"] for r in runs if r["state"] in ("success", "running")] == order
+    assert {r["state"] for r in runs} <= {"success", "running", "queued"}
+
+
+def test_a_stopped_scheduler_leaves_its_queued_runs_to_the_next_one(world):
+    world.workflow("hourly", 'schedule: {cron: "0 * * * *"}\n')
+    # The old scheduler stands for another process: one that lives until it is stopped.
+    process = subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE)
+    old = world.scheduler(pid=process.pid)
+    old.tick(T0 - 600)
+    (fired,) = old.tick(T0)
+    (queued,) = old.tick(T0 + 3600)
+    assert (fired.action, queued.action) == ("fired", "queued")
+    world.finish(fired.run_id, "success", T0 + 3700)  # its clean stop waited for this one
+    process.communicate(b"\n", timeout=60)  # and then it stopped
+    # The queued run was not the stopped scheduler's to lose: it waits for the next one.
+    new = world.scheduler()
+    decisions = new.tick(T0 + 3800)  # which first looks for runs whose runner died
+    assert [(d.action, d.run_id) for d in decisions] == [("started", queued.run_id)]
+    run = world.history.get_run(queued.run_id)
+    assert run["state"] == "queued" and run["message"] is None  # its runner starts it now
+    assert run["runner_pid"] == os.getpid()
+
+
+def test_the_daemon_logs_a_failed_look_and_goes_on(world, caplog):
+    import asyncio
+    import logging
+
+    from nbflow.store import HistoryError
+
+    world.workflow("hourly", 'schedule: {cron: "0 * * * *"}\n')
+    s = world.scheduler()
+    stop = asyncio.Event()
+    looks: list[float] = []
+    real_tick = s.tick
+
+    def tick(now: float) -> list:
+        looks.append(now)
+        if len(looks) <= 2:  # as a broken history answered every call until a restart
+            raise HistoryError("cannot use the run history at h.db: disk I/O error")
+        if len(looks) == 4:
+            stop.set()
+        return real_tick(now)
+
+    s.tick = tick  # type: ignore[method-assign]
+    caplog.set_level(logging.INFO, logger="nbflow.schedule")
+    asyncio.run(s.serve(stop, tick=0.0))  # tick 0: look again at once, no waiting
+    assert len(looks) == 4
+    said = [r.getMessage() for r in caplog.records]
+    failed = [m for m in said if m.startswith("looking at the triggers failed")]
+    assert failed == [
+        "looking at the triggers failed (trying again every 0s): "
+        "cannot use the run history at h.db: disk I/O error"
+    ]  # once, not at every look
+    assert (
+        "the scheduler works again (it failed with: cannot use the run history at h.db: "
+        "disk I/O error)" in said
+    )
+    assert said[-1] == "scheduler stopped"
