@@ -92,11 +92,14 @@ def parse_parameters_source(source: str) -> list[NotebookParameter]:
 
 
 def notebook_parameters(path: Path) -> list[NotebookParameter]:
-    """The parameters a notebook declares; an empty list when it has no parameters cell."""
-    import nbformat
+    """The parameters a notebook declares; an empty list when it has no parameters cell.
+
+    A Databricks notebook is read converted: its widgets are its parameters.
+    """
+    from .databricks.source_notebook import read_notebook
 
     try:
-        nb = nbformat.read(str(path), as_version=4)
+        nb = read_notebook(path)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such notebook") from None
     except Exception as exc:  # nbformat raises several kinds for a file that is not a notebook
