@@ -719,6 +719,8 @@ class Runner:
                 argv = [task.python or self.python, str(self.project.root / at.target)]
             else:
                 argv = list(at.target) if isinstance(at.target, list) else shlex.split(at.target)
+                if argv[:1] == ["python"]:  # the project's Python, as for a script, not PATH's
+                    argv[0] = task.python or self.python
             argv += at.args
             record({"argv": argv}, at.artifact)
             return await execute.run_process(
