@@ -328,12 +328,7 @@ def _check_files(
             problems.append(Problem(file, line, f"task {key!r}: {kind} file {target!r} not found"))
         elif kind == "notebook" and path.suffix != ".ipynb" and not is_source_file(path):
             problems.append(
-                Problem(
-                    file,
-                    line,
-                    f"task {key!r}: {target!r} is not an .ipynb notebook "
-                    "(nor a Databricks source-format notebook)",
-                )
+                Problem(file, line, f"task {key!r}: {target!r} is not an .ipynb notebook")
             )
 
 

@@ -215,6 +215,5 @@ def test_the_loader_accepts_a_source_notebook_and_still_refuses_other_files(mini
         "  - key: b\n    notebook: notebooks/plain.py\n"
     )
     assert [p.message for p in problems] == [
-        "task 'b': 'notebooks/plain.py' is not an .ipynb notebook (nor a Databricks "
-        "source-format notebook)"
+        "task 'b': 'notebooks/plain.py' is not an .ipynb notebook"
     ]
