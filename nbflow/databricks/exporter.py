@@ -138,7 +138,8 @@ class _Export:
             if arrival.pattern != "*":
                 self.skip(
                     self.line("file_arrival", "pattern"),
-                    f"file_arrival.pattern {arrival.pattern!r} (Databricks watches every file at the URL)",
+                    f"file_arrival.pattern {arrival.pattern!r} (Databricks watches every file at "
+                    "the URL)",
                 )
             self.skip(
                 self.line("file_arrival", "path"),

@@ -104,7 +104,8 @@ KIND_FIELDS: dict[str, dict[str, str | None]] = {
         "notebook_path": None,
         "base_parameters": None,
         "source": None,
-        "warehouse_id": "SQL warehouses have no local meaning: the notebook runs on a Python kernel",
+        "warehouse_id": "SQL warehouses have no local meaning: the notebook runs on a Python "
+        "kernel",
     },
     "spark_python_task": {"python_file": None, "parameters": None, "source": None},
     "python_wheel_task": {

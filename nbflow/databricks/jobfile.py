@@ -1,4 +1,4 @@
-"""Databricks job files as written: a bundle's YAML or Jobs API JSON, variables resolved, lines kept.
+"""Databricks job files: a bundle's YAML or Jobs API JSON, variables resolved, lines kept.
 
 A bundle file (`databricks.yml` or a file it includes) holds jobs under `resources.jobs.<key>`;
 `${var.NAME}` takes the value given with `--var NAME=VALUE`, else the default target's value,
@@ -163,10 +163,9 @@ def _read(path: Path, shown: str) -> yamlload.Document:
         if path.suffix == ".json":
             try:  # JSON that YAML cannot read (tabs for indentation): no lines then
                 return yamlload.Document(json.loads(text))
-            except ValueError as json_exc:
-                raise WorkflowFileError(
-                    [Problem(shown, json_exc.lineno, f"invalid JSON: {json_exc.msg}")]  # type: ignore[attr-defined]
-                ) from None
+            except json.JSONDecodeError as json_exc:
+                problem = Problem(shown, json_exc.lineno, f"invalid JSON: {json_exc.msg}")
+                raise WorkflowFileError([problem]) from None
         raise WorkflowFileError([Problem(shown, exc.line, exc.message)]) from None
 
 
@@ -288,7 +287,8 @@ def load(path: Path, shown: str, variables: dict[str, str] | None = None) -> Job
                 Problem(
                     shown,
                     doc.line_of(()),
-                    "neither a bundle (no `resources.jobs`) nor a Jobs API job (no `tasks` or `settings`)",
+                    "neither a bundle (no `resources.jobs`) nor a Jobs API job (no `tasks` or "
+                    "`settings`)",
                 )
             ]
         )

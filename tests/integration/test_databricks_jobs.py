@@ -15,7 +15,6 @@ import pytest
 from tests.databricks.layout import lay_out
 
 
-
 def imported(project, job_file: str) -> str:
     """Lay the job file out in the project, import it, check it validates; its workflow name."""
     path = lay_out(project.root, job_file)
