@@ -816,15 +816,13 @@ def import_databricks(
     written = []
     for path, text, item in planned:
         missing = {repr(m) for m in item.missing}
-        authoring.write_checked(
-            path,
-            text,
-            project,
-            mode="overwrite" if force else "new",
-            tolerated=lambda p, missing=missing: (
-                "not found" in p.message and any(m in p.message for m in missing)
-            ),
-        )
+
+        def reported(problem: Problem, missing: set[str] = missing) -> bool:
+            """A file the import already said is not in the project yet."""
+            return "not found" in problem.message and any(m in problem.message for m in missing)
+
+        mode = "overwrite" if force else "new"
+        authoring.write_checked(path, text, project, mode=mode, tolerated=reported)
         written.append({"file": str(_shown(path)), "workflow": item.name, "job": item.job.key})
     _, problems = validate(project, [w["file"] for w in written])
     return {

@@ -184,7 +184,7 @@ def _default_target(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def _bundle(path: Path, shown: str, doc: yamlload.Document, given: dict[str, str]) -> JobFile:
     data: dict[str, Any] = doc.data
-    bundle = data.get("bundle") if isinstance(data.get("bundle"), dict) else {}
+    bundle: dict[str, Any] = data["bundle"] if isinstance(data.get("bundle"), dict) else {}
     target_name, target = _default_target(data)
     variables = dict(data.get("variables") or {}) if isinstance(data.get("variables"), dict) else {}
     # A target's own variable values win over the defaults (Databricks: `targets.T.variables`).

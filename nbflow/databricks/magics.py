@@ -74,6 +74,11 @@ def find_notebook(path: str, cwd: Path | None = None) -> Path:
 
 @magics_class
 class DatabricksMagics(Magics):
+    @property
+    def _ns(self) -> dict[str, Any]:
+        assert self.shell is not None  # a registered magic always has its shell
+        return self.shell.user_ns  # type: ignore[no-any-return]
+
     @cell_magic
     def databricks_sql(self, line: str, cell: str) -> Rows:
         from nbflow.sqlworker import execute, split_statements
@@ -81,13 +86,13 @@ class DatabricksMagics(Magics):
         statements = split_statements(cell)
         if not statements:
             return Rows()
-        names = {k: v for k, v in self.shell.user_ns.items() if not k.startswith("_") and _plain(v)}
+        names = {k: v for k, v in self._ns.items() if not k.startswith("_") and _plain(v)}
         result = execute({"url": database_url(), "statements": statements, "parameters": names})
         if result["state"] != "success":
             error = result["error"]
             raise SqlError(f"{error['ename']}: {error['evalue']}")
         rows = Rows(result["output"]["rows"])
-        self.shell.user_ns["_sqldf"] = rows
+        self._ns["_sqldf"] = rows
         return rows
 
     @line_magic
@@ -97,6 +102,7 @@ class DatabricksMagics(Magics):
         target = line.strip().strip("\"'")
         path = find_notebook(target)
         nb = read_notebook(path)
+        assert self.shell is not None
         for index, cell in enumerate(nb.cells):
             tags = cell.get("metadata", {}).get("tags", [])
             if cell.cell_type != "code" or SETUP_TAG in tags or "parameters" in tags:
