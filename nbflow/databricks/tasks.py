@@ -22,6 +22,7 @@ from . import fields as F
 from .jobfile import Job, JobFile
 from .jobreport import JobReport, Path_
 from .settings import health, notifications, seconds, string_list, string_map, text
+from .source_notebook import HEADER, is_source_file
 
 CLOUD_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
 JOB_REFERENCE = re.compile(r"^\$\{resources\.jobs\.([^.}]+)\.id\}$")
@@ -226,12 +227,20 @@ class TaskImport:
                 "notebook_task needs a notebook_path: kept as a disabled placeholder",
             )
             return self.placeholder("no notebook_path")
-        out: dict[str, Any] = {
-            "notebook": self.resolve(
-                path, body.get("source"), at + ("notebook_path",), "notebook", (".ipynb", ".py")
-            )
-        }
+        rel = at + ("notebook_path",)
+        found = self.resolve(path, body.get("source"), rel, "notebook", (".ipynb", ".py"))
         params = string_map(self.report, body.get("base_parameters"), at + ("base_parameters",))
+        out: dict[str, Any] = {"notebook": found}
+        local = self.root / found
+        if local.is_file() and local.suffix != ".ipynb" and not is_source_file(local):
+            why = f"{found} is not a Python notebook"
+            if local.suffix == ".py":  # Databricks refuses a plain file as a notebook too
+                why = f"{found} is a Python file, not a notebook (no `{HEADER}` line)"
+                self.report.problem(rel, f"{why}: the task is kept as a disabled placeholder")
+            else:  # a SQL, Scala or R notebook: there is no such kernel here
+                self.report.ignore(rel, f"{why}: the task is kept as a disabled placeholder")
+            comment.append(f"disabled: {why}")
+            return self.placeholder(why)
         if params:
             out["parameters"] = params
         return out

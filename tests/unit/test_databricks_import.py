@@ -574,3 +574,79 @@ def test_output_names_the_workflow_and_needs_one_job(tmp_path: Path, monkeypatch
         Project(tmp_path), str(path), job="report", output="workflows/pub.yaml"
     )
     assert result["written"] == [{"file": "workflows/pub.yaml", "workflow": "pub", "job": "report"}]
+
+
+def test_a_job_run_by_another_of_the_same_file_is_imported_as_its_child(tmp_path, monkeypatch):
+    (tmp_path / "nb.ipynb").write_text(
+        json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    )
+    (tmp_path / "databricks.yml").write_text(
+        textwrap.dedent(
+            """\
+            resources:
+              jobs:
+                parent:
+                  tasks:
+                    - task_key: run_child
+                      run_job_task:
+                        job_id: ${resources.jobs.child.id}
+                        job_parameters: {day: "2026-01-01"}
+                child:
+                  parameters: [{name: day, default: ""}]
+                  tasks:
+                    - task_key: a
+                      notebook_task: {notebook_path: ./nb.ipynb}
+                other:
+                  tasks:
+                    - task_key: b
+                      notebook_task: {notebook_path: ./nb.ipynb}
+            """
+        )
+    )
+    (tmp_path / "workflows").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = api.import_databricks(Project(tmp_path), "databricks.yml", job="parent")
+    assert [w["workflow"] for w in result["written"]] == ["parent", "child"]
+    assert result["problems"] == []
+    parent = yamlload.load((tmp_path / "workflows" / "parent.yaml").read_text()).data
+    assert parent["tasks"] == [
+        {"key": "run_child", "workflow": "child", "parameters": {"day": "2026-01-01"}}
+    ]
+
+
+def test_a_notebook_path_that_is_not_a_python_notebook_becomes_a_placeholder(tmp_path: Path):
+    (tmp_path / "plain.py").write_text("print('a file, not a notebook')\n")
+    (tmp_path / "report.sql").write_text("-- Databricks notebook source\nSELECT 1\n")
+    path = tmp_path / "databricks.yml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            resources:
+              jobs:
+                j:
+                  tasks:
+                    - task_key: a
+                      notebook_task: {notebook_path: ./plain.py}
+                    - task_key: b
+                      notebook_task: {notebook_path: ./report.sql}
+            """
+        )
+    )
+    [job] = importer.import_jobs(jobfile.load(path, "databricks.yml"), root=tmp_path)
+    assert [(t["key"], t["disabled"]) for t in job.content["tasks"]] == [("a", True), ("b", True)]
+    assert reports(job) == [
+        (6, "problem: plain.py is a Python file, not a notebook"),
+        (8, "ignored: tasks[b].notebook_task.notebook_path"),
+    ]
+
+
+def test_json_that_yaml_cannot_read_is_still_read_and_bad_json_named_at_its_line(tmp_path):
+    path = tmp_path / "job.json"
+    path.write_text('{\n\t"name": "tabbed",\n\t"tasks": [\n\t\t{"task_key": "a"}\n\t]\n}\n')
+    [job] = jobfile.load(path, "job.json").jobs
+    assert job.key == "tabbed"
+    path.write_text('{\n\t"name": "broken",\n\t"tasks": [\n}\n')
+    with pytest.raises(WorkflowFileError) as exc:
+        jobfile.load(path, "job.json")
+    [problem] = exc.value.problems
+    assert problem.line == 4 and problem.message.startswith("invalid JSON")
