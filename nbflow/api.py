@@ -845,7 +845,9 @@ def export_databricks(
     wf = loader.load_workflow(path, project.root)
     target = Path(output) if output else None
     base = target.resolve().parent if target is not None else project.root
-    text, reports = databricks_exporter.export_workflow(wf, shown=str(path), base=base)
+    text, reports = databricks_exporter.export_workflow(
+        wf, shown=str(path), base=base, in_file=target is not None
+    )
     if strict and reports:
         raise WorkflowFileError(reports)
     if target is not None:

@@ -348,8 +348,13 @@ def _node(value: Any) -> Any:
     return value
 
 
-def export_workflow(workflow: Workflow, *, shown: str, base: Path) -> tuple[str, list[Problem]]:
-    """The bundle text for `workflow` (paths relative to `base`) and what was not exported."""
+def export_workflow(
+    workflow: Workflow, *, shown: str, base: Path, in_file: bool = True
+) -> tuple[str, list[Problem]]:
+    """The bundle text for `workflow` (paths relative to `base`) and what was not exported.
+
+    `in_file`: the text is written to a file in `base` (else it is printed, `base` the root).
+    """
     state = _Export(workflow, shown, base)
     job = state.job()
     bundle: dict[str, Any] = {}
@@ -363,8 +368,9 @@ def export_workflow(workflow: Workflow, *, shown: str, base: Path) -> tuple[str,
     yaml.indent(mapping=2, sequence=4, offset=2)
     out = io.StringIO()
     yaml.dump(_node(bundle), out)
+    relative_to = "this file" if in_file else "the project root (as for a databricks.yml there)"
     header = (
         f"# Exported by `nbflow export databricks` from {shown}: a bundle job resource.\n"
-        "# Paths are relative to this file; include it from databricks.yml.\n"
+        f"# Paths are relative to {relative_to}; include it from databricks.yml.\n"
     )
     return header + out.getvalue(), state.reports

@@ -88,7 +88,13 @@ def full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
 
 def test_a_workflow_becomes_a_bundle_job(full: Project):
     result = api.export_databricks(full, "nightly", output="resources/nightly.yml")
-    doc = yamlload.load((full.root / "resources" / "nightly.yml").read_text()).data
+    written = (full.root / "resources" / "nightly.yml").read_text()
+    assert written.splitlines()[:2] == [
+        "# Exported by `nbflow export databricks` from workflows/nightly.yaml: a bundle job "
+        "resource.",
+        "# Paths are relative to this file; include it from databricks.yml.",
+    ]
+    doc = yamlload.load(written).data
     assert doc["variables"] == {
         "warehouse_id": {"description": "The SQL warehouse the job's SQL tasks run on"}
     }
@@ -186,6 +192,7 @@ def test_strict_export_refuses_and_writes_nothing(full: Project):
 def test_without_a_file_the_text_is_returned_with_paths_from_the_project_root(full: Project):
     result = api.export_databricks(full, "child")
     assert result["file"] is None
+    assert "# Paths are relative to the project root" in result["text"]
     job = yamlload.load(result["text"]).data["resources"]["jobs"]["child"]
     assert job["tasks"] == [
         {"task_key": "a", "spark_python_task": {"python_file": "scripts/clean.py"}}
