@@ -108,3 +108,97 @@ def test_a_command_naming_python_runs_the_projects_python(project):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["tasks"][0]["attempts"][0]["parameters"]["argv"][0] == sys.executable
+
+
+WIDGETS = """\
+# Databricks notebook source
+# A stand-in for dbutils, which nbflow does not provide yet: widgets read the parameters.
+class _Widgets:
+    def text(self, name, default, label=None):
+        pass
+
+    def get(self, name):
+        return str(globals()[name])
+
+
+class dbutils:  # noqa: N801
+    widgets = _Widgets()
+
+# COMMAND ----------
+
+dbutils.widgets.text("day", "2026-01-01")
+dbutils.widgets.text("region", "eu")
+
+# COMMAND ----------
+
+# MAGIC %run ./helpers
+
+# COMMAND ----------
+
+# MAGIC %sql
+# MAGIC CREATE TABLE IF NOT EXISTS days (day TEXT);
+# MAGIC INSERT INTO days VALUES (:day);
+# MAGIC SELECT day FROM days WHERE day = :day
+
+# COMMAND ----------
+
+from nbflow import glue
+
+glue("seen", {"day": dbutils.widgets.get("day"), "region": dbutils.widgets.get("region"),
+              "sql": _sqldf, "shout": shout("hi")})
+"""
+
+HELPERS = """\
+# Databricks notebook source
+def shout(text):
+    return text.upper() + "!"
+"""
+
+SCALA = """\
+# Databricks notebook source
+x = 1
+
+# COMMAND ----------
+
+# MAGIC %scala
+# MAGIC println("hello")
+"""
+
+
+@pytest.mark.kernel
+def test_widgets_get_the_tasks_parameters_and_run_and_sql_cells_work(project):
+    folder = project.root / "dbx"
+    folder.mkdir()
+    (folder / "widgets.py").write_text(WIDGETS)
+    (folder / "helpers.py").write_text(HELPERS)
+    (folder / "scala.py").write_text(SCALA)
+    project.workflow(
+        "dbx",
+        """
+        tasks:
+          - key: widgets
+            notebook: dbx/widgets.py
+            parameters: {day: "2026-05-01"}
+          - key: scala
+            notebook: dbx/scala.py
+        """,
+    )
+    assert project.cli("params", "dbx/widgets.py").stdout == (
+        "day: str = '2026-01-01'  # dbutils.widgets.text\n"
+        "region: str = 'eu'  # dbutils.widgets.text\n"
+    )
+    code, doc = project.cli_json("run", "dbx")
+    assert code == 1
+    widgets, scala = doc["tasks"]
+    assert widgets["state"] == "success", widgets["message"]
+    assert widgets["values"]["seen"] == {
+        "day": "2026-05-01",  # the task's parameter, injected after the widgets' cell
+        "region": "eu",  # the widget's default
+        "sql": [{"day": "2026-05-01"}],  # :day bound to the notebook's variable
+        "shout": "HI!",  # from the notebook %run ran
+    }
+    assert scala["state"] == "failed"
+    assert scala["message"] == (
+        "NotImplementedError: this cell is written in %scala: nbflow runs the notebook on a "
+        "Python kernel, where only Python, %sql, %sh, %pip and %md cells can run"
+    )
