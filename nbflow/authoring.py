@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -148,8 +149,15 @@ def _reads_back(text: str, expected: dict[str, Any]) -> None:
         )
 
 
-def new_workflow_text(content: dict[str, Any], header: str = HEADER) -> str:
-    """A workflow file: `header`, then `content` (name, description, schedule, tasks...)."""
+def new_workflow_text(
+    content: dict[str, Any],
+    header: str = HEADER,
+    comments: dict[tuple[Any, ...], str] | None = None,
+) -> str:
+    """A workflow file: `header`, then `content` (name, description, schedule, tasks...).
+
+    `comments` go above a top-level key (`("schedule",)`) or a task (`("tasks", 2)`).
+    """
     root = CommentedMap()
     for name, value in content.items():
         if name == "tasks":
@@ -163,6 +171,13 @@ def new_workflow_text(content: dict[str, Any], header: str = HEADER) -> str:
             root[name] = schedule
         else:
             root[name] = _node(value, flow=False)
+    for path, comment in (comments or {}).items():
+        if not comment:
+            continue
+        if len(path) == 1 and path[0] in root:
+            root.yaml_set_comment_before_after_key(path[0], before=comment, indent=0)
+        elif len(path) == 2 and path[0] == "tasks" and 0 <= path[1] < len(root.get("tasks", ())):
+            root["tasks"].yaml_set_comment_before_after_key(path[1], before=comment, indent=2)
     out = io.StringIO()
     _yaml().dump(root, out)
     text = header + out.getvalue()
@@ -229,14 +244,21 @@ def add_task_text(text: str, task: dict[str, Any]) -> str:
 
 
 def write_checked(
-    target: Path, text: str, project: Project, *, mode: str, expect: bytes | None = None
+    target: Path,
+    text: str,
+    project: Project,
+    *,
+    mode: str,
+    expect: bytes | None = None,
+    tolerated: Callable[[Problem], bool] | None = None,
 ) -> None:
     """Write `text` to `target` if nbflow's loader finds no problem in it.
 
     `mode`: "new" (the target must not exist), "replace" (the target must still hold
     `expect`) or "overwrite". The text goes to a temporary file in the target's folder
     first, is checked there and is renamed over the target, so the target is never half
-    written, and on any problem it is left as it was.
+    written, and on any problem it is left as it was. `tolerated` lets a caller accept
+    problems it has already told the user about (an imported job's missing notebook).
     """
     shown = project.relative(target)
     temp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
@@ -244,6 +266,7 @@ def write_checked(
         target.parent.mkdir(parents=True, exist_ok=True)
         temp.write_text(text, encoding="utf-8")
         _, problems = loader.check_file(temp, project.root)
+        problems = [p for p in problems if not (tolerated and tolerated(p))]
         if problems:
             raise WorkflowFileError([Problem(shown, p.line, p.message) for p in problems])
         if mode == "new":

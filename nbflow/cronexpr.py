@@ -107,3 +107,52 @@ def to_croniter(expr: str) -> tuple[str, bool]:
     if not croniter.is_valid(converted):
         raise ValueError(_invalid(expr, converted.split(), _QUARTZ_AS_CONVERTED, written))
     return converted, True
+
+
+def _cron_dow_to_quartz(field: str) -> str:
+    """cron numbers days 0-7 from Sunday (7 is Sunday again); Quartz 1-7 from Sunday."""
+    out = []
+    i = 0
+    while i < len(field):
+        ch = field[i]
+        if ch.isdigit():
+            j = i
+            while j < len(field) and field[j].isdigit():
+                j += 1
+            number = int(field[i:j])
+            prev = field[i - 1] if i else ""
+            if prev in ("/", "#"):
+                out.append(str(number))  # a step or an nth-weekday count, not a day
+            else:
+                if not 0 <= number <= 7:
+                    raise ValueError(f"cron day-of-week {number} is outside 0-7")
+                out.append(str(number % 7 + 1))
+            i = j
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def to_quartz(expr: str) -> str:
+    """A Quartz expression (seconds first, `?` in one day field) for a 5-, 6- or 7-field one."""
+    fields = expr.split()
+    if len(fields) in (6, 7):
+        to_croniter(expr)  # checks it
+        return expr
+    check_cron(expr)
+    minute, hour, dom, month, dow = fields
+    if dow == "*":
+        dow = "?"
+    elif dom == "*":
+        dom = "?"
+    else:
+        raise ValueError(
+            f"{expr!r} restricts both the day of the month and the day of the week, which "
+            "Quartz cannot express"
+        )
+    if dow != "?":
+        dow = _cron_dow_to_quartz(dow)
+    quartz = f"0 {minute} {hour} {dom} {month} {dow}"
+    to_croniter(quartz)  # a day range that wraps past Saturday (`5-7`) has no Quartz form
+    return quartz

@@ -30,3 +30,17 @@ def parse_duration(value: object) -> float:
             if 0 <= number < float("inf"):
                 return number
     raise ValueError(f"expected a duration such as 500ms, 30s, 5m, 2h or 1d, got {value!r}")
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest way `parse_duration` reads back as `seconds` (`90` → `90s`, `3600` → `1h`)."""
+    if seconds < 0 or seconds != seconds:
+        raise ValueError(f"a duration cannot be negative, got {seconds!r}")
+    millis = round(seconds * 1000)
+    if millis % 1000:
+        return f"{millis}ms"
+    whole = millis // 1000
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole and whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"

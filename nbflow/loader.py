@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import conditions, graph, params, refcheck, references, schema, yamlload
+from .databricks.source_notebook import is_source_file
 from .errors import Problem, WorkflowFileError
 from .model import Edge, ForEach, Task, Workflow
 
@@ -340,7 +341,7 @@ def _check_files(
         path = root / target
         if not path.is_file():
             problems.append(Problem(file, line, f"task {key!r}: {kind} file {target!r} not found"))
-        elif kind == "notebook" and path.suffix != ".ipynb":
+        elif kind == "notebook" and path.suffix != ".ipynb" and not is_source_file(path):
             problems.append(
                 Problem(file, line, f"task {key!r}: {target!r} is not an .ipynb notebook")
             )

@@ -232,9 +232,10 @@ def read_parameters(path: Path) -> ParametersCell:
     if key in _READ:
         return _READ[key]
     try:
-        import nbformat  # imported when needed: its validator is slow to import
+        # A Databricks notebook is read converted: its widgets are its parameters.
+        from .databricks.source_notebook import read_notebook
 
-        nb = nbformat.read(str(path), as_version=4)
+        nb = read_notebook(path)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such notebook") from None
     except Exception as exc:  # nbformat raises several kinds for a file that is not a notebook

@@ -25,12 +25,13 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    from .databricks.source_notebook import papermill_input
     from .kernels import IPCKernelManager
 
     logging.getLogger("papermill").setLevel(logging.WARNING)
     try:
         papermill.execute_notebook(
-            job["input"],
+            papermill_input(job["input"]),  # a Databricks notebook is converted as it is read
             job["output"],
             parameters=job["parameters"],
             kernel_name=job.get("kernel"),

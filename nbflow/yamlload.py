@@ -60,6 +60,9 @@ class Document:
     data: Any
     lines: dict[Path, int] = field(default_factory=dict)
     duplicates: list[tuple[Path, int]] = field(default_factory=list)
+    # For a key a merge (`<<: *anchor`) brought in: the line of that `<<` (its own line, in
+    # `lines`, is where the anchor's mapping wrote it).
+    merged: dict[Path, int] = field(default_factory=dict)
 
     def line_of(self, path: Path) -> int | None:
         """The line of `path`, or of its nearest enclosing path that has one."""
@@ -143,6 +146,7 @@ class _Builder:
     def _mapping(self, node: MappingNode, path: Path) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         merged: dict[Any, Any] = {}
+        own: set[Any] = set()
         for key_node, value_node in node.value:
             if (
                 isinstance(key_node, ScalarNode)
@@ -152,20 +156,35 @@ class _Builder:
                 sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
                 for source in sources:
                     if isinstance(source, MappingNode):
+                        saved = dict(self.doc.lines)
                         for k, v in self._mapping(source, path).items():
                             merged.setdefault(k, v)
+                            self.doc.merged.setdefault(path + (k,), key_node.start_mark.line + 1)
+                        self._keep_own_lines(saved, path, result)
                 continue
             key = self.build(key_node, path, record=False)
             if isinstance(key, (list, dict)):
                 key = str(key)
             line = key_node.start_mark.line + 1
+            own.add(key)
             if key in result:
                 self.doc.duplicates.append((path + (key,), line))
             self.doc.lines[path + (key,)] = line
             result[key] = self.build(value_node, path + (key,), record=False)
         for k, v in merged.items():
             result.setdefault(k, v)
+        for k in own:
+            self.doc.merged.pop(path + (k,), None)
         return result
+
+    def _keep_own_lines(self, saved: dict[Path, int], path: Path, own: dict[Any, Any]) -> None:
+        """After a merge: the lines of keys written before the `<<` are theirs, not the anchor's."""
+        lines = self.doc.lines
+        for p in list(lines):
+            if p in saved:
+                lines[p] = saved[p]
+            elif len(p) > len(path) and p[: len(path)] == path and p[len(path)] in own:
+                del lines[p]
 
 
 def load(text: str) -> Document:

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from croniter import croniter
 
-from nbflow.cronexpr import check_cron, to_croniter
+from nbflow.cronexpr import check_cron, to_croniter, to_quartz
 
 
 @pytest.mark.parametrize(
@@ -135,3 +135,29 @@ def test_an_invalid_quartz_field_is_named_as_written(expr, field):
     with pytest.raises(ValueError) as info:
         check_cron(expr)
     assert str(info.value) == f"invalid Quartz cron expression {expr!r}: {field}"
+
+
+@pytest.mark.parametrize(
+    ("cron", "quartz"),
+    [
+        ("0 2 * * *", "0 0 2 * * ?"),
+        ("*/15 9-17 * * 1-5", "0 */15 9-17 ? * 2-6"),
+        ("30 6 * * 0", "0 30 6 ? * 1"),
+        ("30 6 * * 7", "0 30 6 ? * 1"),
+        ("0 0 1 * *", "0 0 0 1 * ?"),
+        ("0 0 8 * * ?", "0 0 8 * * ?"),  # Quartz already
+    ],
+)
+def test_to_quartz_fires_at_the_same_times(cron, quartz):
+    assert to_quartz(cron) == quartz
+    start = datetime(2026, 3, 1)
+    ours = croniter(to_croniter(cron)[0], start)
+    theirs = croniter(to_croniter(quartz)[0], start)
+    assert [ours.get_next(datetime) for _ in range(20)] == [
+        theirs.get_next(datetime) for _ in range(20)
+    ]
+
+
+def test_to_quartz_refuses_both_day_fields():
+    with pytest.raises(ValueError, match="Quartz cannot express"):
+        to_quartz("0 0 1 * 1")

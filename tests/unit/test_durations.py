@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbflow.durations import parse_duration
+from nbflow.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,20 @@ def test_invalid(value):
     with pytest.raises(ValueError) as info:
         parse_duration(value)
     assert repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (1.5, "1500ms"),
+        (45, "45s"),
+        (90, "90s"),
+        (600, "10m"),
+        (7200, "2h"),
+        (86400, "1d"),
+    ],
+)
+def test_format_duration_writes_what_parse_duration_reads_back(seconds, text):
+    assert format_duration(seconds) == text
+    assert parse_duration(text) == seconds

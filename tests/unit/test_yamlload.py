@@ -221,3 +221,19 @@ def test_resolve_plain_is_the_single_rule_for_plain_scalars():
     assert yamlload.resolve_plain("7") == 7
     assert yamlload.resolve_plain("yes") == "yes"
     assert yamlload.resolve_plain("Null") is None
+
+
+def test_a_merged_key_knows_the_line_of_its_merge_and_own_keys_keep_theirs():
+    doc = load(
+        "base: &b\n"  # 1
+        "  a: from base\n"  # 2
+        "  b: from base\n"  # 3
+        "x:\n"  # 4
+        "  a: own\n"  # 5
+        "  <<: *b\n"  # 6
+        "  c: own\n"  # 7
+    )
+    assert doc.data["x"] == {"a": "own", "c": "own", "b": "from base"}
+    assert doc.lines[("x", "a")] == 5  # written before the merge, not the anchor's line 2
+    assert doc.lines[("x", "b")] == 3
+    assert doc.merged == {("x", "b"): 6}
