@@ -583,8 +583,8 @@ def check_overrides(workflow: Workflow, overrides: dict[str, Any]) -> None:
                 break
         if problem:
             raise UsageError(f"parameter {name!r}: {problem}")
-    for name, _, problem in workflow_value_problems(workflow.root, workflow.tasks, overrides):
-        raise UsageError(f"parameter {name!r}: {problem}" if name else problem)
+    for pushed, _, message in workflow_value_problems(workflow.root, workflow.tasks, overrides):
+        raise UsageError(f"parameter {pushed!r}: {message}" if pushed else message)
 
 
 # -- precedence --------------------------------------------------------------------------
