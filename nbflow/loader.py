@@ -416,18 +416,21 @@ def _check_notebook_parameters(
     """Parameters each notebook task would receive, against what its notebook declares."""
     for i, task in tasks:
         for name, message in params.task_parameter_problems(root, task):
-            path: tuple[str | int, ...] = (
+            # A cell nbflow cannot read is the notebook's problem: reported at `notebook:`.
+            at: tuple[Any, ...] = (
                 ("tasks", i, "parameters", name) if name else ("tasks", i, "notebook")
             )
-            where = _where(path, {i: task.key}) + ": " if name else ""
-            problems.append(Problem(file, doc.line_of(path), where + message))
+            where = _where(at, {i: task.key}) + ": " if name else ""
+            problems.append(Problem(file, doc.line_of(at), where + message))
     only_tasks = [task for _, task in tasks]
+    place = {id(task): i for i, task in tasks}
     for name, task, message in params.workflow_value_problems(root, only_tasks, workflow_params):
         if name is None:
-            problems.append(Problem(file, task.line, message))
+            at = ("tasks", place[id(task)], "notebook")
+            problems.append(Problem(file, doc.line_of(at), message))
         else:
-            path = ("parameters", name)
-            problems.append(Problem(file, doc.line_of(path), f"{_where(path, {})}: {message}"))
+            at = ("parameters", name)
+            problems.append(Problem(file, doc.line_of(at), f"{_where(at, {})}: {message}"))
 
 
 def _check_text(data: Any, doc: yamlload.Document, file: str, problems: list[Problem]) -> None:

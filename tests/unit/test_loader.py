@@ -962,7 +962,7 @@ def test_parameters_for_a_cell_nbflow_cannot_read_are_a_problem(mini):
     pushed = (
         "parameters: {region: North}\ntasks:\n  - key: a\n    notebook: notebooks/broken.ipynb\n"
     )
-    assert mini.problems(pushed) == [f"3: {message}"]
+    assert mini.problems(pushed) == [f"4: {message}"]  # at `notebook:`
     own = "tasks:\n  - key: a\n    notebook: notebooks/broken.ipynb\n    parameters: {x: 1}\n"
     assert mini.problems(own) == [f"3: {message}"]
     # Nothing to inject: nothing is lost (the notebook's own error shows when it runs).
