@@ -6,7 +6,7 @@ import { Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
 import React, { useCallback, useRef, useState } from 'react';
 
 import { FINISHED, IAttempt, IRun, ITask, IUnit, api } from './api';
-import { NODE_H, NODE_W, layout } from './dag';
+import { NODE_H, NODE_W, edgePath, layout } from './dag';
 import { duration, short, stateClass, stateLabel, when } from './format';
 import { Notify, act as perform, changed, usePolling } from './live';
 
@@ -52,8 +52,14 @@ function nodeLine(task: ITask): string {
   return line.length > 30 ? `${line.slice(0, 29)}…` : line;
 }
 
+/** Run views drawn so far: each SVG names its arrowhead marker after its own number. */
+let drawn = 0;
+
 function Dag(props: { run: IRun; selected: string | null; select: (key: string) => void }) {
   const { run } = props;
+  // Marker ids are global to the page: with one id for all, every view's edges would use the
+  // first view's marker, which is not drawn while that view's tab is hidden.
+  const [marker] = useState(() => `nbflow-arrow-${++drawn}`);
   const placed = layout(run.tasks);
   const byKey = new Map(run.tasks.map(t => [t.key, t]));
   return (
@@ -65,16 +71,15 @@ function Dag(props: { run: IRun; selected: string | null; select: (key: string) 
       aria-label={`DAG of run ${run.id}`}
     >
       <defs>
-        <marker id="nbflow-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto">
+        <marker id={marker} viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto">
           <path d="M 0 0 L 10 5 L 0 10 z" className="nbflow-dag-arrow" />
         </marker>
       </defs>
       {placed.edges.map(e => {
-        const [x1, y1, x2, y2] = e.points;
-        const mid = (x1 + x2) / 2;
+        const [x2, y2] = e.points[e.points.length - 1];
         return (
-          <g key={`${e.from}->${e.to}`} className="nbflow-dag-edge">
-            <path d={`M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}`} markerEnd="url(#nbflow-arrow)" />
+          <g key={`${e.from}->${e.to}`} className="nbflow-dag-edge" data-from={e.from} data-to={e.to}>
+            <path d={edgePath(e.points)} markerEnd={`url(#${marker})`} />
             {e.outcome !== null && e.outcome !== undefined && (
               <text x={x2 - 8} y={y2 - 6} textAnchor="end" className="nbflow-dag-outcome">
                 {String(e.outcome)}
