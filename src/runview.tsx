@@ -7,12 +7,14 @@ import React, { useCallback, useRef, useState } from 'react';
 
 import { FINISHED, IAttempt, IRun, ITask, IUnit, api } from './api';
 import { NODE_H, NODE_W, edgePath, layout } from './dag';
+import { attemptTitle } from './drive';
 import { duration, short, stateClass, stateLabel, when } from './format';
 import { Notify, act as perform, changed, usePolling } from './live';
 
 export interface IRunViewProps {
   id: number;
-  openArtifact: (path: string) => void;
+  /** Open an attempt's executed notebook or log, titled `title`. */
+  openArtifact: (path: string, title: string) => void;
   openRun: (id: number) => void;
   notify: Notify;
 }
@@ -138,7 +140,12 @@ function Values(props: { values: Record<string, unknown> }) {
   );
 }
 
-function Attempts(props: { unit: IUnit; label: string; openArtifact: (path: string) => void }) {
+/** `openArtifact` gets the attempt's path and its unit's label (the task key, `KEY[i]`). */
+function Attempts(props: {
+  unit: IUnit;
+  label: string;
+  openArtifact: (path: string, unit: string) => void;
+}) {
   const { unit } = props;
   if (!unit.attempts.length) {
     return <p className="nbflow-muted">No attempt{unit.message ? `: ${unit.message}` : ''}.</p>;
@@ -170,7 +177,7 @@ function Attempts(props: { unit: IUnit; label: string; openArtifact: (path: stri
                     className="nbflow-link nbflow-open-attempt"
                     data-label={props.label}
                     data-attempt={a.number}
-                    onClick={() => props.openArtifact(a.artifact!)}
+                    onClick={() => props.openArtifact(a.artifact!, props.label)}
                     title={a.artifact}
                   >
                     {a.artifact.endsWith('.ipynb') ? 'Open notebook' : 'Open log'}
@@ -207,7 +214,7 @@ function childRun(task: ITask): number | null {
 function TaskDetails(props: {
   run: IRun;
   task: ITask;
-  openArtifact: (path: string) => void;
+  openArtifact: (path: string, unit: string) => void;
   openRun: (id: number) => void;
   rerun: (key: string) => void;
 }) {
@@ -356,7 +363,7 @@ function RunPage(props: IRunViewProps): JSX.Element {
         <TaskDetails
           run={run}
           task={focus}
-          openArtifact={props.openArtifact}
+          openArtifact={(path, unit) => props.openArtifact(path, attemptTitle(run.id, unit))}
           openRun={props.openRun}
           rerun={key => void repair([key])}
         />

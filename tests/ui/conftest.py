@@ -118,6 +118,14 @@ class Lab:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
+    def jupyter(self, route: str) -> object:
+        """GET Jupyter's own REST API (`sessions`, `kernels`) as the test."""
+        request = urllib.request.Request(
+            f"{self.url}/api/{route}", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
     def stop(self) -> None:
         self.process.terminate()
         try:

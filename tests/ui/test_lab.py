@@ -231,6 +231,36 @@ def test_repair_a_failed_run_from_the_run_view(page, ui_project):
     }
 
 
+def test_an_executed_notebook_opens_as_a_record_without_a_kernel(page, ui_project):
+    ui_project.workflow(
+        "single", "tasks:\n  - {key: double, notebook: notebooks/ok.ipynb, parameters: {x: 4}}\n"
+    )
+    view = run_from_panel(page, "single")
+    expect(view).to_have_attribute("data-state", "success", timeout=90_000)
+    view.locator(".nbflow-open-attempt").first.click()
+    executed = page.locator(".jp-NotebookPanel:visible")
+    expect(executed.locator(".jp-Cell").filter(has_text="# Parameters")).to_contain_text("x = 4")
+    # The view says once it knows: it has no kernel, and started none.
+    expect(executed.locator(".nbflow-record-note")).to_have_attribute("data-kernel", "none")
+    assert page.lab.jupyter("sessions") == [] and page.lab.jupyter("kernels") == []
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
+    expect(tab).to_have_text("Run 1 · double · attempt-1.ipynb")
+    expect(tab).not_to_have_class(re.compile("jp-mod-dirty"))
+    # Read-only: typing into a cell changes nothing.
+    editor = executed.locator(".jp-CodeCell .cm-content").first
+    text = editor.inner_text()
+    editor.click()
+    page.keyboard.type("changed = True")
+    expect(editor).to_have_text(text)
+    expect(tab).not_to_have_class(re.compile("jp-mod-dirty"))
+    page.shots("executed-notebook")
+    # It closes without asking to save anything.
+    tab.locator(".lm-TabBar-tabCloseIcon").click()
+    expect(executed).to_have_count(0)
+    expect(page.locator(".jp-Dialog")).to_have_count(0)
+    assert page.lab.jupyter("sessions") == []
+
+
 SLOW = """\
 tasks:
   - key: sleep
