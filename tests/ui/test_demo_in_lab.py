@@ -25,7 +25,7 @@ def test_the_demo_lights_up_its_dag_and_keeps_the_report(page, ui_project):
     dialog = page.locator(".nbflow-dialog")
     expect(dialog.locator(".nbflow-param").first).to_be_visible()
     page.shots("dialog")
-    dialog.locator(".jp-Dialog-footer button", has_text="Close").click()
+    dialog.locator(".jp-Dialog-footer button", has_text="Cancel").click()
     expect(dialog).to_have_count(0)
 
     open_panel(page)

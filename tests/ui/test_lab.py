@@ -123,6 +123,54 @@ def test_a_bad_value_is_answered_in_the_dialog(page, ui_project):
     assert (ui_project.root / "notebooks" / "echo.ipynb").read_bytes() == source
 
 
+def test_the_dialog_keeps_its_actions_in_the_footer_and_answers_in_its_own_words(page, ui_project):
+    # echo.ipynb has eleven parameters: the form is taller than the dialog on a laptop.
+    page.set_viewport_size({"width": 1280, "height": 720})
+    dialog = _open_dialog(page, "notebooks/echo.ipynb")
+    footer = dialog.locator(".jp-Dialog-footer")
+    # As in every Jupyter dialog: Cancel, then the primary action, in the footer.
+    expect(footer.locator("button")).to_have_text(["Cancel", "Run now"])
+    expect(dialog.locator(".jp-Dialog-body button")).to_have_count(0)
+    submit = footer.locator(".nbflow-submit")
+    expect(submit).to_have_class(re.compile("jp-mod-accept"))
+
+    dialog.locator('input[value="schedule"]').check()
+    expect(submit).to_have_text("Create schedule")
+    # Visible without scrolling the form (nor the page), and so are the schedule's fields.
+    expect(submit).to_be_in_viewport(ratio=1)
+    expect(dialog.locator('input[name="cron"]')).to_be_in_viewport(ratio=1)
+    page.shots("schedule-mode")
+
+    # The server's answers name the form's fields, not the file nbflow would have written.
+    error = dialog.locator(".nbflow-error")
+    cases = [
+        ("cron", "61 * * * *", "Cron: "),
+        ("timezone", "Mars/Base", "Time zone: unknown time zone 'Mars/Base'"),
+        ("workflow-name", "two words", "Workflow name: 'two words'"),
+    ]
+    for field, value, words in cases:
+        before = dialog.locator(f'input[name="{field}"]').input_value()
+        dialog.locator(f'input[name="{field}"]').fill(value)
+        submit.click()
+        expect(error).to_contain_text(words)
+        expect(error).not_to_contain_text("workflows/")
+        expect(error).not_to_contain_text(".yaml")
+        expect(dialog.locator(f'input[name="{field}"]')).to_have_attribute("aria-invalid", "true")
+        page.shots(f"error-{field}", dialog.locator(".jp-Dialog-content"))
+        dialog.locator(f'input[name="{field}"]').fill(before)
+    assert not list((ui_project.root / "workflows").iterdir())
+
+    # Another mode, another question: the old answer goes.
+    dialog.locator('input[value="task"]').check()
+    expect(error).to_have_count(0)
+    expect(submit).to_have_text("Add task")
+    dialog.locator('input[value="run"]').check()
+    expect(submit).to_have_text("Run now")
+    footer.locator("button", has_text="Cancel").click()
+    expect(dialog).to_have_count(0)
+    assert page.lab.api("GET", "runs") == []
+
+
 def test_schedule_a_notebook_writes_a_workflow_file(page, ui_project):
     dialog = _open_dialog(page, "notebooks/ok.ipynb")
     dialog.locator('input[name="x"]').fill("5")
