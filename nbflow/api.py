@@ -205,6 +205,10 @@ def repair_detached(
     doc = show(project, run_id)
     if doc["state"] in ACTIVE_RUN_STATES:
         raise RunBusy(f"run {run_id} is still {doc['state']}; repair it once it has finished")
+    if overrides:
+        # As `repair -p` checks them, but here: the repair process's refusal would go unseen.
+        workflow = loader.load_workflow(project.root / doc["workflow_path"], project.root)
+        run_parameters(workflow, overrides)
     command = [
         sys.executable,
         "-m",

@@ -2,7 +2,7 @@
  * The run view: a run's DAG with each task's state, the selected task's attempts,
  * values and errors, and buttons to cancel or repair.
  */
-import { Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
+import { ReactWidget } from '@jupyterlab/apputils';
 import React, { useCallback, useRef, useState } from 'react';
 
 import { FINISHED, IAttempt, IRun, ITask, IUnit, api } from './api';
@@ -10,6 +10,7 @@ import { NODE_H, NODE_W, edgePath, layout } from './dag';
 import { attemptTitle } from './drive';
 import { duration, short, stateClass, stateLabel, when } from './format';
 import { Notify, act as perform, changed, usePolling } from './live';
+import { repairWithParameters } from './paramsdialog';
 
 export interface IRunViewProps {
   id: number;
@@ -303,16 +304,10 @@ function RunPage(props: IRunViewProps): JSX.Element {
 
   const act = (what: () => Promise<unknown>, done: string) => perform(what, done, props.notify);
   const repair = async (tasks: string[]) => {
-    const which = tasks.length
-      ? `task ${tasks.join(', ')} and what depends on it`
-      : 'the tasks that did not succeed and what depends on them';
-    const answer = await showDialog({
-      title: `Repair run #${run.id}?`,
-      body: `nbflow reruns ${which} inside run #${run.id}; values of the tasks that succeeded are kept.`,
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Repair' })]
-    });
-    if (answer.button.accept) {
-      await act(() => api.repair(run.id, tasks), `Repair of run #${run.id} started`);
+    // The dialog answers a refused repair itself; it closes once the repair has started.
+    if (await repairWithParameters(run, tasks)) {
+      props.notify(`Repair of run #${run.id} started`, 'success');
+      changed.emit();
     }
   };
 

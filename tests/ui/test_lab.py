@@ -309,6 +309,71 @@ def test_an_executed_notebook_opens_as_a_record_without_a_kernel(page, ui_projec
     assert page.lab.jupyter("sessions") == []
 
 
+PARAMETERS = """\
+parameters: {{x: 1}}
+tasks:
+  - {{key: first, notebook: notebooks/ok.ipynb}}
+  - key: fragile
+    notebook: notebooks/flaky.ipynb
+    depends_on: [first]
+    parameters: {{marker: "{marker}"}}
+  - {{key: last, notebook: notebooks/ok.ipynb, depends_on: [fragile]}}
+"""
+
+
+def _injected(page, run_id: int, task: str, attempt: int) -> str:
+    """The parameters cell papermill injected into an attempt's executed notebook."""
+    artifact = page.lab.api("GET", f"runs/{run_id}/artifact?task={task}&attempt={attempt}")
+    cells = artifact["content"]["cells"]
+    tagged = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
+    return "".join(tagged[0]["source"])
+
+
+def test_run_now_and_repair_with_other_parameters(page, ui_project):
+    marker = ui_project.root / "fragile.marker"
+    ui_project.workflow("params", PARAMETERS.format(marker=marker))
+    open_lab(page)
+    open_panel(page)
+    entry = page.locator('.nbflow-workflow[data-workflow="params"]')
+    page.shots("panel", page.locator("#nbflow-panel"))
+    entry.locator(".nbflow-run-with").click()
+    dialog = page.locator(".nbflow-params-dialog")
+    field = dialog.locator('input[name="x"]')
+    expect(field).to_have_value("1")  # the workflow's default
+    # A value of the wrong type is refused before anything is sent.
+    field.fill("five")
+    dialog.locator(".jp-Dialog-footer .jp-mod-accept").click()
+    expect(dialog.locator(".nbflow-error")).to_contain_text("x: expected a whole number")
+    assert page.lab.api("GET", "runs") == []
+    field.fill("5")
+    page.shots("run-with-parameters", dialog.locator(".jp-Dialog-content"))
+    dialog.locator(".jp-Dialog-footer .jp-mod-accept", has_text="Run now").click()
+    expect(dialog).to_have_count(0)
+
+    view = page.locator(".nbflow-run-view[data-run='1']")
+    expect(view).to_have_attribute("data-state", "failed", timeout=90_000)
+    run = page.lab.api("GET", "runs/1")
+    assert run["parameters"] == {"x": 5}
+    assert run["tasks"][0]["values"] == {"doubled": 10}
+    assert "x = 5" in _injected(page, 1, "first", 1)
+
+    view.locator(".nbflow-repair").click()
+    repair = page.locator(".nbflow-params-dialog")
+    # Pre-filled with the values the run used.
+    expect(repair.locator('input[name="x"]')).to_have_value("5")
+    repair.locator('input[name="x"]').fill("21")
+    page.shots("repair-with-parameters", repair.locator(".jp-Dialog-content"))
+    repair.locator(".jp-Dialog-footer .jp-mod-accept", has_text="Repair").click()
+    expect(view).to_contain_text("repaired 1×", timeout=90_000)
+    expect(view).to_have_attribute("data-state", "success", timeout=90_000)
+    run = page.lab.api("GET", "runs/1")
+    assert run["parameters"] == {"x": 21}
+    values = {t["key"]: t["values"] for t in run["tasks"]}
+    assert values["first"] == {"doubled": 10}  # kept from before the repair
+    assert values["last"] == {"doubled": 42}
+    assert "x = 21" in _injected(page, 1, "last", 1)
+
+
 SLOW = """\
 tasks:
   - key: sleep
