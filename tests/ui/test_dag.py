@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.conftest import run_from_panel
+from tests.ui.conftest import dag_drawing, run_from_panel
 
 pytestmark = [pytest.mark.browser]
 
@@ -24,34 +24,6 @@ tasks:
     depends_on: [by_region, by_product, rank_regions, ingest]
 """
 
-# Every edge sampled every 2 px along its drawn path; a sample strictly inside a box that is
-# neither end of the edge is a hit.
-CROSSINGS = """svg => {
-    const boxes = [...svg.querySelectorAll('.nbflow-dag-node')].map(g => {
-        const m = g.transform.baseVal.consolidate().matrix;
-        const r = g.querySelector('rect');
-        return {key: g.dataset.task, x: m.e, y: m.f,
-                w: r.width.baseVal.value, h: r.height.baseVal.value};
-    });
-    const hits = [];
-    const edges = [...svg.querySelectorAll('.nbflow-dag-edge')];
-    for (const g of edges) {
-        const path = g.querySelector('path');
-        const length = path.getTotalLength();
-        for (let s = 0; s <= length; s += 2) {
-            const p = path.getPointAtLength(s);
-            for (const b of boxes) {
-                if (b.key === g.dataset.from || b.key === g.dataset.to) continue;
-                if (p.x > b.x + 1 && p.x < b.x + b.w - 1 && p.y > b.y + 1 && p.y < b.y + b.h - 1) {
-                    hits.push(`${g.dataset.from}->${g.dataset.to} through ${b.key}`);
-                    break;
-                }
-            }
-        }
-    }
-    return {edges: edges.length, boxes: boxes.length, hits: [...new Set(hits)]};
-}"""
-
 MARKERS = """() => {
     const ids = [...document.querySelectorAll('marker')].map(m => m.id);
     const strays = [];
@@ -69,7 +41,7 @@ def test_edges_go_around_the_boxes_and_each_view_has_its_own_arrowheads(page, ui
     ui_project.workflow("shape", SHAPE)
     first = run_from_panel(page, "shape")
     expect(first).to_have_attribute("data-state", "success", timeout=60_000)
-    drawn = first.locator("svg.nbflow-dag").evaluate(CROSSINGS)
+    drawn = dag_drawing(first)
     assert drawn["boxes"] == 7 and drawn["edges"] == 9
     assert drawn["hits"] == []
     page.shots("run-view", first.locator(".nbflow-dag-scroll"))
