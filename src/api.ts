@@ -178,8 +178,8 @@ export const api = {
   startRun: (workflow: string, parameters: Record<string, unknown> = {}) =>
     post<{ id: number; state: string }>('runs', { workflow, parameters }),
   cancel: (id: number) => post<{ id: number }>(`runs/${id}/cancel`, {}),
-  repair: (id: number, tasks: string[] = []) =>
-    post<{ id: number }>(`runs/${id}/repair`, { tasks }),
+  repair: (id: number, tasks: string[] = [], parameters: Record<string, unknown> = {}) =>
+    post<{ id: number }>(`runs/${id}/repair`, { tasks, parameters }),
   setPaused: (workflow: string, paused: boolean) =>
     post<ISchedule>(`schedules/${encodeURIComponent(workflow)}/${paused ? 'pause' : 'resume'}`, {}),
   notebookParameters: (path: string) =>

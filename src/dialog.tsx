@@ -2,12 +2,13 @@
  * The "Run with nbflow" dialog: a notebook's parameters, then run now, schedule it,
  * or add it to a workflow.
  */
-import { Dialog, ReactWidget } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
-import React, { useEffect, useState } from 'react';
+import React, { useEffect, useRef, useState } from 'react';
 
-import { ApiError, INotebookParameter, IProblem, IWorkflow, api } from './api';
+import { ApiError, INotebookParameter, IWorkflow, api } from './api';
+import { FieldError, useParameterFields } from './fields';
 import { localTimezone } from './format';
+import { IFormHost, openFormDialog } from './formdialog';
 
 export type DialogResult =
   | { kind: 'run'; id: number }
@@ -23,60 +24,61 @@ export function slug(path: string): string {
   return cleaned || 'notebook';
 }
 
-/** The text an input starts with for a parameter. */
-export function initialText(p: INotebookParameter): string {
-  if (!p.literal) {
-    return p.default_text;
+/** The form's fields by the key a server's message names (`schedule.cron: …`). */
+const FIELDS: [RegExp, (m: RegExpMatchArray) => { field: string | null; label: string }][] = [
+  [/^schedule\.cron: /, () => ({ field: 'cron', label: 'Cron' })],
+  [/^schedule\.timezone: /, () => ({ field: 'timezone', label: 'Time zone' })],
+  [/^schedule(\.[\w.]+)?: /, () => ({ field: 'cron', label: 'Schedule' })],
+  [/^name: /, () => ({ field: 'workflow-name', label: 'Workflow name' })],
+  [/^(tasks\[[^\]]*\]\.)?key: /, () => ({ field: 'task-key', label: 'Task key' })],
+  [/^(tasks\[[^\]]*\]\.)?parameters\.(\w+): /, m => ({ field: m[2], label: m[2] })],
+  [/^(tasks\[[^\]]*\]\.)?depends_on[^:]*: /, () => ({ field: null, label: 'Runs after' })],
+  [/^tasks\[[^\]]*\](\.[\w.]+)?: /, () => ({ field: null, label: '' })]
+];
+
+/**
+ * A server's message in the words of the form: the field's label instead of the key of the
+ * workflow file nbflow would have written (`Cron: …`, not `workflows/x.yaml:4:
+ * schedule.cron: …`), and which field it is about.
+ */
+export function inFormWords(message: string): { field: string | null; text: string } {
+  for (const [key, found] of FIELDS) {
+    const m = message.match(key);
+    if (m) {
+      const { field, label } = found(m);
+      const rest = message.slice(m[0].length);
+      return { field, text: label ? `${label}: ${rest}` : rest };
+    }
   }
-  if (typeof p.default === 'string') {
-    return p.default;
-  }
-  return JSON.stringify(p.default);
+  return { field: null, text: message };
 }
 
-/** The typed value of an edited parameter, by the type its default or annotation gives. */
-export function typedValue(p: INotebookParameter, text: string): unknown {
-  const type = (p.type ?? '').trim();
-  if (type === 'str') {
-    return text;
+/** What went wrong, in the form's words (the file nbflow writes is not the user's). */
+export function answers(error: unknown): { field: string | null; text: string }[] {
+  if (error instanceof FieldError) {
+    return [{ field: error.field, text: error.message }];
   }
-  if (type === 'int') {
-    if (!/^\s*[-+]?\d+\s*$/.test(text)) {
-      throw new Error(`${p.name}: expected a whole number, got ${JSON.stringify(text)}`);
-    }
-    return parseInt(text, 10);
+  if (error instanceof ApiError && error.problems.length) {
+    return error.problems.map(p => inFormWords(p.message));
   }
-  if (type === 'float') {
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isFinite(n)) {
-      throw new Error(`${p.name}: expected a number, got ${JSON.stringify(text)}`);
-    }
-    return n;
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    if (!p.literal || type === '' || type === 'None') {
-      // No typed default to go by: a text that is not JSON is taken as a string.
-      return text;
-    }
-    throw new Error(`${p.name}: write the value as JSON (for example [1, 2] or {"a": 1})`);
-  }
+  return [inFormWords((error as Error).message)];
 }
 
 interface IBodyProps {
   path: string;
   unsaved: boolean;
-  done: (result: DialogResult) => void;
-  registerSubmit: (submit: () => void) => void;
+  host: IFormHost<DialogResult>;
 }
 
+const ACTIONS: Record<Mode, string> = {
+  run: 'Run now',
+  schedule: 'Create schedule',
+  task: 'Add task'
+};
+
 function RunForm(props: IBodyProps): JSX.Element {
-  const { path } = props;
+  const { path, host } = props;
   const [params, setParams] = useState<INotebookParameter[] | null>(null);
-  const [texts, setTexts] = useState<Record<string, string>>({});
-  const [flags, setFlags] = useState<Record<string, boolean>>({});
-  const [edited, setEdited] = useState<Set<string>>(new Set());
   const [workflows, setWorkflows] = useState<IWorkflow[]>([]);
   const [mode, setMode] = useState<Mode>('run');
   const [name, setName] = useState(slug(path));
@@ -86,24 +88,18 @@ function RunForm(props: IBodyProps): JSX.Element {
   const [taskKey, setTaskKey] = useState(slug(path));
   const [upstream, setUpstream] = useState<Set<string>>(new Set());
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [problems, setProblems] = useState<IProblem[]>([]);
+  const [errors, setErrors] = useState<{ field: string | null; text: string }[]>([]);
+  const invalid = new Set(errors.map(e => e.field).filter((f): f is string => f !== null));
+  const { fields, overrides } = useParameterFields(params, invalid);
+  const modeFields = useRef<HTMLFieldSetElement>(null);
 
   useEffect(() => {
     api
       .notebookParameters(path)
-      .then(found => {
-        setParams(found.parameters);
-        setTexts(Object.fromEntries(found.parameters.map(p => [p.name, initialText(p)])));
-        setFlags(
-          Object.fromEntries(
-            found.parameters.filter(p => p.type === 'bool').map(p => [p.name, Boolean(p.default)])
-          )
-        );
-      })
+      .then(found => setParams(found.parameters))
       .catch((e: Error) => {
         setParams([]);
-        setError(e.message);
+        setErrors(answers(e));
       });
     api
       .workflows()
@@ -117,35 +113,26 @@ function RunForm(props: IBodyProps): JSX.Element {
       .catch(() => setWorkflows([]));
   }, [path]);
 
-  const overrides = (): Record<string, unknown> => {
-    const out: Record<string, unknown> = {};
-    for (const p of params ?? []) {
-      if (!edited.has(p.name)) {
-        continue;
-      }
-      out[p.name] = p.type === 'bool' ? flags[p.name] : typedValue(p, texts[p.name] ?? '');
-    }
-    return out;
-  };
+  useEffect(() => {
+    host.action(busy ? 'Working…' : ACTIONS[mode], !busy && params !== null);
+  }, [mode, busy, params]);
+
+  useEffect(() => {
+    // The fields of the chosen mode come below the form's end: bring them into view.
+    modeFields.current?.scrollIntoView({ block: 'nearest' });
+  }, [mode]);
 
   const submit = async (): Promise<void> => {
-    if (busy) {
+    if (busy || params === null) {
       return;
     }
-    setError(null);
-    setProblems([]);
-    let parameters: Record<string, unknown>;
-    try {
-      parameters = overrides();
-    } catch (e) {
-      setError((e as Error).message);
-      return;
-    }
+    setErrors([]);
     setBusy(true);
     try {
+      const parameters = overrides();
       if (mode === 'run') {
         const started = await api.runNotebook(path, parameters);
-        props.done({ kind: 'run', id: started.id });
+        host.done({ kind: 'run', id: started.id });
       } else if (mode === 'schedule') {
         const workflow = await api.createWorkflow({
           name,
@@ -153,7 +140,7 @@ function RunForm(props: IBodyProps): JSX.Element {
           parameters,
           schedule: { cron, timezone }
         });
-        props.done({ kind: 'schedule', workflow });
+        host.done({ kind: 'schedule', workflow });
       } else {
         if (!target) {
           throw new Error('there is no valid workflow in workflows/ to add this notebook to');
@@ -164,20 +151,17 @@ function RunForm(props: IBodyProps): JSX.Element {
           parameters,
           depends_on: [...upstream]
         });
-        props.done({ kind: 'task', workflow });
+        host.done({ kind: 'task', workflow });
       }
     } catch (e) {
-      setError((e as Error).message);
-      setProblems(e instanceof ApiError ? e.problems : []);
+      setErrors(answers(e));
     } finally {
       setBusy(false);
     }
   };
-  props.registerSubmit(() => void submit());
+  host.onSubmit(() => void submit());
 
-  const edit = (name: string) => setEdited(prev => new Set(prev).add(name));
-  const targetTasks = workflows.find(w => w.name === target)?.tasks ?? [];
-  const action = { run: 'Run now', schedule: 'Create schedule', task: 'Add task' }[mode];
+  const mark = (field: string) => (invalid.has(field) ? true : undefined);
 
   return (
     <form
@@ -201,39 +185,7 @@ function RunForm(props: IBodyProps): JSX.Element {
             This notebook has no cell tagged <code>parameters</code>; it runs as it is.
           </p>
         )}
-        {params?.map(p => (
-          <label key={p.name} className="nbflow-param">
-            <span className="nbflow-param-name" title={p.help}>
-              {p.name}
-              {p.type && <span className="nbflow-muted"> : {p.type}</span>}
-            </span>
-            {p.type === 'bool' ? (
-              <input
-                type="checkbox"
-                name={p.name}
-                checked={flags[p.name] ?? false}
-                onChange={e => {
-                  const checked = e.currentTarget.checked;
-                  setFlags(prev => ({ ...prev, [p.name]: checked }));
-                  edit(p.name);
-                }}
-              />
-            ) : (
-              <input
-                type="text"
-                name={p.name}
-                value={texts[p.name] ?? ''}
-                spellCheck={false}
-                onChange={e => {
-                  const value = e.currentTarget.value;
-                  setTexts(prev => ({ ...prev, [p.name]: value }));
-                  edit(p.name);
-                }}
-              />
-            )}
-            {p.help && <span className="nbflow-param-help">{p.help}</span>}
-          </label>
-        ))}
+        {fields}
       </fieldset>
 
       <fieldset className="nbflow-modes">
@@ -251,7 +203,11 @@ function RunForm(props: IBodyProps): JSX.Element {
               name="nbflow-mode"
               value={value}
               checked={mode === value}
-              onChange={() => setMode(value)}
+              onChange={() => {
+                setMode(value);
+                // An answer to another mode's question would mislead.
+                setErrors([]);
+              }}
             />
             {label}
           </label>
@@ -259,20 +215,31 @@ function RunForm(props: IBodyProps): JSX.Element {
       </fieldset>
 
       {mode === 'schedule' && (
-        <fieldset className="nbflow-schedule">
+        <fieldset className="nbflow-schedule" ref={modeFields}>
           <label>
             Workflow name
-            <input name="workflow-name" value={name} onChange={e => setName(e.currentTarget.value)} />
+            <input
+              name="workflow-name"
+              value={name}
+              aria-invalid={mark('workflow-name')}
+              onChange={e => setName(e.currentTarget.value)}
+            />
           </label>
           <label>
             Cron (5 fields, or Quartz)
-            <input name="cron" value={cron} onChange={e => setCron(e.currentTarget.value)} />
+            <input
+              name="cron"
+              value={cron}
+              aria-invalid={mark('cron')}
+              onChange={e => setCron(e.currentTarget.value)}
+            />
           </label>
           <label>
             Time zone
             <input
               name="timezone"
               value={timezone}
+              aria-invalid={mark('timezone')}
               onChange={e => setTimezone(e.currentTarget.value)}
             />
           </label>
@@ -284,7 +251,7 @@ function RunForm(props: IBodyProps): JSX.Element {
       )}
 
       {mode === 'task' && (
-        <fieldset className="nbflow-add-task">
+        <fieldset className="nbflow-add-task" ref={modeFields}>
           {workflows.length === 0 ? (
             <p className="nbflow-muted">There is no valid workflow file in workflows/ yet.</p>
           ) : (
@@ -311,12 +278,13 @@ function RunForm(props: IBodyProps): JSX.Element {
                 <input
                   name="task-key"
                   value={taskKey}
+                  aria-invalid={mark('task-key')}
                   onChange={e => setTaskKey(e.currentTarget.value)}
                 />
               </label>
               <div className="nbflow-upstream">
                 <span>Runs after</span>
-                {targetTasks.map(t => (
+                {(workflows.find(w => w.name === target)?.tasks ?? []).map(t => (
                   <label key={t.key}>
                     <input
                       type="checkbox"
@@ -344,77 +312,42 @@ function RunForm(props: IBodyProps): JSX.Element {
         </fieldset>
       )}
 
-      {error && (
-        <div className="nbflow-error" role="alert">
-          {error}
-          {problems.length > 1 && (
-            <ul>
-              {problems.slice(1).map((p, i) => (
-                <li key={i}>{`${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`}</li>
-              ))}
-            </ul>
-          )}
-        </div>
-      )}
-      <div className="nbflow-actions">
-        <button
-          type="submit"
-          className="jp-mod-styled jp-mod-accept nbflow-submit"
-          disabled={busy || params === null}
-        >
-          {busy ? 'Working…' : action}
-        </button>
-      </div>
+      <Answers errors={errors} />
     </form>
   );
 }
 
-/** Enter in a field submits the form instead of closing the dialog. */
-class FormDialog extends Dialog<void> {
-  submit: () => void = () => undefined;
-
-  handleEvent(event: Event): void {
-    if (
-      event.type === 'keydown' &&
-      (event as KeyboardEvent).key === 'Enter' &&
-      event.target instanceof HTMLInputElement &&
-      this.node.querySelector('.nbflow-run-form')?.contains(event.target)
-    ) {
-      event.preventDefault();
-      event.stopPropagation();
-      this.submit();
-      return;
-    }
-    super.handleEvent(event);
+/** The answers to a submitted form, under it (the dialog's body scrolls to them). */
+export function Answers(props: { errors: { text: string }[] }): JSX.Element | null {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    // A block: an effect's result is its clean-up, and Chromium's scroll methods return promises.
+    ref.current?.scrollIntoView({ block: 'nearest' });
+  }, [props.errors]);
+  if (!props.errors.length) {
+    return null;
   }
+  return (
+    <div className="nbflow-error" role="alert" ref={ref}>
+      {props.errors.length === 1 ? (
+        props.errors[0].text
+      ) : (
+        <ul>
+          {props.errors.map((e, i) => (
+            <li key={i}>{e.text}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
 }
 
 /** Open the dialog for a notebook; resolves with what was done, or null if closed. */
-export async function openRunDialog(path: string, unsaved = false): Promise<DialogResult | null> {
-  let outcome: DialogResult | null = null;
-  let dialog: FormDialog | null = null;
-  const body = ReactWidget.create(
-    <RunForm
-      path={path}
-      unsaved={unsaved}
-      done={result => {
-        outcome = result;
-        dialog?.resolve(0);
-      }}
-      registerSubmit={submit => {
-        if (dialog) {
-          dialog.submit = submit;
-        }
-      }}
-    />
-  );
-  body.addClass('nbflow-dialog-body');
-  dialog = new FormDialog({
+export function openRunDialog(path: string, unsaved = false): Promise<DialogResult | null> {
+  return openFormDialog<DialogResult>({
     title: `Run with nbflow: ${PathExt.basename(path)}`,
-    body,
-    buttons: [Dialog.cancelButton({ label: 'Close' })]
+    action: ACTIONS.run,
+    className: 'nbflow-run-dialog',
+    render: host => <RunForm path={path} unsaved={unsaved} host={host} />
   });
-  dialog.addClass('nbflow-dialog');
-  await dialog.launch();
-  return outcome;
 }

@@ -12,10 +12,38 @@ import { api } from './api';
 
 export const DRIVE_NAME = 'nbflow';
 
-/** The path JupyterLab opens for an attempt's artifact. */
-export function drivePath(artifact: string): string {
-  return `${DRIVE_NAME}:${artifact}`;
+/** Between the title of an attempt and its file's own name in the name the drive shows. */
+const TITLED = ' · ';
+
+/**
+ * The path JupyterLab opens for an attempt's artifact. With a title (`Run 12 · report`),
+ * the file is shown as `Run 12 · report · attempt-1.ipynb` in the same folder: JupyterLab
+ * names a document's tab after its file name (setting the label instead would rename the
+ * file), and every `attempt-1.ipynb` would look alike.
+ */
+export function drivePath(artifact: string, title?: string): string {
+  if (!title) {
+    return `${DRIVE_NAME}:${artifact}`;
+  }
+  const cut = artifact.lastIndexOf('/') + 1;
+  return `${DRIVE_NAME}:${artifact.slice(0, cut)}${title}${TITLED}${artifact.slice(cut)}`;
 }
+
+/** The artifact a path of this drive shows (the inverse of `drivePath`). */
+export function artifactPath(localPath: string): string {
+  const cut = localPath.lastIndexOf('/') + 1;
+  const name = localPath.slice(cut);
+  const at = name.lastIndexOf(TITLED);
+  return at < 0 ? localPath : localPath.slice(0, cut) + name.slice(at + TITLED.length);
+}
+
+/** The title of an attempt of a run's task (`unit`: a task key, `KEY[i]` for an iteration). */
+export function attemptTitle(runId: number, unit: string): string {
+  return `Run ${runId}${TITLED}${unit}`;
+}
+
+/** The names `drivePath` gives attempts' notebooks (a pattern for JupyterLab's file types). */
+export const TITLED_NOTEBOOK = '^Run \\d+ · .+ · attempt-\\d+\\.ipynb$';
 
 export class RunsDrive implements Contents.IDrive {
   readonly name = DRIVE_NAME;
@@ -37,7 +65,9 @@ export class RunsDrive implements Contents.IDrive {
   }
 
   async get(localPath: string): Promise<Contents.IModel> {
-    return (await api.file(localPath)) as Contents.IModel;
+    const model = (await api.file(artifactPath(localPath))) as Contents.IModel;
+    // Under the name it was opened by, so that JupyterLab keeps one name for it.
+    return { ...model, path: localPath, name: localPath.slice(localPath.lastIndexOf('/') + 1) };
   }
 
   async getDownloadUrl(localPath: string): Promise<string> {

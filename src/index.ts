@@ -16,12 +16,19 @@ import {
 } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
-import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import {
+  INotebookModel,
+  INotebookTracker,
+  INotebookWidgetFactory,
+  NotebookPanel,
+  NotebookWidgetFactory
+} from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 
 import { openRunDialog } from './dialog';
 import { DRIVE_NAME, RunsDrive, drivePath } from './drive';
+import { EXECUTED_FACTORY, executedFactory, executedFileType } from './executed';
 import { changed } from './live';
 import { NbflowPanel } from './panel';
 import { RunView } from './runview';
@@ -91,18 +98,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'nbflow:plugin',
   description: 'Run and schedule notebooks as nbflow workflows, and follow their runs.',
   autoStart: true,
-  requires: [IDocumentManager, INotebookTracker],
+  requires: [IDocumentManager, INotebookTracker, INotebookWidgetFactory],
   optional: [ILayoutRestorer, ICommandPalette],
   activate: (
     app: JupyterFrontEnd,
     docManager: IDocumentManager,
     notebooks: INotebookTracker,
+    notebookFactory: NotebookWidgetFactory.IFactory,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null
   ) => {
     app.serviceManager.contents.addDrive(new RunsDrive());
-    const openArtifact = (artifact: string) => {
-      docManager.openOrReveal(drivePath(artifact));
+    app.docRegistry.addFileType(executedFileType);
+    app.docRegistry.addWidgetFactory(executedFactory(notebookFactory));
+    const openArtifact = (artifact: string, title: string) => {
+      // A notebook as a record (no kernel, read-only); a log in the default editor.
+      const factory = artifact.endsWith('.ipynb') ? EXECUTED_FACTORY : 'default';
+      docManager.openOrReveal(drivePath(artifact, title), factory);
     };
 
     const runs = new WidgetTracker<MainAreaWidget<RunView>>({ namespace: 'nbflow-run' });

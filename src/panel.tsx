@@ -8,6 +8,7 @@ import React, { useCallback, useState } from 'react';
 import { FINISHED, IRun, ISchedulerStatus, IWorkflow, api } from './api';
 import { duration, stateClass, stateLabel, when } from './format';
 import { Notify, act as perform, changed, usePolling } from './live';
+import { runWithParameters } from './paramsdialog';
 
 interface IPanelProps {
   openRun: (id: number) => void;
@@ -86,6 +87,23 @@ function Workflows(props: IPanelProps): JSX.Element {
                 >
                   Run now
                 </button>
+                {w.ok && Object.keys(w.parameters ?? {}).length > 0 && (
+                  <button
+                    className="jp-mod-styled nbflow-small nbflow-run-with"
+                    title="Run now with other parameter values"
+                    aria-label={`Run ${w.name} now with other parameters`}
+                    onClick={async () => {
+                      const started = await runWithParameters(w);
+                      if (started) {
+                        props.notify(`Run of ${w.name} started`, 'success');
+                        props.openRun(started.id);
+                        changed.emit();
+                      }
+                    }}
+                  >
+                    Run with…
+                  </button>
+                )}
                 {s && (
                   <button
                     className="jp-mod-styled nbflow-small nbflow-pause"

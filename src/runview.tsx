@@ -2,17 +2,20 @@
  * The run view: a run's DAG with each task's state, the selected task's attempts,
  * values and errors, and buttons to cancel or repair.
  */
-import { Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
+import { ReactWidget } from '@jupyterlab/apputils';
 import React, { useCallback, useRef, useState } from 'react';
 
 import { FINISHED, IAttempt, IRun, ITask, IUnit, api } from './api';
-import { NODE_H, NODE_W, layout } from './dag';
+import { NODE_H, NODE_W, edgePath, layout } from './dag';
+import { attemptTitle } from './drive';
 import { duration, short, stateClass, stateLabel, when } from './format';
 import { Notify, act as perform, changed, usePolling } from './live';
+import { repairWithParameters } from './paramsdialog';
 
 export interface IRunViewProps {
   id: number;
-  openArtifact: (path: string) => void;
+  /** Open an attempt's executed notebook or log, titled `title`. */
+  openArtifact: (path: string, title: string) => void;
   openRun: (id: number) => void;
   notify: Notify;
 }
@@ -52,8 +55,14 @@ function nodeLine(task: ITask): string {
   return line.length > 30 ? `${line.slice(0, 29)}…` : line;
 }
 
+/** Run views drawn so far: each SVG names its arrowhead marker after its own number. */
+let drawn = 0;
+
 function Dag(props: { run: IRun; selected: string | null; select: (key: string) => void }) {
   const { run } = props;
+  // Marker ids are global to the page: with one id for all, every view's edges would use the
+  // first view's marker, which is not drawn while that view's tab is hidden.
+  const [marker] = useState(() => `nbflow-arrow-${++drawn}`);
   const placed = layout(run.tasks);
   const byKey = new Map(run.tasks.map(t => [t.key, t]));
   return (
@@ -65,16 +74,15 @@ function Dag(props: { run: IRun; selected: string | null; select: (key: string) 
       aria-label={`DAG of run ${run.id}`}
     >
       <defs>
-        <marker id="nbflow-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto">
+        <marker id={marker} viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto">
           <path d="M 0 0 L 10 5 L 0 10 z" className="nbflow-dag-arrow" />
         </marker>
       </defs>
       {placed.edges.map(e => {
-        const [x1, y1, x2, y2] = e.points;
-        const mid = (x1 + x2) / 2;
+        const [x2, y2] = e.points[e.points.length - 1];
         return (
-          <g key={`${e.from}->${e.to}`} className="nbflow-dag-edge">
-            <path d={`M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}`} markerEnd="url(#nbflow-arrow)" />
+          <g key={`${e.from}->${e.to}`} className="nbflow-dag-edge" data-from={e.from} data-to={e.to}>
+            <path d={edgePath(e.points)} markerEnd={`url(#${marker})`} />
             {e.outcome !== null && e.outcome !== undefined && (
               <text x={x2 - 8} y={y2 - 6} textAnchor="end" className="nbflow-dag-outcome">
                 {String(e.outcome)}
@@ -133,7 +141,12 @@ function Values(props: { values: Record<string, unknown> }) {
   );
 }
 
-function Attempts(props: { unit: IUnit; label: string; openArtifact: (path: string) => void }) {
+/** `openArtifact` gets the attempt's path and its unit's label (the task key, `KEY[i]`). */
+function Attempts(props: {
+  unit: IUnit;
+  label: string;
+  openArtifact: (path: string, unit: string) => void;
+}) {
   const { unit } = props;
   if (!unit.attempts.length) {
     return <p className="nbflow-muted">No attempt{unit.message ? `: ${unit.message}` : ''}.</p>;
@@ -165,7 +178,7 @@ function Attempts(props: { unit: IUnit; label: string; openArtifact: (path: stri
                     className="nbflow-link nbflow-open-attempt"
                     data-label={props.label}
                     data-attempt={a.number}
-                    onClick={() => props.openArtifact(a.artifact!)}
+                    onClick={() => props.openArtifact(a.artifact!, props.label)}
                     title={a.artifact}
                   >
                     {a.artifact.endsWith('.ipynb') ? 'Open notebook' : 'Open log'}
@@ -202,7 +215,7 @@ function childRun(task: ITask): number | null {
 function TaskDetails(props: {
   run: IRun;
   task: ITask;
-  openArtifact: (path: string) => void;
+  openArtifact: (path: string, unit: string) => void;
   openRun: (id: number) => void;
   rerun: (key: string) => void;
 }) {
@@ -291,16 +304,10 @@ function RunPage(props: IRunViewProps): JSX.Element {
 
   const act = (what: () => Promise<unknown>, done: string) => perform(what, done, props.notify);
   const repair = async (tasks: string[]) => {
-    const which = tasks.length
-      ? `task ${tasks.join(', ')} and what depends on it`
-      : 'the tasks that did not succeed and what depends on them';
-    const answer = await showDialog({
-      title: `Repair run #${run.id}?`,
-      body: `nbflow reruns ${which} inside run #${run.id}; values of the tasks that succeeded are kept.`,
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Repair' })]
-    });
-    if (answer.button.accept) {
-      await act(() => api.repair(run.id, tasks), `Repair of run #${run.id} started`);
+    // The dialog answers a refused repair itself; it closes once the repair has started.
+    if (await repairWithParameters(run, tasks)) {
+      props.notify(`Repair of run #${run.id} started`, 'success');
+      changed.emit();
     }
   };
 
@@ -351,7 +358,7 @@ function RunPage(props: IRunViewProps): JSX.Element {
         <TaskDetails
           run={run}
           task={focus}
-          openArtifact={props.openArtifact}
+          openArtifact={(path, unit) => props.openArtifact(path, attemptTitle(run.id, unit))}
           openRun={props.openRun}
           rerun={key => void repair([key])}
         />

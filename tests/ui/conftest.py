@@ -118,6 +118,14 @@ class Lab:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
+    def jupyter(self, route: str) -> object:
+        """GET Jupyter's own REST API (`sessions`, `kernels`) as the test."""
+        request = urllib.request.Request(
+            f"{self.url}/api/{route}", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -240,3 +248,38 @@ def run_from_panel(page, workflow: str, run_id: int = 1):
     open_panel(page)
     page.locator(f'.nbflow-workflow[data-workflow="{workflow}"] .nbflow-run-now').click()
     return page.locator(f".nbflow-run-view[data-run='{run_id}']")
+
+
+# Every edge sampled every 2 px along its drawn path; a sample strictly inside a box that is
+# neither end of the edge is a hit.
+_CROSSINGS = """svg => {
+    const boxes = [...svg.querySelectorAll('.nbflow-dag-node')].map(g => {
+        const m = g.transform.baseVal.consolidate().matrix;
+        const r = g.querySelector('rect');
+        return {key: g.dataset.task, x: m.e, y: m.f,
+                w: r.width.baseVal.value, h: r.height.baseVal.value};
+    });
+    const hits = [];
+    const edges = [...svg.querySelectorAll('.nbflow-dag-edge')];
+    for (const g of edges) {
+        const path = g.querySelector('path');
+        const length = path.getTotalLength();
+        for (let s = 0; s <= length; s += 2) {
+            const p = path.getPointAtLength(s);
+            for (const b of boxes) {
+                if (b.key === g.dataset.from || b.key === g.dataset.to) continue;
+                if (p.x > b.x + 1 && p.x < b.x + b.w - 1 && p.y > b.y + 1 && p.y < b.y + b.h - 1) {
+                    hits.push(`${g.dataset.from}->${g.dataset.to} through ${b.key}`);
+                    break;
+                }
+            }
+        }
+    }
+    return {edges: edges.length, boxes: boxes.length, hits: [...new Set(hits)]};
+}"""
+
+
+def dag_drawing(view) -> dict:
+    """The DAG a run view draws: its numbers of boxes and edges, and each edge that runs
+    through a box other than its own two ends (`FROM->TO through KEY`)."""
+    return view.locator("svg.nbflow-dag").evaluate(_CROSSINGS)

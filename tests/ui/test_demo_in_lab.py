@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import REPO
-from tests.ui.conftest import open_lab, open_panel
+from tests.ui.conftest import dag_drawing, open_lab, open_panel
 
 pytestmark = [pytest.mark.browser, pytest.mark.kernel]
 
@@ -25,7 +25,7 @@ def test_the_demo_lights_up_its_dag_and_keeps_the_report(page, ui_project):
     dialog = page.locator(".nbflow-dialog")
     expect(dialog.locator(".nbflow-param").first).to_be_visible()
     page.shots("dialog")
-    dialog.locator(".jp-Dialog-footer button", has_text="Close").click()
+    dialog.locator(".jp-Dialog-footer button", has_text="Cancel").click()
     expect(dialog).to_have_count(0)
 
     open_panel(page)
@@ -38,6 +38,8 @@ def test_the_demo_lights_up_its_dag_and_keeps_the_report(page, ui_project):
     expect(view).to_have_attribute("data-state", "success", timeout=180_000)
     nodes = view.locator(".nbflow-dag-node")
     expect(nodes).to_have_count(9)
+    # by_region and by_product reach report past rank_regions, not through it.
+    assert dag_drawing(view)["hits"] == []
     expect(view.locator('.nbflow-dag-node[data-task="quality_alert"]')).to_have_attribute(
         "data-state", "excluded"
     )

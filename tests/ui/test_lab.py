@@ -123,6 +123,54 @@ def test_a_bad_value_is_answered_in_the_dialog(page, ui_project):
     assert (ui_project.root / "notebooks" / "echo.ipynb").read_bytes() == source
 
 
+def test_the_dialog_keeps_its_actions_in_the_footer_and_answers_in_its_own_words(page, ui_project):
+    # echo.ipynb has eleven parameters: the form is taller than the dialog on a laptop.
+    page.set_viewport_size({"width": 1280, "height": 720})
+    dialog = _open_dialog(page, "notebooks/echo.ipynb")
+    footer = dialog.locator(".jp-Dialog-footer")
+    # As in every Jupyter dialog: Cancel, then the primary action, in the footer.
+    expect(footer.locator("button")).to_have_text(["Cancel", "Run now"])
+    expect(dialog.locator(".jp-Dialog-body button")).to_have_count(0)
+    submit = footer.locator(".nbflow-submit")
+    expect(submit).to_have_class(re.compile("jp-mod-accept"))
+
+    dialog.locator('input[value="schedule"]').check()
+    expect(submit).to_have_text("Create schedule")
+    # Visible without scrolling the form (nor the page), and so are the schedule's fields.
+    expect(submit).to_be_in_viewport(ratio=1)
+    expect(dialog.locator('input[name="cron"]')).to_be_in_viewport(ratio=1)
+    page.shots("schedule-mode")
+
+    # The server's answers name the form's fields, not the file nbflow would have written.
+    error = dialog.locator(".nbflow-error")
+    cases = [
+        ("cron", "61 * * * *", "Cron: "),
+        ("timezone", "Mars/Base", "Time zone: unknown time zone 'Mars/Base'"),
+        ("workflow-name", "two words", "Workflow name: 'two words'"),
+    ]
+    for field, value, words in cases:
+        before = dialog.locator(f'input[name="{field}"]').input_value()
+        dialog.locator(f'input[name="{field}"]').fill(value)
+        submit.click()
+        expect(error).to_contain_text(words)
+        expect(error).not_to_contain_text("workflows/")
+        expect(error).not_to_contain_text(".yaml")
+        expect(dialog.locator(f'input[name="{field}"]')).to_have_attribute("aria-invalid", "true")
+        page.shots(f"error-{field}", dialog.locator(".jp-Dialog-content"))
+        dialog.locator(f'input[name="{field}"]').fill(before)
+    assert not list((ui_project.root / "workflows").iterdir())
+
+    # Another mode, another question: the old answer goes.
+    dialog.locator('input[value="task"]').check()
+    expect(error).to_have_count(0)
+    expect(submit).to_have_text("Add task")
+    dialog.locator('input[value="run"]').check()
+    expect(submit).to_have_text("Run now")
+    footer.locator("button", has_text="Cancel").click()
+    expect(dialog).to_have_count(0)
+    assert page.lab.api("GET", "runs") == []
+
+
 def test_schedule_a_notebook_writes_a_workflow_file(page, ui_project):
     dialog = _open_dialog(page, "notebooks/ok.ipynb")
     dialog.locator('input[name="x"]').fill("5")
@@ -229,6 +277,101 @@ def test_repair_a_failed_run_from_the_run_view(page, ui_project):
         "fragile": ["failed", "success"],
         "report": ["success"],
     }
+
+
+def test_an_executed_notebook_opens_as_a_record_without_a_kernel(page, ui_project):
+    ui_project.workflow(
+        "single", "tasks:\n  - {key: double, notebook: notebooks/ok.ipynb, parameters: {x: 4}}\n"
+    )
+    view = run_from_panel(page, "single")
+    expect(view).to_have_attribute("data-state", "success", timeout=90_000)
+    view.locator(".nbflow-open-attempt").first.click()
+    executed = page.locator(".jp-NotebookPanel:visible")
+    expect(executed.locator(".jp-Cell").filter(has_text="# Parameters")).to_contain_text("x = 4")
+    # The view says once it knows: it has no kernel, and started none.
+    expect(executed.locator(".nbflow-record-note")).to_have_attribute("data-kernel", "none")
+    assert page.lab.jupyter("sessions") == [] and page.lab.jupyter("kernels") == []
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
+    expect(tab).to_have_text("Run 1 · double · attempt-1.ipynb")
+    expect(tab).not_to_have_class(re.compile("jp-mod-dirty"))
+    # Read-only: typing into a cell changes nothing.
+    editor = executed.locator(".jp-CodeCell .cm-content").first
+    text = editor.inner_text()
+    editor.click()
+    page.keyboard.type("changed = True")
+    expect(editor).to_have_text(text)
+    expect(tab).not_to_have_class(re.compile("jp-mod-dirty"))
+    page.shots("executed-notebook")
+    # It closes without asking to save anything.
+    tab.locator(".lm-TabBar-tabCloseIcon").click()
+    expect(executed).to_have_count(0)
+    expect(page.locator(".jp-Dialog")).to_have_count(0)
+    assert page.lab.jupyter("sessions") == []
+
+
+PARAMETERS = """\
+parameters: {{x: 1}}
+tasks:
+  - {{key: first, notebook: notebooks/ok.ipynb}}
+  - key: fragile
+    notebook: notebooks/flaky.ipynb
+    depends_on: [first]
+    parameters: {{marker: "{marker}"}}
+  - {{key: last, notebook: notebooks/ok.ipynb, depends_on: [fragile]}}
+"""
+
+
+def _injected(page, run_id: int, task: str, attempt: int) -> str:
+    """The parameters cell papermill injected into an attempt's executed notebook."""
+    artifact = page.lab.api("GET", f"runs/{run_id}/artifact?task={task}&attempt={attempt}")
+    cells = artifact["content"]["cells"]
+    tagged = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
+    return "".join(tagged[0]["source"])
+
+
+def test_run_now_and_repair_with_other_parameters(page, ui_project):
+    marker = ui_project.root / "fragile.marker"
+    ui_project.workflow("params", PARAMETERS.format(marker=marker))
+    open_lab(page)
+    open_panel(page)
+    entry = page.locator('.nbflow-workflow[data-workflow="params"]')
+    page.shots("panel", page.locator("#nbflow-panel"))
+    entry.locator(".nbflow-run-with").click()
+    dialog = page.locator(".nbflow-params-dialog")
+    field = dialog.locator('input[name="x"]')
+    expect(field).to_have_value("1")  # the workflow's default
+    # A value of the wrong type is refused before anything is sent.
+    field.fill("five")
+    dialog.locator(".jp-Dialog-footer .jp-mod-accept").click()
+    expect(dialog.locator(".nbflow-error")).to_contain_text("x: expected a whole number")
+    assert page.lab.api("GET", "runs") == []
+    field.fill("5")
+    page.shots("run-with-parameters", dialog.locator(".jp-Dialog-content"))
+    dialog.locator(".jp-Dialog-footer .jp-mod-accept", has_text="Run now").click()
+    expect(dialog).to_have_count(0)
+
+    view = page.locator(".nbflow-run-view[data-run='1']")
+    expect(view).to_have_attribute("data-state", "failed", timeout=90_000)
+    run = page.lab.api("GET", "runs/1")
+    assert run["parameters"] == {"x": 5}
+    assert run["tasks"][0]["values"] == {"doubled": 10}
+    assert "x = 5" in _injected(page, 1, "first", 1)
+
+    view.locator(".nbflow-repair").click()
+    repair = page.locator(".nbflow-params-dialog")
+    # Pre-filled with the values the run used.
+    expect(repair.locator('input[name="x"]')).to_have_value("5")
+    repair.locator('input[name="x"]').fill("21")
+    page.shots("repair-with-parameters", repair.locator(".jp-Dialog-content"))
+    repair.locator(".jp-Dialog-footer .jp-mod-accept", has_text="Repair").click()
+    expect(view).to_contain_text("repaired 1×", timeout=90_000)
+    expect(view).to_have_attribute("data-state", "success", timeout=90_000)
+    run = page.lab.api("GET", "runs/1")
+    assert run["parameters"] == {"x": 21}
+    values = {t["key"]: t["values"] for t in run["tasks"]}
+    assert values["first"] == {"doubled": 10}  # kept from before the repair
+    assert values["last"] == {"doubled": 42}
+    assert "x = 21" in _injected(page, 1, "last", 1)
 
 
 SLOW = """\
