@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from typing import Any
 
 from . import references
@@ -49,7 +49,7 @@ def check(
     *,
     params: list[str],
     task: str | None,
-    upstream: set[str],
+    upstream: Container[str],
     kinds: dict[str, str],
     has_input: bool,
 ) -> str | None:
