@@ -32,6 +32,7 @@ def check_children(project: Project, files: list[Path]) -> list[Problem]:
     """`workflow:` tasks must name a workflow of the project, without cycles between them."""
     known = by_name(project)
     calls: dict[str, list[str]] = {}
+    call_lines: dict[tuple[str, str], int | None] = {}  # (caller, callee): the task's line
     problems: list[Problem] = []
     for name, (path, workflow) in known.items():
         if workflow is None or name != workflow.name:
@@ -52,15 +53,18 @@ def check_children(project: Project, files: list[Path]) -> list[Problem]:
                     )
                 continue
             child = known[target][1]
-            calls[name].append(child.name if child else target)
+            callee = child.name if child else target
+            calls[name].append(callee)
+            call_lines.setdefault((name, callee), task.line)
     cycle = graph.find_cycle({k: v for k, v in calls.items()})
     if cycle:
-        start = known[cycle[-1]][0]
+        order = list(reversed(cycle))  # callers first
+        start = known[order[0]][0]
         problems.append(
             Problem(
                 _shown(start),
-                None,
-                "workflows call each other in a cycle: " + " -> ".join(reversed(cycle)),
+                call_lines.get((order[0], order[1])),  # the task that makes the first call
+                "workflows call each other in a cycle: " + " -> ".join(order),
             )
         )
     return problems

@@ -152,9 +152,12 @@ def _messages(
             hint = _did_you_mean(key, _fields_for(full[:-1]))
             out.append((full, f"unknown key {key!r} in {parent}{hint}"))
             continue
-        if kind == "invalid_key":  # `1: x`, `true: x`: YAML keys that are not text
-            parent = _where(full[:-1], task_keys)
-            out.append((full, f"{parent}: the key {path[-1]!r} is not text (quote it)"))
+        if kind == "invalid_key":  # `1: x`, `~: x`: YAML keys that are not text
+            key = err.get("input")
+            # pydantic's loc names a key None as 'None': then `path` stops at the mapping.
+            parent = full[:-1] if path and path[-1] == key else full
+            where = _where(parent, task_keys)
+            out.append(((*parent, key), f"{where}: the key {key!r} is not text (quote it)"))
             continue
         if kind == "missing":
             out.append(

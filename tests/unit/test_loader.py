@@ -883,6 +883,11 @@ def test_bad_references_are_reported_at_their_line(mini, old, new, line, message
             "1: invalid YAML: an alias refers to the value that contains it",
         ),
         ("1: x\n" + ONE_TASK, "1: the file: the key 1 is not text (quote it)"),
+        ("name: w\n~: x\n" + ONE_TASK, "2: the file: the key None is not text (quote it)"),
+        (
+            'schedule: {cron: "0 2 * * *", timezone: ' + "Z" * 5000 + "}\n" + ONE_TASK,
+            "1: schedule.timezone: unknown time zone",
+        ),
         ('tasks:\n  - key: a\n    retries: !!float "abc"\n', "3: invalid YAML: !!float 'abc'"),
         (
             "tasks:\n  - key: a\n    retries: " + "9" * 4400 + "\n",
@@ -939,3 +944,14 @@ def test_a_thousand_task_workflow_checks_in_well_under_a_second(mini):
     spent = time.process_time() - started
     assert problems == [] and workflow is not None and len(workflow.tasks) == 1000
     assert spent < 1.0, f"{spent:.2f} s of CPU to check 1,000 tasks"
+
+
+def test_a_cycle_of_workflow_calls_is_reported_at_the_calling_task(mini):
+    from nbflow import api
+    from nbflow.project import Project
+
+    path = mini.write("tasks:\n  - {key: a, command: [echo]}\n  - {key: me, workflow: wf}\n")
+    _, problems = api.validate(Project(mini.root), [str(path)])
+    assert [(p.line, p.message) for p in problems] == [
+        (3, "workflows call each other in a cycle: wf -> wf")
+    ]
