@@ -153,11 +153,11 @@ def _messages(
             out.append((full, f"unknown key {key!r} in {parent}{hint}"))
             continue
         if kind == "invalid_key":  # `1: x`, `~: x`: YAML keys that are not text
-            key = err.get("input")
+            bad_key = err.get("input")
             # pydantic's loc names a key None as 'None': then `path` stops at the mapping.
-            parent = full[:-1] if path and path[-1] == key else full
-            where = _where(parent, task_keys)
-            out.append(((*parent, key), f"{where}: the key {key!r} is not text (quote it)"))
+            holder = full[:-1] if path and path[-1] == bad_key else full
+            shown = _where(holder, task_keys)
+            out.append(((*holder, bad_key), f"{shown}: the key {bad_key!r} is not text (quote it)"))
             continue
         if kind == "missing":
             out.append(
