@@ -94,14 +94,22 @@ def workflow_path(project: Project, name_or_path: str) -> Path:
         if not candidate.is_file():
             raise WorkflowNotFound(f"{name_or_path}: no such workflow file")
         return candidate
+    return _shown(workflow_named(project, name_or_path))
+
+
+def workflow_named(project: Project, name: str) -> Path:
+    """The file in `workflows/` of the workflow called `name`: its file's stem, or its `name:`.
+
+    Never a file of the current folder: the server resolves names with this alone.
+    """
     for path in project.workflow_files():
-        if path.stem == name_or_path:
-            return _shown(path)
+        if path.stem == name:
+            return path
     for path in project.workflow_files():
         workflow, _ = loader.check_file(path, project.root)
-        if workflow is not None and workflow.name == name_or_path:
-            return _shown(path)
-    raise catalog.not_found(project, name_or_path)
+        if workflow is not None and workflow.name == name:
+            return path
+    raise catalog.not_found(project, name)
 
 
 def validate(project: Project, files: list[str] | None = None) -> tuple[list[Path], list[Problem]]:
@@ -789,6 +797,20 @@ def values(
     ]
 
 
+def artifact(
+    project: Project, run_id: int, task: str, attempt: int | None = None
+) -> dict[str, Any]:
+    """An attempt's executed notebook (as its JSON) or its log (as text), as the server gives it."""
+    path, text = logs(project, run_id, task, attempt)
+    if not path.endswith(".ipynb"):
+        return {"path": path, "kind": "log", "content": text}
+    try:
+        content = json.loads((project.root / path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # replaced or cut short since `logs` read it
+        raise UsageError(f"{path}: not a readable notebook ({exc})") from None
+    return {"path": path, "kind": "notebook", "content": content}
+
+
 def run_notebook(
     project: Project, notebook: str, parameters: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -977,5 +999,6 @@ __all__ = [
     "run",
     "show",
     "validate",
+    "workflow_named",
     "workflow_path",
 ]

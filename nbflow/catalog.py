@@ -75,6 +75,7 @@ def check_children(project: Project, files: list[Path]) -> list[Problem]:
     names = sorted(known)
     wanted = {f.resolve() for f in files}
     calls: dict[str, list[str]] = {}
+    call_lines: dict[tuple[str, str], int | None] = {}  # (caller, callee): the task's line
     problems: list[Problem] = []
     for name, (path, workflow) in known.items():
         if name != (workflow.name if workflow else path.stem):
@@ -93,15 +94,18 @@ def check_children(project: Project, files: list[Path]) -> list[Problem]:
                     )
                 continue
             child_path, child = known[target]
-            calls[name].append(child.name if child else child_path.stem)
+            callee = child.name if child else child_path.stem
+            calls[name].append(callee)
+            call_lines.setdefault((name, callee), line)
     cycle = graph.find_cycle({k: v for k, v in calls.items()})
     if cycle:
-        start = known[cycle[-1]][0]
+        order = list(reversed(cycle))  # callers first
+        start = known[order[0]][0]
         problems.append(
             Problem(
                 _shown(start),
-                None,
-                "workflows call each other in a cycle: " + " -> ".join(reversed(cycle)),
+                call_lines.get((order[0], order[1])),  # the task that makes the first call
+                "workflows call each other in a cycle: " + " -> ".join(order),
             )
         )
     return problems

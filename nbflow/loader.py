@@ -82,7 +82,7 @@ def _where(path: tuple[Any, ...], task_keys: dict[int, str]) -> str:
     """A readable name for a place in the file, such as `tasks[clean].retries`."""
     parts: list[str] = []
     for i, part in enumerate(path):
-        if isinstance(part, int):
+        if isinstance(part, int) and parts:  # a list index (a key `1:` starts a path as text)
             if i == 1 and path[0] == "tasks" and part in task_keys:
                 parts[-1] += f"[{task_keys[part]}]"
             else:
@@ -152,6 +152,13 @@ def _messages(
             parent = _where(full[:-1], task_keys)
             hint = _did_you_mean(key, _fields_for(full[:-1]))
             out.append((full, f"unknown key {key!r} in {parent}{hint}"))
+            continue
+        if kind == "invalid_key":  # `1: x`, `~: x`: YAML keys that are not text
+            bad_key = err.get("input")
+            # pydantic's loc names a key None as 'None': then `path` stops at the mapping.
+            holder = full[:-1] if path and path[-1] == bad_key else full
+            shown = _where(holder, task_keys)
+            out.append(((*holder, bad_key), f"{shown}: the key {bad_key!r} is not text (quote it)"))
             continue
         if kind == "missing":
             out.append(
@@ -339,7 +346,12 @@ def _check_files(
         if "{{" in target:
             continue  # resolved when the task starts
         path = root / target
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as exc:  # a name over the system's limits (ENAMETOOLONG), a loop
+            problems.append(Problem(file, line, f"task {key!r}: {kind} file: {exc.strerror}"))
+            continue
+        if not found:
             problems.append(Problem(file, line, f"task {key!r}: {kind} file {target!r} not found"))
         elif kind == "notebook" and path.suffix != ".ipynb" and not is_source_file(path):
             problems.append(
@@ -375,6 +387,7 @@ def _check_references(
     for _, item in entries:
         kinds.setdefault(item["key"], _raw_kind(item))
         upstream.setdefault(item["key"], [e.task for e in _loose_edges(item)])
+    ancestry = graph.Ancestry(upstream)
     each = {item["key"] for _, item in entries if item.get("for_each") is not None}
     for path, text in refcheck.strings(workflow_params, ("parameters",)):
         for expr in references.find(text):
@@ -384,7 +397,7 @@ def _check_references(
     params_known = [k for k in workflow_params if isinstance(k, str)]
     for i, item in entries:
         key = item["key"]
-        ancestors = _ancestors(key, upstream)
+        ancestors = ancestry.of(key)
         for place in refcheck.TASK_PLACES:
             if place not in item:
                 continue
@@ -460,27 +473,23 @@ def _printable(part: Any) -> Any:
     return part.encode("utf-8", "backslashreplace").decode() if isinstance(part, str) else part
 
 
-def _ancestors(key: str, upstream: dict[str, list[str]]) -> set[str]:
-    seen: set[str] = set()
-    todo = list(upstream.get(key, ()))
-    while todo:
-        node = todo.pop()
-        if node not in seen:
-            seen.add(node)
-            todo.extend(upstream.get(node, ()))
-    return seen
-
-
 def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, list[Problem]]:
     """Load and check one workflow file; return the workflow (None if unusable) and problems."""
     shown = str(path)
     root = project_root_for(path, root or Path.cwd())
     try:
-        text = path.read_text(encoding="utf-8")
+        content = path.read_bytes()
     except FileNotFoundError:
         return None, [Problem(shown, None, "no such workflow file")]
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(shown, None, f"cannot read the file: {exc}")]
+    except OSError as exc:
+        return None, [Problem(shown, None, f"cannot read the file: {exc.strerror or exc}")]
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = content.count(b"\n", 0, exc.start) + 1
+        return None, [
+            Problem(shown, at, f"not UTF-8 text: byte {content[exc.start]:#04x} ({exc.reason})")
+        ]
     try:
         doc = yamlload.load(text)
     except yamlload.YamlError as exc:
@@ -491,7 +500,10 @@ def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, l
     data = doc.data
     if not isinstance(data, dict):
         problems.append(
-            Problem(shown, doc.line_of(()), "a workflow file must be a mapping with a `tasks` list")
+            # An empty file has no line of its own: point at its first.
+            Problem(
+                shown, doc.line_of(()) or 1, "a workflow file must be a mapping with a `tasks` list"
+            )
         )
         return None, problems
 

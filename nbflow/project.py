@@ -71,6 +71,25 @@ class Project:
     def run_dir(self, workflow: str, run_id: int) -> Path:
         return self.state_dir / "runs" / workflow / str(run_id)
 
+    def holds_state(self, path: Path) -> bool:
+        """Whether `path` (resolved) is nbflow's own: its state folder or the history's files.
+
+        A server must never open one: SQLite's locks belong to the process, and closing any
+        handle on the database file drops them under the process's own open connection.
+        """
+        root, state = self.root.resolve(), self.state_dir.resolve()
+        folders = {root / ".nbflow"}
+        if state != root and state not in root.parents:  # NBFLOW_HOME=ROOT: only the files
+            folders.add(state)
+        for folder in folders:
+            if path == folder or folder in path.parents:
+                return True
+        if self.database_url.startswith("sqlite:///"):
+            database = Path(self.database_url[len("sqlite:///") :].split("?")[0]).resolve()
+            # The database and its companions: -wal, -shm, -journal.
+            return path.parent == database.parent and path.name.startswith(database.name)
+        return False
+
     def relative(self, path: Path) -> str:
         """A path as shown to users and stored: relative to the root when inside it."""
         try:

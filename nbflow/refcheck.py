@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Container, Iterator
 from typing import Any
 
 from . import references
@@ -56,7 +56,7 @@ def check(
     *,
     params: list[str],
     task: str | None,
-    upstream: set[str],
+    upstream: Container[str],
     kinds: dict[str, str | None],
     has_input: bool,
     for_each: Collection[str] = (),

@@ -31,15 +31,22 @@ def file_model(project: Project, path: str, *, content: bool = True) -> dict[str
     """
     runs = runs_folder(project)
     given = Path(path)
-    target = (given if given.is_absolute() else project.root / given).resolve()
+    try:
+        target = (given if given.is_absolute() else project.root / given).resolve()
+    except (ValueError, RuntimeError) as exc:  # a NUL character, a symlink loop
+        raise UsageError(f"{path!r}: not a usable path ({exc})") from None
     if target != runs and runs not in target.parents:
         raise Forbidden(
             f"{path!r} is not in the runs folder ({project.relative(runs)}/); "
             "only files of runs can be read here"
         )
-    if not target.exists():
+    try:
+        exists, is_file = target.exists(), target.is_file()
+    except OSError as exc:  # a name over 255 bytes, a path over the system's limit
+        raise UsageError(f"{path[:60]!r}: {exc.strerror}") from None
+    if not exists:
         raise PathNotFound(f"{path}: no such file in {project.relative(runs)}/")
-    if not target.is_file():
+    if not is_file:
         raise UsageError(f"{path} is a folder, not a file")
     try:
         info = target.stat()

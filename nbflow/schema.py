@@ -54,7 +54,7 @@ Number = StrictInt | StrictFloat
 def _timezone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
         raise ValueError(
             f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)"
         ) from None

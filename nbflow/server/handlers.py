@@ -3,13 +3,17 @@
 Errors answer with `{"message": ...}` (and `problems` for workflow files): 400 for a bad
 request or file, 403 for a path the request may not read, 404 for an unknown run, workflow
 or file, 409 when the run's state forbids it or what it would create already exists.
-Paths in requests must stay inside the server's root folder.
+Paths in requests must stay inside the server's root folder and out of its state folder
+(only `files` reads the runs folder). The work of a request runs in a thread, so parsing a
+file or reading the history never stalls the server's event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +83,62 @@ class NewTaskRequest(_Body):
 
 # Run ids are SQL integers: 64-bit signed.
 MAX_RUN_ID = 2**63 - 1
+# Request bodies nest no deeper than this (parameters included): deeper is no configuration,
+# and a parser, an encoder or a notebook's parameter cell recurses on it.
+MAX_BODY_DEPTH = 64
+MAX_RUNS_LISTED = 10_000
 
 
 class BadRequest(Exception):
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.status = status
+
+
+def _not_a_number(name: str) -> Any:
+    raise BadRequest(f"the request body is not JSON: {name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadRequest(f"the request body is not JSON: {text} is too large a number")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in a JSON value (without recursing)."""
+    deepest = 0
+    todo = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities as the words JavaScript uses: strict JSON for a browser.
+
+    A workflow file may hold `.nan`, which the history keeps; JSON has no such number.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _shown(path: str) -> str:
+    return repr(path if len(path) <= 60 else path[:57] + "...")
+
+
+def _looks_like_a_path(workflow: str) -> bool:
+    """A workflow named by its file rather than by its name (names have no `/` or suffix)."""
+    return "/" in workflow or "\\" in workflow or workflow.endswith((".yaml", ".yml"))
 
 
 class NbflowHandler(APIHandler):
@@ -94,21 +148,31 @@ class NbflowHandler(APIHandler):
         self.project = project
 
     def reply(self, doc: Any, status: int = 200) -> None:
+        try:
+            text = json.dumps(doc, default=str, allow_nan=False)
+        except ValueError:  # NaN or an infinity somewhere: rare, so the walk is paid only then
+            text = json.dumps(_finite(doc), default=str)
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(doc, default=str))
+        self.finish(text)
 
     def fail(self, status: int, message: str, **extra: Any) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message, **extra}))
+        self.finish(json.dumps({"message": message, **_finite(extra)}))
 
     def body(self, model: type[BaseModel]) -> Any:
         raw = self.request.body or b"{}"
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite_float)
+        except RecursionError:
+            raise BadRequest(
+                f"the request body is nested more than {MAX_BODY_DEPTH} levels deep"
+            ) from None
         except ValueError:
             raise BadRequest("the request body is not JSON") from None
+        if _depth(data) > MAX_BODY_DEPTH:
+            raise BadRequest(f"the request body is nested more than {MAX_BODY_DEPTH} levels deep")
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -116,13 +180,51 @@ class NbflowHandler(APIHandler):
             where = ".".join(str(p) for p in err["loc"]) or "body"
             raise BadRequest(f"{where}: {err['msg']}") from None
 
-    def inside_root(self, path: str) -> str:
-        """A path from a request, checked to stay inside the root; returned relative."""
+    def request_path(self, path: str, field: str) -> Path:
+        """A path from a request, resolved against the root; 400 if no file can have it."""
+        if "\x00" in path:
+            raise BadRequest(f"{field}: {_shown(path)} contains a NUL character")
+        given = Path(path)
+        try:
+            return (given if given.is_absolute() else self.project.root / given).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop
+            raise BadRequest(f"{field}: {_shown(path)}: {exc}") from None
+
+    def inside_root(self, path: str, field: str = "path", *, state: bool = False) -> str:
+        """A path from a request, checked to stay inside the root and (unless `state`) out of
+        nbflow's state (`.nbflow/`: the run history and runs); returned relative to the root."""
         root = self.project.root.resolve()
-        target = (root / path).resolve() if not Path(path).is_absolute() else Path(path).resolve()
+        target = self.request_path(path, field)
         if target != root and root not in target.parents:
             raise BadRequest(f"{path!r} is outside the server's root folder", 403)
+        if not state and self.project.holds_state(target):
+            raise BadRequest(
+                f"{_shown(path)} is in nbflow's state folder (the run history and the runs' "
+                "files), which this route does not read",
+                403,
+            )
+        self.usable(target, path, field)
         return str(target.relative_to(root))
+
+    def usable(self, target: Path, path: str, field: str) -> None:
+        """400 for a path the system refuses outright (a name over 255 bytes, a loop)."""
+        try:
+            target.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # what is missing is for the route to say (404 or 400)
+        except OSError as exc:
+            raise BadRequest(f"{field}: {_shown(path)}: {exc.strerror}") from None
+
+    def workflow_file(self, workflow: str) -> str:
+        """A workflow a request names: a file inside the root, or a name in `workflows/`.
+
+        Never a file of the server's working folder, which may be outside the root.
+        """
+        if _looks_like_a_path(workflow) or "\x00" in workflow:
+            inside = self.inside_root(workflow, "workflow")
+        else:
+            inside = self.inside_root(str(api.workflow_named(self.project, workflow)), "workflow")
+        return str(self.project.root / inside)
 
     def run_number(self, text: str) -> int:
         """A run id from the URL; one past what the history can hold is simply not there."""
@@ -131,20 +233,32 @@ class NbflowHandler(APIHandler):
             raise RunNotFound(f"no run {text}")
         return number
 
-    def int_arg(self, name: str, default: int | None = None) -> int | None:
+    def int_arg(
+        self, name: str, default: int | None = None, low: int = 0, high: int = MAX_RUN_ID
+    ) -> int | None:
         value = self.get_query_argument(name, None)
         if value is None:
             return default
         try:
-            return int(value)
-        except ValueError:
-            raise BadRequest(f"{name}: expected an integer, got {value!r}") from None
+            number: int | None = int(value)
+        except ValueError:  # not a number, or more digits than Python converts
+            number = None
+        if number is None or not low <= number <= high:
+            raise BadRequest(
+                f"{name}: expected an integer from {low} to {high}, got {_shown(value)}"
+            )
+        return number
 
-    async def answer(self, produce: Any) -> None:
-        """Reply with what `produce()` returns, errors mapped as `handle` does."""
+    async def answer(self, work: Callable[[], Any], status: int = 200) -> None:
+        """Reply with what `work()` returns; errors as `handle` maps them.
+
+        `work` runs in a thread: parsing a workflow file, reading the history or a notebook
+        must not stop the server (its other requests, its kernels) while it lasts.
+        """
 
         async def action() -> None:
-            self.reply(produce())
+            result = await asyncio.get_running_loop().run_in_executor(None, work)
+            self.reply(result, status)
 
         await self.handle(action)
 
@@ -178,127 +292,121 @@ class WorkflowsHandler(NbflowHandler):
 
     @tornado.web.authenticated
     async def post(self) -> None:
-        async def action() -> None:
+        def work() -> Any:
             request = self.body(NewWorkflowRequest)
-            entry = api.create_workflow(
+            return api.create_workflow(
                 self.project,
                 request.name,
-                self.inside_root(request.notebook),
+                self.inside_root(request.notebook, "notebook"),
                 parameters=request.parameters,
                 schedule=request.schedule.model_dump() if request.schedule else None,
                 description=request.description,
             )
-            self.reply(entry, 201)
 
-        await self.handle(action)
+        await self.answer(work, 201)
 
 
 class WorkflowTasksHandler(NbflowHandler):
     @tornado.web.authenticated
     async def post(self, workflow: str) -> None:
-        async def action() -> None:
+        def work() -> Any:
             request = self.body(NewTaskRequest)
-            entry = api.add_task(
+            return api.add_task(
                 self.project,
                 workflow,
-                self.inside_root(request.notebook),
+                self.inside_root(request.notebook, "notebook"),
                 key=request.key,
                 parameters=request.parameters,
                 depends_on=request.depends_on,
             )
-            self.reply(entry, 201)
 
-        await self.handle(action)
+        await self.answer(work, 201)
 
 
 class ValidateHandler(NbflowHandler):
     @tornado.web.authenticated
     async def post(self) -> None:
-        async def action() -> None:
+        def work() -> Any:
             request = self.body(ValidateRequest)
-            files = [str(self.project.root / self.inside_root(f)) for f in request.files]
+            files = [str(self.project.root / self.inside_root(f, "files")) for f in request.files]
             paths, problems = api.validate(self.project, files or None)
-            self.reply(
-                {
-                    "ok": not problems,
-                    "files": [str(p) for p in paths],
-                    "problems": [
-                        {"file": p.file, "line": p.line, "message": p.message} for p in problems
-                    ],
-                }
-            )
+            return {
+                "ok": not problems,
+                "files": [str(p) for p in paths],
+                "problems": [
+                    {"file": p.file, "line": p.line, "message": p.message} for p in problems
+                ],
+            }
 
-        await self.handle(action)
+        await self.answer(work)
 
 
 class NotebookParametersHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        async def action() -> None:
+        def work() -> Any:
             path = self.get_query_argument("path", None)
             if not path:
                 raise BadRequest("path: give the notebook's path, relative to the root")
             inside = self.inside_root(path)
             found = api.notebook_params(self.project, str(self.project.root / inside))
-            self.reply({"path": inside, "parameters": [p.as_dict() for p in found]})
+            return {"path": inside, "parameters": [p.as_dict() for p in found]}
 
-        await self.handle(action)
+        await self.answer(work)
 
 
 class NotebookRunHandler(NbflowHandler):
     @tornado.web.authenticated
     async def post(self) -> None:
-        async def action() -> None:
+        def work() -> Any:
             request = self.body(NotebookRunRequest)
-            started = api.run_notebook(
+            return api.run_notebook(
                 self.project, self.inside_root(request.path), request.parameters
             )
-            self.reply(started, 202)
 
-        await self.handle(action)
+        await self.answer(work, 202)
 
 
 class RunFilesHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        async def action() -> None:
+        def work() -> Any:
             path = self.get_query_argument("path", None)
             if not path:
                 raise BadRequest("path: give the file's path, relative to the root")
-            inside = self.inside_root(path)
-            content = self.int_arg("content", 1) != 0
-            self.reply(api.run_file(self.project, inside, content=content))
+            # The runs folder is inside the state folder: `run_file` keeps to it.
+            inside = self.inside_root(path, state=True)
+            content = self.int_arg("content", 1, high=1) != 0
+            return api.run_file(self.project, inside, content=content)
 
-        await self.handle(action)
+        await self.answer(work)
 
 
 class RunsHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        async def action() -> None:
-            limit = self.int_arg("limit", 50) or 50
+        def work() -> Any:
+            limit = self.int_arg("limit", 50, low=1, high=MAX_RUNS_LISTED)
             workflow = self.get_query_argument("workflow", None)
             state = self.get_query_argument("state", None)
-            docs = api.list_runs(self.project, workflow, limit=limit)
-            if state:
-                docs = [d for d in docs if d["state"] == state]
-            self.reply(docs)
+            docs = api.list_runs(self.project, workflow, limit=limit or 50)
+            return [d for d in docs if d["state"] == state] if state else docs
 
-        await self.handle(action)
+        await self.answer(work)
 
     @tornado.web.authenticated
     async def post(self) -> None:
-        async def action() -> None:
+        def work() -> Any:
             request = self.body(RunRequest)
             run_id = api.start_detached(
                 self.project,
-                request.workflow,
+                self.workflow_file(request.workflow),
                 overrides=request.parameters,
                 parallel=request.parallel,
             )
-            self.reply({"id": run_id, "state": "queued"}, 202)
+            return {"id": run_id, "state": "queued"}
 
-        await self.handle(action)
+        await self.answer(work, 202)
 
 
 class RunHandler(NbflowHandler):
@@ -310,16 +418,13 @@ class RunHandler(NbflowHandler):
 class CancelHandler(NbflowHandler):
     @tornado.web.authenticated
     async def post(self, run_id: str) -> None:
-        async def action() -> None:
-            self.reply(api.request_cancel(self.project, self.run_number(run_id)), 202)
-
-        await self.handle(action)
+        await self.answer(lambda: api.request_cancel(self.project, self.run_number(run_id)), 202)
 
 
 class RepairHandler(NbflowHandler):
     @tornado.web.authenticated
     async def post(self, run_id: str) -> None:
-        async def action() -> None:
+        def work() -> Any:
             request = self.body(RepairRequest)
             api.repair_detached(
                 self.project,
@@ -328,28 +433,22 @@ class RepairHandler(NbflowHandler):
                 dependents=request.dependents,
                 overrides=request.parameters,
             )
-            self.reply({"id": self.run_number(run_id), "state": "repairing"}, 202)
+            return {"id": self.run_number(run_id), "state": "repairing"}
 
-        await self.handle(action)
+        await self.answer(work, 202)
 
 
 class ArtifactHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
-        async def action() -> None:
+        def work() -> Any:
             task = self.get_query_argument("task", None)
             if not task:
                 raise BadRequest("task: give the task's key (KEY[i] for an iteration)")
-            path, text = api.logs(
-                self.project, self.run_number(run_id), task, self.int_arg("attempt")
-            )
-            if path.endswith(".ipynb"):
-                content: Any = json.loads((self.project.root / path).read_text())
-                self.reply({"path": path, "kind": "notebook", "content": content})
-            else:
-                self.reply({"path": path, "kind": "log", "content": text})
+            attempt = self.int_arg("attempt", None, low=1)
+            return api.artifact(self.project, self.run_number(run_id), task, attempt)
 
-        await self.handle(action)
+        await self.answer(work)
 
 
 class SchedulesHandler(NbflowHandler):
@@ -371,10 +470,11 @@ class SchedulerStartHandler(NbflowHandler):
         from . import start_scheduler
 
         async def action() -> None:
+            # On the event loop: the scheduler is a task of this loop.
             ready = start_scheduler(self.application, self.project)
             if ready is not None:
                 await asyncio.wait_for(ready.wait(), timeout=30)
-            self.reply(api.scheduler_status(self.project))
+            await self.answer(lambda: api.scheduler_status(self.project))
 
         await self.handle(action)
 
@@ -382,10 +482,9 @@ class SchedulerStartHandler(NbflowHandler):
 class PauseHandler(NbflowHandler):
     @tornado.web.authenticated
     async def post(self, workflow: str, verb: str) -> None:
-        async def action() -> None:
-            self.reply(api.set_paused(self.project, workflow, verb == "pause"))
-
-        await self.handle(action)
+        await self.answer(
+            lambda: api.set_paused(self.project, self.workflow_file(workflow), verb == "pause")
+        )
 
 
 class OpenAPIHandler(NbflowHandler):

@@ -66,3 +66,35 @@ def test_topological_puts_every_task_after_its_upstream():
 def test_topological_with_a_cycle_raises():
     with pytest.raises(ValueError, match="cycle"):
         graph.topological({"a": ["b"], "b": ["a"]})
+
+
+def chain(n: int) -> dict[str, list[str]]:
+    """t0 <- t1 <- ... listed downstream-first, as the fuzzed file that broke find_cycle."""
+    return {f"t{i}": [f"t{i + 1}"] if i < n - 1 else [] for i in range(n)}
+
+
+def test_find_cycle_on_a_long_chain_does_not_recurse():
+    assert graph.find_cycle(chain(5000)) is None
+    looped = chain(5000)
+    looped["t4999"] = ["t0"]
+    cycle = graph.find_cycle(looped)
+    assert cycle is not None and len(cycle) == 5001 and cycle[0] == cycle[-1]
+
+
+def test_ancestry():
+    ancestry = graph.Ancestry(DIAMOND)
+    assert "a" in ancestry.of("d") and "b" in ancestry.of("d") and "c" in ancestry.of("d")
+    assert "d" not in ancestry.of("a") and "e" not in ancestry.of("d")
+    assert "ghost" not in ancestry.of("d") and "a" not in ancestry.of("ghost")
+    assert not ancestry.depends_on("b", "c")
+
+
+def test_ancestry_of_a_long_chain():
+    ancestry = graph.Ancestry(chain(5000))
+    assert ancestry.depends_on("t0", "t4999")
+    assert not ancestry.depends_on("t4999", "t0")
+
+
+def test_ancestry_survives_a_cycle():
+    ancestry = graph.Ancestry({"a": ["b"], "b": ["a"], "c": ["a"]})
+    assert "a" in ancestry.of("c") and "b" in ancestry.of("c")

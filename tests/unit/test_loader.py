@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import nbformat
 import pytest
 
@@ -1014,4 +1016,89 @@ def test_a_lone_surrogate_is_reported_at_its_line(mini):
     assert problems == [
         "3: parameters.name: the text holds a lone surrogate (U+DCFF at character 4), "
         "which is not valid Unicode; give the value as UTF-8 text"
+    ]
+
+
+# -- files that used to end in a traceback (fuzzed), each now a problem at its line ---------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "x: &a [*a]\n" + ONE_TASK,
+            "1: invalid YAML: an alias refers to the value that contains it",
+        ),
+        ("1: x\n" + ONE_TASK, "1: the file: the key 1 is not text (quote it)"),
+        ("name: w\n~: x\n" + ONE_TASK, "2: the file: the key None is not text (quote it)"),
+        (
+            'schedule: {cron: "0 2 * * *", timezone: ' + "Z" * 5000 + "}\n" + ONE_TASK,
+            "1: schedule.timezone: unknown time zone",
+        ),
+        ('tasks:\n  - key: a\n    retries: !!float "abc"\n', "3: invalid YAML: !!float 'abc'"),
+        (
+            "tasks:\n  - key: a\n    retries: " + "9" * 4400 + "\n",
+            "3: tasks[a].retries: expected an integer",
+        ),
+        (
+            "tasks:\n  - key: a\n    notebook: notebooks/" + "n" * 300 + ".ipynb\n",
+            "2: task 'a': notebook file: File name too long",
+        ),
+        ("", "1: a workflow file must be a mapping"),
+        ("just text\n", "1: a workflow file must be a mapping"),
+        ("tasks:\n  - key: a\x01\n", "2: invalid YAML: the character '\\x01' (U+0001)"),
+        ("x: " + "[" * 2000 + "]" * 2000 + "\n", "1: invalid YAML: values nest more than 100"),
+    ],
+)
+def test_hostile_files_get_a_problem_at_a_line(mini, text, expected):
+    problems = mini.problems(text)
+    assert problems and problems[0].startswith(expected), problems
+
+
+def test_bytes_that_are_not_utf8_are_reported_at_their_line(mini):
+    path = mini.root / "workflows" / "wf.yaml"
+    path.write_bytes(b"tasks:\n  - key: a\n    notebook: caf\xe9.ipynb\n")
+    workflow, problems = check_file(path, mini.root)
+    assert workflow is None
+    assert [(p.line, p.message) for p in problems] == [
+        (3, "not UTF-8 text: byte 0xe9 (invalid continuation byte)")
+    ]
+
+
+def chain_downstream_first(n: int) -> str:
+    """A valid chain t0 <- t1 <- ... <- tN written from its last task to its first."""
+    lines = [f"  - {{key: t{i}, command: [echo], depends_on: [t{i + 1}]}}\n" for i in range(n - 1)]
+    return "tasks:\n" + "".join(lines) + f"  - {{key: t{n - 1}, command: [echo]}}\n"
+
+
+def test_a_valid_chain_of_a_thousand_tasks_listed_downstream_first(mini):
+    workflow = mini.load(chain_downstream_first(1000))
+    assert len(workflow.tasks) == 1000
+
+
+def test_a_thousand_task_workflow_checks_in_well_under_a_second(mini):
+    task = (
+        "  - key: t{i}\n    notebook: notebooks/x.ipynb\n"
+        '    parameters: {{a: "{{{{params.a}}}}", b: "{{{{tasks.t{j}.values.v}}}}"}}\n'
+        "    depends_on: [t{j}]\n"
+    )
+    text = "parameters: {a: 1}\ntasks:\n  - {key: t0, notebook: notebooks/x.ipynb}\n" + "".join(
+        task.format(i=i, j=i - 1) for i in range(1, 1000)
+    )
+    path = mini.write(text)
+    started = time.process_time()  # this process's own work, not the machine's load
+    workflow, problems = check_file(path, mini.root)
+    spent = time.process_time() - started
+    assert problems == [] and workflow is not None and len(workflow.tasks) == 1000
+    assert spent < 1.0, f"{spent:.2f} s of CPU to check 1,000 tasks"
+
+
+def test_a_cycle_of_workflow_calls_is_reported_at_the_calling_task(mini):
+    from nbflow import api
+    from nbflow.project import Project
+
+    path = mini.write("tasks:\n  - {key: a, command: [echo]}\n  - {key: me, workflow: wf}\n")
+    _, problems = api.validate(Project(mini.root), [str(path)])
+    assert [(p.line, p.message) for p in problems] == [
+        (3, "workflows call each other in a cycle: wf -> wf")
     ]

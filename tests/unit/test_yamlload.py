@@ -237,3 +237,102 @@ def test_a_merged_key_knows_the_line_of_its_merge_and_own_keys_keep_theirs():
     assert doc.lines[("x", "a")] == 5  # written before the merge, not the anchor's line 2
     assert doc.lines[("x", "b")] == 3
     assert doc.merged == {("x", "b"): 6}
+
+
+# -- hostile files: refused at a line, quickly, without a traceback -------------------------
+
+BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)
+
+
+def test_nested_aliases_are_refused_past_the_alias_budget():
+    assert len(BILLION_LAUGHS) < 500  # expands to 9**9 values: hundreds of millions
+    with pytest.raises(YamlError) as info:
+        load(BILLION_LAUGHS)
+    assert "aliases expand to more than 10,000 values" in info.value.message
+    assert info.value.line is not None and 1 <= info.value.line <= 9
+
+
+def test_aliases_within_the_budget_still_work():
+    text = "d: &d {retries: 1, timeout: 5m}\ntasks:\n" + "".join(
+        f"  - {{<<: *d, key: t{i}}}\n" for i in range(3000)
+    )
+    tasks = load(text).data["tasks"]
+    assert tasks[2999] == {"retries": 1, "timeout": "5m", "key": "t2999"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x: &a [*a]\n",  # a list holding itself
+        "x: &a {y: *a}\n",  # a mapping holding itself
+        "x: &a {<<: *a}\n",  # a mapping merging itself
+    ],
+)
+def test_an_alias_inside_the_value_it_names_is_refused(text):
+    with pytest.raises(YamlError) as info:
+        load(text)
+    assert info.value.line == 1
+    assert "refers to the value that contains it" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x: " + "[" * 5000 + "]" * 5000 + "\n",  # past libyaml's own limit
+        "x: " + "[" * 150 + "]" * 150 + "\n",  # within libyaml's, past nbflow's
+        # Each alias adds a level: depth no single collection in the file has.
+        "a0: &a0 [x]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 300)),
+    ],
+)
+def test_deep_nesting_is_refused_at_a_line(text):
+    with pytest.raises(YamlError) as info:
+        load(text)
+    assert "nest more than 100 levels deep" in info.value.message
+    assert info.value.line is not None
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('v: !!float "abc"\n', "!!float 'abc' is not a number"),
+        ("v: !!int abc\n", "!!int 'abc' is not an integer"),
+        ("v: !!bool yes\n", "!!bool 'yes' is not true or false"),
+    ],
+)
+def test_an_explicit_tag_the_text_does_not_fit_is_an_error_at_its_line(text, message):
+    with pytest.raises(YamlError) as info:
+        load("a: 1\n" + text)
+    assert info.value.line == 2
+    assert message in info.value.message
+
+
+def test_a_number_too_long_for_python_stays_text():
+    digits = "9" * 4400  # Python refuses int() past 4300 digits
+    assert value(digits) == digits
+    assert value("9" * 4300) == int("9" * 4300)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\x7f", "\ufeff", "\ufffe"])
+def test_a_character_yaml_does_not_allow_is_reported_at_its_line(char):
+    with pytest.raises(YamlError) as info:
+        load(f"a: 1\nb: x{char}y\n")
+    assert info.value.line == 2
+    assert f"U+{ord(char):04X}" in info.value.message
+
+
+def test_a_byte_order_mark_at_the_start_is_fine():
+    assert load("\ufeffa: 1\n").data == {"a": 1}
+
+
+def test_a_lone_surrogate_escape_is_refused():
+    with pytest.raises(YamlError) as info:
+        load('a: 1\nb: "\\ud800"\n')
+    assert info.value.line == 2
+
+
+def test_errors_name_what_the_parser_found():
+    with pytest.raises(YamlError) as info:
+        load("a:\n\tb: 1\n")
+    assert "'\\t'" in info.value.message
