@@ -420,7 +420,10 @@ def cell_of(root: Path, task: Task) -> ParametersCell | None:
     if target is None:
         return None
     path = root / target
-    if path.suffix != ".ipynb" or not path.is_file():
+    try:
+        if path.suffix != ".ipynb" or not path.is_file():
+            return None
+    except OSError:  # a name too long for the file system: reported on its own
         return None
     try:
         cell = read_parameters(path)
