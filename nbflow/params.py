@@ -10,6 +10,7 @@ import ast
 import difflib
 import io
 import json
+import math
 import os
 import tokenize
 from collections.abc import Iterable, Iterator
@@ -543,9 +544,18 @@ def parse_cli_value(text: str) -> Any:
     if text in PYTHON_CONSTANTS:
         return PYTHON_CONSTANTS[text]
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except ValueError:
         return text
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; one too large for a float (`1e999`) stays text, as NaN does:
+    infinity would be stored and then answered in no JSON a browser reads."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is too large for a number")
+    return value
 
 
 def parse_assignments(items: tuple[str, ...] | list[str]) -> dict[str, Any]:

@@ -1015,8 +1015,7 @@ def test_a_lone_surrogate_is_reported_at_its_line(mini):
     # libyaml refuses the escape itself, at its line; nothing reaches a kernel.
     problems = mini.problems('parameters:\n  ok: fine\n  name: "caf\\udcff"\n' + ONE_TASK)
     assert problems == [
-        "3: invalid YAML: while parsing a quoted scalar found invalid Unicode character "
-        "escape code"
+        "3: invalid YAML: while parsing a quoted scalar found invalid Unicode character escape code"
     ]
 
 

@@ -183,6 +183,9 @@ def test_missing_or_unreadable_notebook_is_a_usage_error(tmp_path):
         ("NaN", "NaN"),
         ("Infinity", "Infinity"),
         ("-Infinity", "-Infinity"),
+        ("1e999", "1e999"),  # infinity as a float: it would be stored, then unreadable JSON
+        ("[1, -1e999]", "[1, -1e999]"),
+        ("1e308", 1e308),
         ("plain text", "plain text"),
         ("eu", "eu"),
         ("True", True),  # papermill's -p reads Python's spellings
