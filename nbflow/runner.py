@@ -748,8 +748,8 @@ class Runner:
                 argv = [references.render(a) for a in at.target]
             else:
                 argv = shlex.split(references.render(at.target))
-                if argv[:1] == ["python"]:  # the project's Python, as for a script, not PATH's
-                    argv[0] = task.python or self.python
+            if task.kind == "command" and argv[:1] == ["python"]:
+                argv[0] = task.python or self.python  # the project's Python, as for a script
             argv += at.args
             record({"argv": argv}, at.artifact)
             return await execute.run_process(
