@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from nbflow import api, loader
@@ -135,10 +136,10 @@ def fuzz_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     monkeypatch.chdir(tmp_path)
     for folder in ("notebooks", "scripts", "queries"):
         shutil.copytree(REPO / folder, tmp_path / folder)
+    # Notebooks without a `parameters` cell: they take any parameter the seeds give them.
+    bare = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('ok')")])
     for name in ("a", "b"):
-        shutil.copy(
-            REPO / "tests" / "notebooks" / "ok.ipynb", tmp_path / "notebooks" / f"{name}.ipynb"
-        )
+        nbformat.write(bare, str(tmp_path / "notebooks" / f"{name}.ipynb"))
     (tmp_path / "scripts" / "s.py").write_text("print('hi')\n")
     (tmp_path / "queries" / "q.sql").write_text("select 1\n")
     (tmp_path / "workflows").mkdir()
