@@ -272,6 +272,6 @@ async def test_a_truncated_artifact_notebook_gets_400(jp_fetch, root):
     finally:
         store.close()
     code, error = await raw(jp_fetch, "GET", f"runs/{run_id}/artifact", task="a")
-    assert code == 400 and "not a readable notebook" in error["message"], error
+    assert code == 400 and "the executed notebook is not complete JSON" in error["message"], error
     code, model = await raw(jp_fetch, "GET", "files", path=artifact)
     assert code == 400, model
