@@ -61,10 +61,20 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     web_app.settings["nbflow_settings"] = settings
     base = web_app.settings["base_url"]
     web_app.add_handlers(".*$", handlers(base, root))
+    _load_what_the_api_imports_lazily()
     if settings.run_scheduler:
         start_scheduler(web_app, root)
         serverapp.log.info("nbflow: scheduler running for %s", root.root)
     serverapp.log.info("nbflow: REST API at %snbflow/api/", base)
+
+
+def _load_what_the_api_imports_lazily() -> None:
+    """The CLI imports the loader, runner and authoring on first use; the server is
+    long-lived, so it loads them at start rather than in a user's first request."""
+    from .. import api
+
+    for module in (api.loader, api.catalog, api.authoring, api.params_module, api.runner_module):
+        _ = module.__name__  # a lazy module loads on its first attribute access
 
 
 async def _stop_extension(serverapp: Any) -> None:
