@@ -69,12 +69,16 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
 
 
 def _load_what_the_api_imports_lazily() -> None:
-    """The CLI imports the loader, runner and authoring on first use; the server is
-    long-lived, so it loads them at start rather than in a user's first request."""
+    """The CLI imports the loader, runner, scheduler... on first use. The server loads them all
+    at start: its handlers run in threads, and a first use from two threads at once races
+    inside importlib's LazyLoader (the panel's first poll answered "Unhandled error")."""
+    from types import ModuleType
+
     from .. import api
 
-    for module in (api.loader, api.catalog, api.authoring, api.params_module, api.runner_module):
-        _ = module.__name__  # a lazy module loads on its first attribute access
+    for value in list(vars(api).values()):
+        if isinstance(value, ModuleType):
+            _ = value.__name__  # a lazy module loads on its first attribute access
 
 
 async def _stop_extension(serverapp: Any) -> None:
