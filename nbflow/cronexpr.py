@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from croniter import croniter
 
 # (name, what it allows) of each field of a 5-field expression, in order.
@@ -61,29 +64,25 @@ def check_cron(expr: str) -> None:
     )
 
 
+def _map_days(field: str, day: Callable[[int], str]) -> str:
+    """`field` with each day number replaced by `day(number)`; steps (`/n`) and nth-weekday
+    counts (`#n`) are numbers too, but not days, and stay."""
+    return re.sub(
+        r"(?<![/#\d])\d+",
+        lambda m: day(int(m.group())),
+        field,
+    )
+
+
 def _quartz_dow(field: str) -> str:
     """Quartz numbers days 1-7 from Sunday; cron 0-6 from Sunday."""
-    out = []
-    i = 0
-    while i < len(field):
-        ch = field[i]
-        if ch.isdigit():
-            j = i
-            while j < len(field) and field[j].isdigit():
-                j += 1
-            number = int(field[i:j])
-            prev = field[i - 1] if i else ""
-            if prev == "/" or prev == "#":
-                out.append(str(number))  # a step or an nth-weekday count, not a day
-            else:
-                if not 1 <= number <= 7:
-                    raise ValueError(f"Quartz day-of-week {number} is outside 1-7")
-                out.append(str(number - 1))
-            i = j
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+
+    def day(number: int) -> str:
+        if not 1 <= number <= 7:
+            raise ValueError(f"Quartz day-of-week {number} is outside 1-7")
+        return str(number - 1)
+
+    return _map_days(field, day)
 
 
 def to_croniter(expr: str) -> tuple[str, bool]:
@@ -111,27 +110,13 @@ def to_croniter(expr: str) -> tuple[str, bool]:
 
 def _cron_dow_to_quartz(field: str) -> str:
     """cron numbers days 0-7 from Sunday (7 is Sunday again); Quartz 1-7 from Sunday."""
-    out = []
-    i = 0
-    while i < len(field):
-        ch = field[i]
-        if ch.isdigit():
-            j = i
-            while j < len(field) and field[j].isdigit():
-                j += 1
-            number = int(field[i:j])
-            prev = field[i - 1] if i else ""
-            if prev in ("/", "#"):
-                out.append(str(number))  # a step or an nth-weekday count, not a day
-            else:
-                if not 0 <= number <= 7:
-                    raise ValueError(f"cron day-of-week {number} is outside 0-7")
-                out.append(str(number % 7 + 1))
-            i = j
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+
+    def day(number: int) -> str:
+        if not 0 <= number <= 7:
+            raise ValueError(f"cron day-of-week {number} is outside 0-7")
+        return str(number % 7 + 1)
+
+    return _map_days(field, day)
 
 
 def to_quartz(expr: str) -> str:
