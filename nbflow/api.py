@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,13 +28,14 @@ from .errors import (
 from .project import Project
 from .rundoc import run_document
 from .startup import lazy_module
-from .states import TaskState
+from .states import RunState, TaskState
 from .store import ACTIVE_RUN_STATES, Store
 
 # Imported on first use, so that commands reading the history (`runs`, `show`, `cancel`)
 # never load the YAML loader, the runner, papermill or the scheduler.
 if TYPE_CHECKING:
     from . import authoring, catalog, loader, runfiles, triggers
+    from . import executor as executor_module
     from . import logs as logs_module
     from . import params as params_module
     from . import report as report_module
@@ -42,9 +44,10 @@ if TYPE_CHECKING:
     from .databricks import exporter as databricks_exporter
     from .databricks import importer as databricks_importer
     from .databricks import jobfile as databricks_jobfile
+    from .executor import Executor
     from .model import Workflow
     from .params import NotebookParameter
-    from .runner import Observer
+    from .runner import Observer, Runner
 else:
     authoring = lazy_module("nbflow.authoring")
     catalog = lazy_module("nbflow.catalog")
@@ -54,6 +57,7 @@ else:
     logs_module = lazy_module("nbflow.logs")
     params_module = lazy_module("nbflow.params")
     report_module = lazy_module("nbflow.report")
+    executor_module = lazy_module("nbflow.executor")
     runner_module = lazy_module("nbflow.runner")
     scheduler_module = lazy_module("nbflow.scheduler")
     databricks_exporter = lazy_module("nbflow.databricks.exporter")
@@ -171,19 +175,21 @@ def run(
         )
         if on_created:
             on_created(run_id, workflow)
-        runner = runner_module.Runner(
-            workflow,
-            project,
-            store,
-            run_id,
-            parameters=parameters,
-            trigger_type=trigger_type,
-            trigger_time=now,
-            parallel=parallel,
-            clock=clock,
-            observer=observer,
+        _drive(
+            lambda executor: runner_module.Runner(
+                workflow,
+                project,
+                store,
+                run_id,
+                parameters=parameters,
+                trigger_type=trigger_type,
+                trigger_time=now,
+                parallel=parallel,
+                clock=clock,
+                observer=observer,
+                executor=executor,
+            )
         )
-        asyncio.run(runner.run())
         return show(project, run_id, store=store)
     finally:
         store.close()
@@ -293,17 +299,19 @@ def execute(project: Project, run_id: int, *, parallel: int | None = None) -> di
             runner_host=socket.gethostname(),
             runner_started=processes.started_at(pid),
         )
-        runner = runner_module.Runner(
-            workflow,
-            project,
-            store,
-            run_id,
-            parameters=run["parameters"],
-            trigger_type=run["trigger_type"],
-            trigger_time=run["trigger_time"],
-            parallel=parallel,
+        _drive(
+            lambda executor: runner_module.Runner(
+                workflow,
+                project,
+                store,
+                run_id,
+                parameters=run["parameters"],
+                trigger_type=run["trigger_type"],
+                trigger_time=run["trigger_time"],
+                parallel=parallel,
+                executor=executor,
+            )
         )
-        asyncio.run(runner.run())
         return show(project, run_id, store=store)
     finally:
         store.close()
@@ -368,12 +376,14 @@ async def serve_scheduler(
     `ready` is set once its first look (and heartbeat) is done.
     """
     store = open_store(project)
+    executor = executor_module.LocalExecutor.from_settings()  # its pool serves every run
     try:
         scheduler = scheduler_module.Scheduler(
-            project, store, launcher=_launcher(project, store, None)
+            project, store, launcher=_launcher(project, store, None, executor)
         )
         await scheduler.serve(stop, tick, ready=ready)
     finally:
+        await executor.close()
         store.close()
 
 
@@ -482,27 +492,42 @@ def repair(
             outputs={k: rows[k].get("output") for k in kept},
             last_attempts=store.last_attempts(run_id),
         )
-        runner = runner_module.Runner(
-            workflow,
-            project,
-            store,
-            run_id,
-            parameters=parameters,
-            trigger_type=run["trigger_type"],
-            trigger_time=run["trigger_time"],
-            parallel=parallel,
-            clock=clock,
-            observer=observer,
-            repair=start,
+        result = _drive(
+            lambda executor: runner_module.Runner(
+                workflow,
+                project,
+                store,
+                run_id,
+                parameters=parameters,
+                trigger_type=run["trigger_type"],
+                trigger_time=run["trigger_time"],
+                parallel=parallel,
+                clock=clock,
+                observer=observer,
+                repair=start,
+                executor=executor,
+            )
         )
-        result = asyncio.run(runner.run())
         store.finish_repair(run_id, number, result.value, clock.now())
         return show(project, run_id, store=store)
     finally:
         store.close()
 
 
-def _launcher(project: Project, store: Store, parallel: int | None) -> Any:
+def _drive(make_runner: Callable[[Executor], Runner]) -> RunState:
+    """Run one runner to its end on a local executor (warm kernels unless turned off)."""
+
+    async def main() -> RunState:
+        executor = executor_module.LocalExecutor.from_settings()
+        try:
+            return await make_runner(executor).run()
+        finally:
+            await executor.close()
+
+    return asyncio.run(main())
+
+
+def _launcher(project: Project, store: Store, parallel: int | None, executor: Executor) -> Any:
     async def launch(workflow: Workflow, run_id: int) -> None:
         run = store.get_run(run_id)
         assert run is not None
@@ -518,6 +543,7 @@ def _launcher(project: Project, store: Store, parallel: int | None) -> Any:
             handle_signals=False,
             trigger_files=run.get("trigger_files"),
             trigger_location=run.get("trigger_location"),
+            executor=executor,
         )
         await runner.run()
 
@@ -530,7 +556,10 @@ def schedule(project: Project, *, parallel: int | None = None, tick: float = 0.5
     The first signal stops new runs and waits for the running ones; a second cancels them.
     """
     store = open_store(project)
-    sched = scheduler_module.Scheduler(project, store, launcher=_launcher(project, store, parallel))
+    executor = executor_module.LocalExecutor.from_settings()  # warm between runs
+    sched = scheduler_module.Scheduler(
+        project, store, launcher=_launcher(project, store, parallel, executor)
+    )
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -544,7 +573,10 @@ def schedule(project: Project, *, parallel: int | None = None, tick: float = 0.5
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
-        await sched.serve(stop, tick=tick)
+        try:
+            await sched.serve(stop, tick=tick)
+        finally:
+            await executor.close()
 
     try:
         asyncio.run(main())

@@ -8,12 +8,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import annotate, processes, scraps
 from .glue import VALUES_FILE_ENV  # where `nbflow.glue` writes outside a kernel
+
+if TYPE_CHECKING:
+    from .kernelpool import KernelPool
 
 
 @dataclass
@@ -45,12 +49,15 @@ async def run_notebook(
     env: dict[str, str],
     timeout: float | None,
     on_start: Callable[[int], None] | None = None,
+    pool: KernelPool | None = None,
 ) -> AttemptResult:
-    """Execute a notebook in a worker process; the whole attempt is limited to `timeout`.
+    """Execute a notebook; the whole attempt is limited to `timeout`.
 
-    The parameterised notebook is written to `artifact` first, so an attempt stopped before
-    its kernel ran anything (a timeout shorter than kernel start, a cancel) still leaves
-    its notebook, marked as such.
+    With a `pool` that serves the notebook's kernel, papermill drives a warm kernel from a
+    thread of this process; otherwise a worker process runs papermill, which starts a
+    kernel. The parameterised notebook is written to `artifact` first, so an attempt
+    stopped before its kernel ran anything (a timeout shorter than kernel start, a cancel)
+    still leaves its notebook, marked as such.
     """
     prepared = _prepare(source, artifact, parameters, kernel)
     job = {
@@ -59,15 +66,20 @@ async def run_notebook(
         "parameters": parameters,
         "kernel": kernel,
     }
+    kernel_name = kernel or _kernel_name(prepared)
+    outcome: AttemptResult | tuple[int, bytes, bytes] | dict[str, Any]
     try:
-        outcome = await _spawn(
-            [python, "-m", "nbflow.worker"],
-            cwd,
-            env,
-            stdin=json.dumps(job).encode(),
-            timeout=timeout,
-            on_start=on_start,
-        )
+        if pool is not None and kernel_name and cwd.is_dir() and pool.serves(kernel_name, env):
+            outcome = await _in_pooled_kernel(pool, kernel_name, job, cwd, env, timeout, on_start)
+        else:
+            outcome = await _spawn(
+                [python, "-m", "nbflow.worker"],
+                cwd,
+                env,
+                stdin=json.dumps(job).encode(),
+                timeout=timeout,
+                on_start=on_start,
+            )
     except asyncio.CancelledError:
         annotate.mark_interrupted(
             artifact,
@@ -95,7 +107,7 @@ async def run_notebook(
                 **_fields(outcome.error),
             )
         return outcome
-    reported = _reported(outcome, "notebook")
+    reported = outcome if isinstance(outcome, dict) else _reported(outcome, "notebook")
     if isinstance(reported, AttemptResult):
         result = reported
         assert result.error is not None
@@ -121,6 +133,77 @@ async def run_notebook(
         except ValueError as exc:  # UnreadableNotebook is one too
             return failed("ValueError", str(exc))
     return result
+
+
+_THREADS: ThreadPoolExecutor | None = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    """Where papermill drives pooled kernels: one thread per attempt running at once."""
+    global _THREADS
+    if _THREADS is None:
+        _THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="nbflow-attempt")
+    return _THREADS
+
+
+async def _in_pooled_kernel(
+    pool: KernelPool,
+    kernel_name: str,
+    job: dict[str, Any],
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float | None,
+    on_start: Callable[[int], None] | None,
+) -> AttemptResult | dict[str, Any]:
+    """Run the worker's papermill call on a warm kernel, in a thread; kill it on a stop.
+
+    The thread is waited for after its kernel is killed (papermill then sees a dead kernel
+    and saves the notebook), so the notebook is complete before it is marked.
+    """
+    from . import worker
+
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    timed_out = AttemptResult(
+        "timed_out", {"ename": "TimeoutError", "evalue": f"timed out after {timeout or 0:g}s"}
+    )
+    try:
+        leased = await asyncio.wait_for(pool.take(kernel_name, str(cwd), env), timeout)
+    except asyncio.TimeoutError:
+        return timed_out
+    try:
+        if on_start is not None:
+            on_start(leased.pid)
+        running = loop.run_in_executor(_threads(), worker.execute, job, leased)
+        try:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            return await asyncio.wait_for(asyncio.shield(running), left)
+        except asyncio.TimeoutError:
+            leased.kill()
+            await _settle(running)
+            return timed_out
+        except asyncio.CancelledError:
+            leased.kill()
+            await _settle(running)
+            raise
+    finally:
+        pool.release(leased)
+
+
+async def _settle(running: asyncio.Future[Any]) -> None:
+    """Wait for an attempt's thread whose kernel was killed (it notices within seconds)."""
+    try:
+        await asyncio.wait_for(asyncio.shield(running), 60)
+    except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - its outcome is already decided
+        pass
+
+
+def _kernel_name(prepared: Any) -> str | None:
+    """The kernelspec a notebook names in its metadata (papermill runs that one)."""
+    try:
+        return str(prepared.metadata.kernelspec.name) or None
+    except AttributeError:
+        return None
 
 
 def _prepare(source: Path, artifact: Path, parameters: dict[str, Any], kernel: str | None) -> Any:

@@ -30,8 +30,12 @@ def alive(pid: int | None, started: float | None) -> bool:
     return abs(now_started - started) < 1.0
 
 
-def kill_tree(pid: int, started: float | None = None) -> int:
-    """SIGKILL `pid` and all its descendants; return how many processes were killed."""
+def kill_tree(pid: int, started: float | None = None, *, wait: bool = True) -> int:
+    """SIGKILL `pid` and all its descendants; return how many processes were killed.
+
+    With `wait=False` it returns once the signals are sent (an event loop must not wait
+    for another process's parent to reap them).
+    """
     if not alive(pid, started):
         return 0
     try:
@@ -44,5 +48,7 @@ def kill_tree(pid: int, started: float | None = None) -> int:
             proc.kill()
         except psutil.NoSuchProcess:
             pass
+    if not wait:
+        return len(family)
     _, still = psutil.wait_procs(family, timeout=5)
     return len(family) - len(still)

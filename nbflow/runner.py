@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from . import conditions, execute, notify, processes, references
 from .clock import Clock, iso
 from .errors import NbflowError, UsageError
+from .executor import Executor, LocalExecutor
 from .model import Task, Workflow
 from .params import inputs_for
 from .project import Project
@@ -195,6 +196,7 @@ class Runner:
         handle_signals: bool = True,
         trigger_files: list[str] | None = None,
         trigger_location: str | None = None,
+        executor: Executor | None = None,
     ):
         self.workflow = workflow
         self.project = project
@@ -234,6 +236,8 @@ class Runner:
         self.trigger_location = trigger_location
         self.stopping: RunState | None = None  # CANCELED or TIMED_OUT once asked to stop
         self.interrupted = False  # Ctrl-C or SIGTERM to the process running the workflow
+        # Where attempts run; the caller owns (and closes) the one it passes.
+        self.executor: Executor = executor or LocalExecutor()
 
     # -- state changes -------------------------------------------------------------------
 
@@ -325,6 +329,7 @@ class Runner:
         self.interrupted = True
 
     async def _run(self) -> RunState:
+        self.executor.expect(self.workflow, self.project)  # kernels warm while it starts
         if self.repair is None:
             self.start_time = self.clock.now()
             self._run_state(RunState.RUNNING, start_time=self.start_time)
@@ -729,7 +734,7 @@ class Runner:
                 record({}, None)
                 return execute.failed("ParameterError", str(exc))
             record(inputs, at.artifact)
-            return await execute.run_notebook(
+            return await self.executor.run_notebook(
                 python=self.python,
                 source=source,
                 artifact=at.artifact,
@@ -752,7 +757,7 @@ class Runner:
                 argv[0] = task.python or self.python  # the project's Python, as for a script
             argv += at.args
             record({"argv": argv}, at.artifact)
-            return await execute.run_process(
+            return await self.executor.run_process(
                 argv, cwd=cwd, env=env, log=at.artifact, timeout=task.timeout, on_start=started
             )
         if task.kind == "sql":
@@ -769,7 +774,7 @@ class Runner:
                 )
             except OSError as exc:
                 return execute.failed("FileNotFoundError", f"cannot read {sql['file']}: {exc}")
-            return await execute.run_sql(
+            return await self.executor.run_sql(
                 python=self.python,
                 url=url,
                 script=script,
@@ -824,6 +829,7 @@ class Runner:
             python=self.python,
             notifier=self.notifier,
             handle_signals=False,
+            executor=self.executor,
         )
         state = await runner.run()
         output = {"run_id": child_id, "state": state.value}

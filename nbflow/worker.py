@@ -18,8 +18,12 @@ def _error(ename: str, evalue: str, cell_index: int | None = None, tb: str = "")
     return {"ename": ename, "evalue": evalue, "cell_index": cell_index, "traceback": tb}
 
 
-def execute(job: dict[str, Any]) -> dict[str, Any]:
-    """Run one notebook attempt; never raises."""
+def execute(job: dict[str, Any], km: Any = None) -> dict[str, Any]:
+    """Run one notebook attempt; never raises.
+
+    With `km` (a pooled kernel, see `kernelpool.Kernel`) papermill drives that kernel, from
+    the caller's thread, instead of starting one.
+    """
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -29,6 +33,7 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
     from .kernels import IPCKernelManager
 
     logging.getLogger("papermill").setLevel(logging.WARNING)
+    kernel: dict[str, Any] = {"km": km} if km is not None else {}
     try:
         papermill.execute_notebook(
             papermill_input(job["input"]),  # a Databricks notebook is converted as it is read
@@ -39,6 +44,7 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
             log_output=False,
             request_save_on_cell_execute=True,
             kernel_manager_class=IPCKernelManager,
+            **kernel,
         )
         return {"state": "success"}
     except PapermillExecutionError as exc:
@@ -60,6 +66,9 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
             "state": "failed",
             "error": _error(type(exc).__name__, str(exc), None, traceback.format_exc()),
         }
+    finally:
+        if km is not None:
+            km.stop_clients()  # in this thread, whose event loop its channels belong to
 
 
 def main() -> int:

@@ -1,0 +1,518 @@
+"""The kernel pool: single-use kernels forked ahead of the attempts that will take them.
+
+A kernelspec that starts an IPython kernel on nbflow's own interpreter is served by a fork
+server (`kernelfork.py`) that imported ipykernel and the preload list once: each kernel is
+forked and initialised before an attempt needs it, handed to exactly one attempt with that
+attempt's working directory and environment, and killed when the attempt ends. Nothing
+survives from one attempt to the next. Any other kernel (another interpreter, R, a custom
+provisioner, a task environment that changes how Python starts) is not served here: the
+caller starts it the ordinary way.
+
+`Kernel` is the face nbclient needs of a kernel manager (`has_kernel`, `client`,
+`is_alive`, `interrupt_kernel`, `shutdown_kernel`, `cleanup_resources`), so papermill
+drives a pooled kernel exactly as one it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import processes
+
+POOL_SIZE_ENV = "NBFLOW_WARM_KERNELS"  # idle kernels kept ready per kernelspec; 0 turns off
+PRELOAD_ENV = "NBFLOW_PRELOAD"  # modules the fork server imports once, comma-separated
+IDLE_ENV = "NBFLOW_KERNEL_IDLE"  # seconds an unused kernel is kept before it is culled
+
+# Variables read when Python or Jupyter start, not when a cell runs: a task that sets one
+# gets a kernel started for it, as before, since a forked kernel started long ago.
+_READ_AT_START = ("PYTHON", "LD_", "JUPYTER_", "IPYTHONDIR")
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    size: int = 2  # fits a 2-core laptop running `--parallel 2`
+    # scrapbook is what notebooks publish values with; importing it (nbformat's schema
+    # checks build a grammar) costs a cold kernel seconds, paid here once per pool.
+    preload: tuple[str, ...] = ("scrapbook",)
+    idle_seconds: float = 600.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> PoolSettings:
+        env = os.environ if environ is None else environ
+        size, idle = cls.size, cls.idle_seconds
+        if env.get(POOL_SIZE_ENV, "").strip():
+            size = max(0, int(env[POOL_SIZE_ENV]))
+        if env.get(IDLE_ENV, "").strip():
+            idle = max(0.0, float(env[IDLE_ENV]))
+        preload = cls.preload
+        if PRELOAD_ENV in env:  # set but empty: nothing preloaded
+            preload = tuple(m.strip() for m in env[PRELOAD_ENV].split(",") if m.strip())
+        return cls(size=size, preload=preload, idle_seconds=idle)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What the fork server needs of a kernelspec it can serve."""
+
+    argv: tuple[str, ...]  # the kernel's own arguments, besides the connection file
+    env: tuple[tuple[str, str], ...]
+
+
+class Kernel:
+    """One pooled kernel, leased to one attempt; the kernel manager nbclient talks to."""
+
+    ipykernel = True
+
+    def __init__(self, kernel_id: str, pid: int, connection_file: str, kernel_name: str):
+        self.kernel_id = kernel_id
+        self.pid = pid
+        self.started = processes.started_at(pid)
+        self.connection_file = connection_file
+        self.kernel_name = kernel_name
+        self.born = time.monotonic()
+        self._clients: list[Any] = []
+
+    # -- what nbclient calls -------------------------------------------------------------
+
+    @property
+    def has_kernel(self) -> bool:
+        return self.alive()
+
+    def client(self, **kwargs: Any) -> Any:
+        kc = _client_class()(**kwargs)
+        kc.kernel = self
+        kc.load_connection_file(self.connection_file)
+        self._clients.append(kc)
+        return kc
+
+    async def is_alive(self) -> bool:
+        return self.alive()
+
+    async def interrupt_kernel(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGINT)
+
+    async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        self.kill()
+
+    async def cleanup_resources(self, restart: bool = False) -> None:
+        pass
+
+    # -- the pool's own ------------------------------------------------------------------
+
+    def alive(self) -> bool:
+        try:
+            import psutil
+
+            proc = psutil.Process(self.pid)
+            return proc.status() != psutil.STATUS_ZOMBIE and processes.alive(self.pid, self.started)
+        except Exception:  # noqa: BLE001 - gone, or not ours to see
+            return False
+
+    def stop_clients(self) -> None:
+        """Close the channels papermill opened (it does not own this kernel, so it leaves them)."""
+        for kc in self._clients:
+            with contextlib.suppress(Exception):
+                kc.stop_channels()
+        self._clients.clear()
+
+    def kill(self) -> None:
+        """End the kernel and what it started; it served its one attempt."""
+        processes.kill_tree(self.pid, self.started, wait=False)
+
+
+_CLIENT: Any = None
+
+
+def _client_class() -> Any:
+    """A kernel client that asks the pool whether its kernel lives.
+
+    A client made outside a KernelManager waits for heartbeats before its first request
+    (polling every 0.2 s); the pool knows the kernel's process, as a manager would.
+    """
+    global _CLIENT
+    if _CLIENT is None:
+        from jupyter_client.asynchronous import AsyncKernelClient
+
+        class PooledKernelClient(AsyncKernelClient):  # type: ignore[misc]
+            kernel: Kernel
+
+            async def _async_is_alive(self) -> bool:
+                return self.kernel.alive()
+
+            is_alive = _async_is_alive
+
+            async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+                """Ready once IOPub greeted this client and the kernel answered kernel_info.
+
+                ipykernel greets each new IOPub subscriber (JEP 65), so nothing published
+                afterwards is lost: no need for jupyter_client's 0.2 s guesses.
+                """
+                from queue import Empty
+
+                deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
+                greeted = False
+                while True:
+                    if not greeted:
+                        try:
+                            msg = await self.iopub_channel.get_msg(timeout=0.5)
+                            greeted = msg["msg_type"] == "iopub_welcome"
+                        except Empty:
+                            pass
+                        if greeted:
+                            self.kernel_info()
+                    else:
+                        try:
+                            msg = await self.shell_channel.get_msg(timeout=0.5)
+                        except Empty:
+                            pass
+                        else:
+                            if msg["msg_type"] == "kernel_info_reply":
+                                self._handle_kernel_info_reply(msg)
+                                return
+                    if not self.kernel.alive():
+                        raise RuntimeError("Kernel died before replying to kernel_info")
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+            wait_for_ready = _async_wait_for_ready
+
+        _CLIENT = PooledKernelClient
+    return _CLIENT
+
+
+def forkable_spec(kernel_name: str, python: str = sys.executable) -> _Spec | None:
+    """The kernelspec's arguments if it is an IPython kernel of `python`; None otherwise."""
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+        spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    except (NoSuchKernel, Exception):  # noqa: BLE001 - the cold path reports it in its words
+        return None
+    argv = list(spec.argv)
+    if len(argv) < 3 or argv[1] != "-m" or argv[2] not in ("ipykernel_launcher", "ipykernel"):
+        return None
+    own = {
+        "python",
+        f"python{sys.version_info[0]}",
+        f"python{sys.version_info[0]}.{sys.version_info[1]}",
+    }
+    if argv[0] not in own and os.path.realpath(argv[0]) != os.path.realpath(python):
+        return None
+    if (spec.metadata or {}).get("kernel_provisioner"):
+        return None
+    rest, skip = [], False
+    for arg in argv[3:]:
+        if skip:
+            skip = False
+        elif arg == "-f":
+            skip = True
+        elif "{" not in arg:
+            rest.append(arg)
+    env = tuple((k, str(v)) for k, v in (spec.env or {}).items() if "{" not in str(v))
+    # As nbclient starts a kernel for papermill: no history written to the user's profile.
+    rest.append("--HistoryManager.hist_file=:memory:")
+    return _Spec(tuple(rest), env)
+
+
+def starts_differently(env: dict[str, str], base: dict[str, str] | None = None) -> bool:
+    """Whether `env` changes a variable read only when Python or Jupyter start."""
+    base = dict(os.environ) if base is None else base
+    keys = set(env) | set(base)
+    return any(k.startswith(_READ_AT_START) and env.get(k) != base.get(k) for k in keys)
+
+
+@dataclass
+class _Idle:
+    kernels: list[Kernel] = field(default_factory=list)
+    spawning: int = 0
+
+
+class _ForkServer:
+    """The `kernelfork` process, and the requests and replies exchanged with it."""
+
+    def __init__(self, python: str, preload: tuple[str, ...], folder: str):
+        self.python = python
+        self.preload = preload
+        self.folder = folder
+        self.proc: asyncio.subprocess.Process | None = None
+        self.replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.ready: asyncio.Future[int] | None = None
+        self.failed_preloads: list[str] = []
+        self.reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.ready = loop.create_future()
+        self.proc = await asyncio.create_subprocess_exec(
+            self.python,
+            "-m",
+            "nbflow.kernelfork",
+            json.dumps(list(self.preload)),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            cwd=self.folder,
+            limit=1 << 20,
+        )
+        self.reader = asyncio.ensure_future(self._read())
+        await asyncio.wait_for(asyncio.shield(self.ready), 120)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        try:
+            while line := await self.proc.stdout.readline():
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                if "ready" in message and self.ready and not self.ready.done():
+                    self.ready.set_result(int(message["ready"]))
+                elif "preload_failed" in message:
+                    self.failed_preloads.append(str(message["preload_failed"]))
+                elif (future := self.replies.pop(str(message.get("id")), None)) is not None:
+                    if not future.done():
+                        future.set_result(message)
+        finally:
+            gone = ConnectionError("the kernel fork server ended")
+            if self.ready and not self.ready.done():
+                self.ready.set_exception(gone)
+            for future in self.replies.values():
+                if not future.done():
+                    future.set_exception(gone)
+            self.replies.clear()
+
+    def _send(self, request: dict[str, Any]) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
+
+    async def spawn(self, kernel_id: str, connection_file: str, argv: list[str]) -> int:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.replies[kernel_id] = future
+        self._send(
+            {"op": "spawn", "id": kernel_id, "connection_file": connection_file, "argv": argv}
+        )
+        return int((await asyncio.wait_for(future, 60))["pid"])
+
+    def assign(self, kernel_id: str, cwd: str, env: dict[str, str]) -> None:
+        self._send({"op": "assign", "id": kernel_id, "cwd": cwd, "env": env})
+
+    def discard(self, kernel_id: str) -> None:
+        if self.running:
+            self._send({"op": "discard", "id": kernel_id})
+
+    async def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.stdin is not None and self.running:
+            self.proc.stdin.close()  # end of input: the server ends its unassigned kernels
+        try:
+            await asyncio.wait_for(self.proc.wait(), 10)
+        except asyncio.TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+        if self.reader is not None:
+            await self.reader
+
+
+class KernelPool:
+    """Ready kernels per kernelspec, each for one attempt; a fork server makes them."""
+
+    def __init__(self, settings: PoolSettings | None = None, python: str = sys.executable):
+        self.settings = settings or PoolSettings.from_env()
+        self.python = python
+        self.folder = tempfile.mkdtemp(prefix="nbflow-k-")  # short: Unix socket paths are
+        self.server: _ForkServer | None = None
+        self.server_failed: str | None = None
+        self.idle: dict[str, _Idle] = {}
+        self.specs: dict[str, _Spec | None] = {}
+        self.leased: dict[str, Kernel] = {}
+        self._starting: asyncio.Future[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._count = 0
+        self.closed = False
+
+    # -- public --------------------------------------------------------------------------
+
+    def serves(self, kernel_name: str, env: dict[str, str]) -> bool:
+        """Whether an attempt with this kernel and environment can have a pooled kernel."""
+        if self.closed or self.server_failed or starts_differently(env):
+            return False
+        if kernel_name not in self.specs:
+            self.specs[kernel_name] = forkable_spec(kernel_name, self.python)
+        return self.specs[kernel_name] is not None
+
+    def warm(self, kernel_names: list[str]) -> None:
+        """Start kernels for these kernelspecs now, before an attempt asks for one."""
+        for name in dict.fromkeys(kernel_names):
+            if self.serves(name, dict(os.environ)):
+                self.idle.setdefault(name, _Idle())
+                self._in_background(self._fill(name))
+
+    async def take(self, kernel_name: str, cwd: str, env: dict[str, str]) -> Kernel:
+        """A kernel of `kernel_name` now running in `cwd` with `env`; only its attempt's."""
+        spec = self.specs[kernel_name]
+        assert spec is not None
+        idle = self.idle.setdefault(kernel_name, _Idle())
+        kernel = None
+        while idle.kernels:
+            candidate = idle.kernels.pop(0)
+            if candidate.alive():
+                kernel = candidate
+                break
+            self._forget(candidate)
+        if kernel is None:
+            kernel = await self._spawn(kernel_name, spec)
+        self._in_background(self._fill(kernel_name))
+        assert self.server is not None
+        self.server.assign(kernel.kernel_id, cwd, {**env, **dict(spec.env)})
+        self.leased[kernel.kernel_id] = kernel
+        return kernel
+
+    def release(self, kernel: Kernel) -> None:
+        """The attempt is over: the kernel and everything it started end."""
+        self.leased.pop(kernel.kernel_id, None)
+        kernel.stop_clients()
+        kernel.kill()
+        self._remove_files(kernel)
+
+    def status(self) -> dict[str, Any]:
+        """Idle kernels per kernelspec and their memory (RSS, bytes)."""
+        import psutil
+
+        out: dict[str, Any] = {}
+        for name, idle in self.idle.items():
+            rss = []
+            for kernel in idle.kernels:
+                with contextlib.suppress(Exception):
+                    rss.append(psutil.Process(kernel.pid).memory_info().rss)
+            out[name] = {"idle": len(idle.kernels), "rss": rss, "leased": 0}
+        for kernel in self.leased.values():
+            out.setdefault(kernel.kernel_name, {"idle": 0, "rss": [], "leased": 0})["leased"] += 1
+        return out
+
+    def cull(self, now: float | None = None) -> int:
+        """Discard kernels idle longer than the setting; return how many."""
+        now = time.monotonic() if now is None else now
+        culled = 0
+        for idle in self.idle.values():
+            keep = []
+            for kernel in idle.kernels:
+                if now - kernel.born > self.settings.idle_seconds:
+                    self._forget(kernel)
+                    culled += 1
+                else:
+                    keep.append(kernel)
+            idle.kernels = keep
+        return culled
+
+    async def close(self) -> None:
+        self.closed = True
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(BaseException):
+                await task
+        for idle in self.idle.values():
+            for kernel in idle.kernels:
+                self._forget(kernel)
+            idle.kernels.clear()
+        for kernel in list(self.leased.values()):
+            self.release(kernel)
+        if self.server is not None:
+            await self.server.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    # -- inside --------------------------------------------------------------------------
+
+    def _in_background(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _server(self) -> _ForkServer:
+        if self.server is not None and self.server.running:
+            return self.server
+        if self._starting is None or self._starting.done():
+            self._starting = asyncio.ensure_future(self._start_server())
+        await asyncio.shield(self._starting)
+        assert self.server is not None
+        return self.server
+
+    async def _start_server(self) -> None:
+        server = _ForkServer(self.python, self.settings.preload, self.folder)
+        try:
+            await server.start()
+        except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+            self.server_failed = f"the kernel fork server did not start: {exc}"
+            await server.stop()
+            raise
+        self.server = server
+
+    async def _spawn(self, kernel_name: str, spec: _Spec) -> Kernel:
+        from jupyter_client.connect import write_connection_file
+
+        server = await self._server()
+        self._count += 1
+        kernel_id = f"k{self._count}"
+        connection_file = os.path.join(self.folder, f"{kernel_id}.json")
+        write_connection_file(
+            connection_file,
+            transport="ipc",
+            ip=os.path.join(self.folder, kernel_id),
+            key=uuid.uuid4().hex.encode(),
+            shell_port=1,
+            iopub_port=2,
+            stdin_port=3,
+            control_port=4,
+            hb_port=5,
+            kernel_name=kernel_name,
+        )
+        pid = await server.spawn(kernel_id, connection_file, list(spec.argv))
+        return Kernel(kernel_id, pid, connection_file, kernel_name)
+
+    async def _fill(self, kernel_name: str) -> None:
+        """Fork kernels until `size` wait for this kernelspec."""
+        spec = self.specs.get(kernel_name)
+        if spec is None:
+            return
+        idle = self.idle.setdefault(kernel_name, _Idle())
+        while not self.closed and len(idle.kernels) + idle.spawning < self.settings.size:
+            idle.spawning += 1
+            try:
+                kernel = await self._spawn(kernel_name, spec)
+            except Exception:  # noqa: BLE001 - a kernel is then forked when one is asked for
+                return
+            finally:
+                idle.spawning -= 1
+            if self.closed:
+                self._forget(kernel)
+                return
+            idle.kernels.append(kernel)
+
+    def _forget(self, kernel: Kernel) -> None:
+        if self.server is not None:
+            self.server.discard(kernel.kernel_id)
+        kernel.kill()
+        self._remove_files(kernel)
+
+    def _remove_files(self, kernel: Kernel) -> None:
+        for name in os.listdir(self.folder):
+            if name == f"{kernel.kernel_id}.json" or name.startswith(f"{kernel.kernel_id}-"):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.folder, name))

@@ -1,0 +1,200 @@
+"""Warm kernels: attempts run on pre-forked single-use kernels, and nothing passes between them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from nbflow import api, kernelpool
+from nbflow.kernelpool import KernelPool, PoolSettings
+from nbflow.project import Project
+from nbflow.store import Store
+
+pytestmark = pytest.mark.kernel
+
+
+def task(doc, key):
+    return next(t for t in doc["tasks"] if t["key"] == key)
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def wait_for(predicate, what: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+TRACES = """
+    tasks:
+      - key: first
+        notebook: notebooks/traces.ipynb
+        parameters: {token: first}
+        env: {NBFLOW_TASK_ENV: one}
+      - key: second
+        notebook: notebooks/traces.ipynb
+        parameters: {token: second}
+        depends_on: [first]
+    """
+
+
+def test_nothing_one_attempt_leaves_reaches_the_next_on_a_warm_kernel(project, monkeypatch):
+    # One idle kernel at a time: the second attempt takes the kernel forked after the first.
+    monkeypatch.setenv(kernelpool.POOL_SIZE_ENV, "1")
+    project.workflow("traces", TRACES)
+    doc = api.run(Project(project.root), "traces")
+    assert doc["state"] == "success", doc
+    first, second = task(doc, "first")["values"], task(doc, "second")["values"]
+    clean = {"global": False, "module": False, "env": "", "thread": False, "imported": False}
+    assert first["found"] == clean
+    assert second["found"] == clean  # the first left all of these behind in its kernel
+    assert first["token"] == "first" and second["token"] == "second"
+    # Each attempt its own cwd (the notebook's folder; the first chdir'd away) and environment.
+    assert first["cwd"] == second["cwd"] == str(project.root / "notebooks")
+    assert first["task_env"] == "one" and second["task_env"] == ""
+    # Both ran on kernels the fork server made, each killed after its attempt.
+    assert "nbflow.kernelfork" in first["parent"] and "nbflow.kernelfork" in second["parent"]
+    assert first["pid"] != second["pid"]
+    assert gone(first["pid"]) and gone(second["pid"])
+    # The attempt's recorded process is its kernel: what recovery kills after a kill -9.
+    store = Store(f"sqlite:///{project.root / '.nbflow' / 'history.db'}")
+    recorded = [t["attempts"][0]["pid"] for t in store.get_run(1)["tasks"]]
+    store.close()
+    assert sorted(recorded) == sorted([first["pid"], second["pid"]])
+
+
+def test_without_warm_kernels_each_attempt_starts_its_own(project, monkeypatch):
+    monkeypatch.setenv(kernelpool.POOL_SIZE_ENV, "0")
+    project.workflow("traces", TRACES)
+    doc = api.run(Project(project.root), "traces")
+    assert doc["state"] == "success", doc
+    first = task(doc, "first")["values"]
+    assert "nbflow.worker" in first["parent"]
+    assert task(doc, "second")["values"]["found"]["global"] is False
+
+
+def test_a_task_that_changes_how_python_starts_gets_a_kernel_of_its_own(project, monkeypatch):
+    # PYTHONPATH is read when Python starts: a kernel forked long ago cannot honour it.
+    extra = project.root / "extra"
+    extra.mkdir()
+    (extra / "nbflow_extra_module.py").write_text("VALUE = 41\n")
+    project.workflow(
+        "startup",
+        f"""
+        tasks:
+          - key: t
+            notebook: notebooks/traces.ipynb
+            env: {{PYTHONPATH: "{extra}"}}
+        """,
+    )
+    doc = api.run(Project(project.root), "startup")
+    assert doc["state"] == "success", doc
+    assert "nbflow.worker" in task(doc, "t")["values"]["parent"]
+
+
+def kernelspec(folder: Path, name: str, argv: list[str]) -> None:
+    spec = folder / "kernels" / name
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": name, "language": "python"})
+    )
+
+
+def test_which_kernelspecs_the_fork_server_serves(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    tail = ["-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernelspec(tmp_path, "ours", [sys.executable, *tail, "--matplotlib=inline"])
+    kernelspec(tmp_path, "plain", ["python", *tail])
+    kernelspec(tmp_path, "other", ["/opt/elsewhere/bin/python", *tail])
+    kernelspec(
+        tmp_path, "r", ["R", "--slave", "-e", "IRkernel::main()", "--args", "{connection_file}"]
+    )
+    ours = kernelpool.forkable_spec("ours")
+    assert ours is not None and ours.argv[0] == "--matplotlib=inline"
+    assert kernelpool.forkable_spec("plain") is not None
+    assert kernelpool.forkable_spec("other") is None
+    assert kernelpool.forkable_spec("r") is None
+    assert kernelpool.forkable_spec("no-such-kernel") is None
+    base = {"PATH": "/bin", "HOME": "/root"}
+    assert not kernelpool.starts_differently({**base, "MY_SETTING": "1"}, base)
+    assert kernelpool.starts_differently({**base, "PYTHONHASHSEED": "0"}, base)
+    assert kernelpool.starts_differently({**base, "JUPYTER_PATH": "/x"}, base)
+
+
+def test_pool_settings_come_from_the_environment():
+    settings = PoolSettings.from_env(
+        {"NBFLOW_WARM_KERNELS": "3", "NBFLOW_PRELOAD": "pandas, numpy", "NBFLOW_KERNEL_IDLE": "30"}
+    )
+    assert settings == PoolSettings(size=3, preload=("pandas", "numpy"), idle_seconds=30.0)
+    assert PoolSettings.from_env({}) == PoolSettings()
+
+
+def test_idle_kernels_are_culled_reported_and_ended_with_the_pool(tmp_path):
+    async def scenario() -> tuple[dict, int, list[int], list[int]]:
+        pool = KernelPool(PoolSettings(size=2, idle_seconds=60))
+        assert pool.serves("python3", dict(os.environ))
+        pool.warm(["python3"])
+        while len(pool.idle["python3"].kernels) < 2:  # the fork server starts, then forks
+            await asyncio.sleep(0.05)
+        status = pool.status()
+        pids = [k.pid for k in pool.idle["python3"].kernels]
+        born = min(k.born for k in pool.idle["python3"].kernels)
+        assert pool.cull(now=born + 30) == 0  # not idle long enough
+        culled = pool.cull(now=born + 3600)
+        server = pool.server.proc.pid
+        await pool.close()
+        return status, culled, pids, [server]
+
+    status, culled, pids, server = asyncio.run(scenario())
+    assert status["python3"]["idle"] == 2
+    assert all(rss > 10_000_000 for rss in status["python3"]["rss"])
+    assert culled == 2
+    for pid in pids + server:
+        wait_for(lambda pid=pid: gone(pid), f"process {pid} to end")
+
+
+def test_when_the_pools_owner_is_killed_its_fork_server_and_idle_kernels_end(tmp_path):
+    script = textwrap.dedent(
+        """
+        import asyncio, os, sys
+        from nbflow.kernelpool import KernelPool, PoolSettings
+
+        async def main():
+            pool = KernelPool(PoolSettings(size=2))
+            pool.serves("python3", dict(os.environ))
+            pool.warm(["python3"])
+            while len(pool.idle.get("python3").kernels) < 2:
+                await asyncio.sleep(0.05)
+            pids = [k.pid for k in pool.idle["python3"].kernels] + [pool.server.proc.pid]
+            print(" ".join(map(str, pids)), flush=True)
+            await asyncio.sleep(600)
+
+        asyncio.run(main())
+        """
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    line = owner.stdout.readline()
+    pids = [int(p) for p in line.split()]
+    assert len(pids) == 3 and not any(gone(p) for p in pids)
+    os.kill(owner.pid, signal.SIGKILL)
+    owner.wait(timeout=30)
+    for pid in pids:
+        wait_for(lambda pid=pid: gone(pid), f"process {pid} to end after its owner died")
