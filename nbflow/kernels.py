@@ -9,6 +9,8 @@ import uuid
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum, default
 
+from .databricks.dbutils import kernel_arguments
+
 
 class IPCKernelManager(AsyncKernelManager):
     """Talks to the kernel over Unix sockets with a name of its own.
@@ -27,3 +29,9 @@ class IPCKernelManager(AsyncKernelManager):
         if self.transport == "ipc":
             return os.path.join(tempfile.gettempdir(), f"nbflow-{uuid.uuid4().hex[:16]}-ipc")
         return super()._ip_default()
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        """The kernel's command; an ipykernel also loads `dbutils` (nbflow.databricks.dbutils)."""
+        assert self.kernel_spec is not None
+        extra = [*(extra_arguments or []), *kernel_arguments(self.kernel_spec.argv)]
+        return super().format_kernel_cmd(extra)
