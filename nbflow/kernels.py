@@ -19,7 +19,8 @@ class IPCKernelManager(AsyncKernelManager):
     use", papermill#511), and ipykernel 7 warns about unencrypted TCP at every start.
     jupyter_client's default socket name for ipc is `kernel-ipc` in the working directory,
     which two kernels started in one folder would share: each gets a unique name in the
-    temporary folder instead (short, as Unix socket paths must be).
+    temporary folder instead (short, as Unix socket paths must be). An ipykernel also loads
+    the `dbutils` extension at start (`nbflow.databricks.dbutils.kernel_arguments`).
     """
 
     transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
