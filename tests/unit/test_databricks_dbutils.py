@@ -258,7 +258,7 @@ def test_the_extension_ends_a_notebook_at_exit_and_names_spark(task, tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "IPYTHONDIR": str(tmp_path)},
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
