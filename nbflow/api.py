@@ -154,8 +154,10 @@ def run(
     trigger_type: str = "manual",
     clock: Clock | None = None,
     on_created: Any = None,
+    parent_run_id: int | None = None,
 ) -> dict[str, Any]:
-    """Run a workflow to its end and return the run document."""
+    """Run a workflow to its end and return the run document (a child run of
+    `parent_run_id` when given: `dbutils.notebook.run` records its notebook's run so)."""
     workflow = load(project, name_or_path)
     if workflow.root != project.root:
         project = Project(workflow.root)  # a file in another project's workflows/ runs there
@@ -172,6 +174,7 @@ def run(
             trigger_type=trigger_type,
             trigger_time=now,
             now=now,
+            parent_run_id=parent_run_id,
         )
         if on_created:
             on_created(run_id, workflow)

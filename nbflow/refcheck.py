@@ -11,6 +11,8 @@ from . import references
 RUN_FIELDS = ("id", "workflow", "repair_count")
 TRIGGER_FIELDS = ("type", "files", "location")
 TASK_FIELDS = ("key", "attempt")
+# Tasks whose Python may end with `dbutils.notebook.exit(value)`: their output is that value.
+EXIT_KINDS = ("notebook", "script", "command")
 
 # Where references may stand in a task, as paths into the task's mapping.
 TASK_PLACES = (
@@ -116,8 +118,18 @@ def check(
                     f"{shown}: a for_each task keeps no output of its own; its iterations' "
                     f"values are lists in tasks.{key}.values.NAME"
                 )
+            if kinds[key] in EXIT_KINDS:  # what the task passed to dbutils.notebook.exit
+                if rest[1:] in ([], ["result"], ["truncated"]):
+                    return None
+                return (
+                    f"{shown}: a {kinds[key]} task's output is output.result (the value it "
+                    "passes to dbutils.notebook.exit); output.rows is a sql task's"
+                )
             if kinds[key] not in ("sql", None):
-                return f"{shown}: only sql tasks have an output, and {key!r} is a {kinds[key]} task"
+                return (
+                    f"{shown}: only sql, notebook, script and command tasks have an output, "
+                    f"and {key!r} is a {kinds[key]} task"
+                )
             if rest[1:2] in ([], ["rows"]) and len(rest) <= 2:
                 return None
             if rest[1:2] == ["first_row"] and len(rest) == 3:

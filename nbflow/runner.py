@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from . import conditions, execute, notify, processes, references
 from .clock import Clock, iso
+from .databricks import context as task_context
 from .errors import NbflowError, UsageError
 from .executor import Executor, LocalExecutor
 from .model import Task, Workflow
@@ -689,6 +690,9 @@ class Runner:
             else:
                 launch = _Launch(unit, number, start, artifact, target, task_params, args)
                 result = await self._launch(task, launch)
+                exited = task_context.read_exit(artifact)  # dbutils.notebook.exit's value
+                if result.state == "success" and exited is not None:
+                    result.output = {**(result.output or {}), **exited}
             self.store.finish_attempt(
                 self.run_id,
                 unit,
@@ -712,6 +716,8 @@ class Runner:
         """Start one attempt of a task of any kind and wait for it."""
         cwd = self._cwd(task, at.target)
         env = {**os.environ, **task.env}
+        if task.kind in ("notebook", "script", "command"):  # what `dbutils` reads there
+            env.update(self._task_context(task, at))
 
         def record(parameters: dict[str, Any], artifact: Path | None) -> None:
             self.store.add_attempt(
@@ -787,6 +793,24 @@ class Runner:
             )
         record(at.task_params, None)
         return await self._child_run(task, at)
+
+    def _task_context(self, task: Task, at: _Launch) -> dict[str, str]:
+        """Write the attempt's context file for `dbutils`; the environment naming it."""
+        parameters = {**self.params, **at.task_params}  # the task's own win, as injected
+        return task_context.write(
+            at.artifact,
+            project=self.project.root,
+            run={"id": self.run_id, "workflow": self.workflow.name},
+            task={
+                "key": task.key,
+                "unit": at.unit,
+                "attempt": at.number,
+                "path": str(self.project.root / at.target) if task.kind != "command" else None,
+            },
+            parameters={name: references.render(v) for name, v in parameters.items()},
+            tasks=list(self.tasks),
+            values=dict(self.values),
+        )
 
     async def _child_run(self, task: Task, at: _Launch) -> execute.AttemptResult:
         """A `workflow` task: the other workflow runs as a child run of this one."""

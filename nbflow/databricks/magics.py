@@ -59,8 +59,8 @@ def _plain(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-def find_notebook(path: str, cwd: Path | None = None) -> Path:
-    """The notebook a `%run` names: as given, or with `.py` or `.ipynb` added."""
+def find_notebook(path: str, cwd: Path | None = None, caller: str = "%run") -> Path:
+    """The notebook a `%run` (or `caller`) names: as given, or with `.py` or `.ipynb` added."""
     base = (cwd or Path.cwd()) / path
     for candidate in (
         base,
@@ -69,7 +69,7 @@ def find_notebook(path: str, cwd: Path | None = None) -> Path:
     ):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(f"%run {path}: no notebook {base} (nor with .py or .ipynb)")
+    raise FileNotFoundError(f"{caller} {path}: no notebook {base} (nor with .py or .ipynb)")
 
 
 @magics_class

@@ -839,7 +839,8 @@ def test_every_kind_of_good_reference_passes(mini):
             "{{tasks.sq.output.rows}}",
             "{{tasks.a.output.rows}}",
             18,
-            "tasks[b].parameters.rows: {{tasks.a.output.rows}}: only sql tasks have an output",
+            "tasks[b].parameters.rows: {{tasks.a.output.rows}}: a notebook task's output is "
+            "output.result",
         ),
         (
             "{{run.start_time.iso_weekday}}",
@@ -894,8 +895,9 @@ def test_reference_problems_come_with_structural_ones(mini):
         "5: tasks[a].parameters.p: {{params.nope}}: unknown parameter 'nope' "
         "(workflow parameters: none)",
         "7: unknown key 'notebok' in tasks[b] (did you mean 'notebook'?)",
-        "9: tasks[b].parameters.q: {{tasks.a.output.rows}}: only sql tasks have an output, "
-        "and 'a' is a notebook task",
+        "9: tasks[b].parameters.q: {{tasks.a.output.rows}}: a notebook task's output is "
+        "output.result (the value it passes to dbutils.notebook.exit); output.rows is a sql "
+        "task's",
         "9: tasks[b].parameters.r: {{tasks.zz.result_state}}: unknown task 'zz'",
     ]
 
