@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .databricks import importer as databricks_importer
     from .databricks import jobfile as databricks_jobfile
     from .executor import Executor
+    from .launcher import Launcher
     from .model import Workflow
     from .params import NotebookParameter
     from .runner import Observer, Runner
@@ -205,8 +206,10 @@ def start_detached(
     overrides: dict[str, Any] | None = None,
     parallel: int | None = None,
     trigger_type: str = "api",
+    launcher: Launcher | None = None,
 ) -> int:
-    """Record a run and start it in a process of its own (it outlives the caller)."""
+    """Record a run and start it: on `launcher` (a long-lived process's warm kernels) or
+    else in a process of its own (which outlives the caller)."""
     workflow = load(project, name_or_path)
     parameters = run_parameters(workflow, overrides or {})
     store = open_store(project, create=True)
@@ -223,6 +226,9 @@ def start_detached(
         )
     finally:
         store.close()
+    if launcher is not None:
+        launcher.submit(project, run_id, parallel)
+        return run_id
     command = [
         sys.executable,
         "-m",
@@ -289,35 +295,69 @@ def execute(project: Project, run_id: int, *, parallel: int | None = None) -> di
     """Run a run that was recorded but not started (by `start_detached`)."""
     store = open_store(project)
     try:
-        run = store.get_run(run_id)
-        if run is None:
-            raise RunNotFound(f"no run {run_id} in {project.relative(project.state_dir)}")
-        if run["state"] != "queued":
-            raise RunBusy(f"run {run_id} is {run['state']}, not waiting to start")
-        workflow = loader.load_workflow(project.root / run["workflow_path"], project.root)
-        pid = os.getpid()
-        store.update_run(
-            run_id,
-            runner_pid=pid,
-            runner_host=socket.gethostname(),
-            runner_started=processes.started_at(pid),
-        )
-        _drive(
-            lambda executor: runner_module.Runner(
-                workflow,
-                project,
-                store,
-                run_id,
-                parameters=run["parameters"],
-                trigger_type=run["trigger_type"],
-                trigger_time=run["trigger_time"],
-                parallel=parallel,
-                executor=executor,
-            )
-        )
+        _drive(lambda executor: _claimed(project, store, run_id, executor, parallel))
         return show(project, run_id, store=store)
     finally:
         store.close()
+
+
+async def execute_here(
+    project: Project,
+    run_id: int,
+    executor: Executor,
+    *,
+    parallel: int | None = None,
+    runners: set[Runner] | None = None,
+) -> None:
+    """`execute` inside a running event loop, on the caller's executor (the launcher's)."""
+    store = open_store(project)
+    try:
+        runner = _claimed(project, store, run_id, executor, parallel, handle_signals=False)
+        if runners is not None:
+            runners.add(runner)
+        try:
+            await runner.run()
+        finally:
+            if runners is not None:
+                runners.discard(runner)
+    finally:
+        store.close()
+
+
+def _claimed(
+    project: Project,
+    store: Store,
+    run_id: int,
+    executor: Executor,
+    parallel: int | None,
+    handle_signals: bool = True,
+) -> Runner:
+    """The runner of a recorded, not yet started run, which this process now owns."""
+    run = store.get_run(run_id)
+    if run is None:
+        raise RunNotFound(f"no run {run_id} in {project.relative(project.state_dir)}")
+    if run["state"] != "queued":
+        raise RunBusy(f"run {run_id} is {run['state']}, not waiting to start")
+    workflow = loader.load_workflow(project.root / run["workflow_path"], project.root)
+    pid = os.getpid()
+    store.update_run(
+        run_id,
+        runner_pid=pid,
+        runner_host=socket.gethostname(),
+        runner_started=processes.started_at(pid),
+    )
+    return runner_module.Runner(
+        workflow,
+        project,
+        store,
+        run_id,
+        parameters=run["parameters"],
+        trigger_type=run["trigger_type"],
+        trigger_time=run["trigger_time"],
+        parallel=parallel,
+        executor=executor,
+        handle_signals=handle_signals,
+    )
 
 
 def request_cancel(project: Project, run_id: int) -> dict[str, Any]:
@@ -847,14 +887,18 @@ def artifact(
 
 
 def run_notebook(
-    project: Project, notebook: str, parameters: dict[str, Any] | None = None
+    project: Project,
+    notebook: str,
+    parameters: dict[str, Any] | None = None,
+    *,
+    launcher: Launcher | None = None,
 ) -> dict[str, Any]:
     """Run one notebook now, as a one-task workflow kept in the state folder (so repairs work).
 
     `parameters` go to the notebook task; each must be declared in its `parameters` cell.
     """
     path, name = authoring.notebook_run_file(project, notebook, parameters or {})
-    run_id = start_detached(project, str(path.resolve()))
+    run_id = start_detached(project, str(path.resolve()), launcher=launcher)
     return {"id": run_id, "state": "queued", "workflow": name}
 
 

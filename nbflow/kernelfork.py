@@ -40,6 +40,7 @@ _KERNEL_MODULES = (
     "sqlite3",
     "faulthandler",
     "tornado.platform.asyncio",
+    "nbflow.databricks.dbutils",  # the extension every nbflow kernel loads
 )
 
 

@@ -223,6 +223,9 @@ def forkable_spec(kernel_name: str, python: str = sys.executable) -> _Spec | Non
     env = tuple((k, str(v)) for k, v in (spec.env or {}).items() if "{" not in str(v))
     # As nbclient starts a kernel for papermill: no history written to the user's profile.
     rest.append("--HistoryManager.hist_file=:memory:")
+    from .databricks.dbutils import kernel_arguments
+
+    rest += kernel_arguments(argv)  # `dbutils`, loaded once the attempt's env is set
     return _Spec(tuple(rest), env)
 
 

@@ -329,6 +329,10 @@ class Runner:
     def _interrupt(self) -> None:
         self.interrupted = True
 
+    def interrupt(self) -> None:
+        """Cancel the run as Ctrl-C would (for an owner that is stopping)."""
+        self._interrupt()
+
     async def _run(self) -> RunState:
         self.executor.expect(self.workflow, self.project)  # kernels warm while it starts
         if self.repair is None:

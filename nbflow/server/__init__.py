@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Float
+from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import Configurable
 
 
@@ -24,6 +24,42 @@ class NbflowServer(Configurable):
         help="Run the scheduler of the server's root project inside the server.",
     )
     scheduler_tick = Float(0.5, config=True, help="Seconds between the scheduler's looks.")
+    warm_kernels = Int(
+        None,
+        allow_none=True,
+        config=True,
+        help="Idle kernels kept ready per kernelspec for runs the server starts (0: none); "
+        "default: $NBFLOW_WARM_KERNELS, else 2.",
+    )
+    preload = List(
+        Unicode(),
+        default_value=None,
+        allow_none=True,
+        config=True,
+        help="Modules the kernels' fork server imports once; default: $NBFLOW_PRELOAD, "
+        "else scrapbook.",
+    )
+    kernel_idle = Float(
+        None,
+        allow_none=True,
+        config=True,
+        help="Seconds an idle kernel is kept; default: $NBFLOW_KERNEL_IDLE, else 600.",
+    )
+
+    def pool_settings(self) -> Any:
+        """The kernel pool's settings: these traits where set, else the environment's."""
+        from dataclasses import replace
+
+        from ..kernelpool import PoolSettings
+
+        settings = PoolSettings.from_env()
+        if self.warm_kernels is not None:
+            settings = replace(settings, size=max(0, self.warm_kernels))
+        if self.preload is not None:
+            settings = replace(settings, preload=tuple(self.preload))
+        if self.kernel_idle is not None:
+            settings = replace(settings, idle_seconds=self.kernel_idle)
+        return settings
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
@@ -59,6 +95,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     root = Project(Path(serverapp.root_dir).resolve())
     web_app = serverapp.web_app
     web_app.settings["nbflow_settings"] = settings
+    web_app.settings["nbflow_launcher"] = _launcher(settings)
     base = web_app.settings["base_url"]
     web_app.add_handlers(".*$", handlers(base, root))
     _load_what_the_api_imports_lazily()
@@ -66,6 +103,14 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
         start_scheduler(web_app, root)
         serverapp.log.info("nbflow: scheduler running for %s", root.root)
     serverapp.log.info("nbflow: REST API at %snbflow/api/", base)
+
+
+def _launcher(settings: NbflowServer) -> Any:
+    """Where runs started over REST execute: a thread of this server, kernels kept warm."""
+    from ..executor import LocalExecutor
+    from ..launcher import Launcher
+
+    return Launcher(LocalExecutor.from_settings(settings.pool_settings()))
 
 
 def _load_what_the_api_imports_lazily() -> None:
@@ -85,6 +130,9 @@ async def _stop_extension(serverapp: Any) -> None:
     stop = serverapp.web_app.settings.get("nbflow_scheduler_stop")
     if stop is not None:
         stop.set()
+    launcher = serverapp.web_app.settings.get("nbflow_launcher")
+    if launcher is not None:  # runs still going are canceled and recorded so
+        await asyncio.get_running_loop().run_in_executor(None, launcher.stop)
 
 
 _unload_jupyter_server_extension = _stop_extension

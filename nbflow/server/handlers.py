@@ -361,7 +361,10 @@ class NotebookRunHandler(NbflowHandler):
         def work() -> Any:
             request = self.body(NotebookRunRequest)
             return api.run_notebook(
-                self.project, self.inside_root(request.path), request.parameters
+                self.project,
+                self.inside_root(request.path),
+                request.parameters,
+                launcher=self.settings.get("nbflow_launcher"),
             )
 
         await self.answer(work, 202)
@@ -403,6 +406,7 @@ class RunsHandler(NbflowHandler):
                 self.workflow_file(request.workflow),
                 overrides=request.parameters,
                 parallel=request.parallel,
+                launcher=self.settings.get("nbflow_launcher"),
             )
             return {"id": run_id, "state": "queued"}
 

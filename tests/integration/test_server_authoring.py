@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -327,3 +328,30 @@ async def test_reading_run_files_stays_inside_the_runs_folder(jp_fetch, root):
     link.symlink_to(root / "notes.txt")
     code, error = await call(jp_fetch, "GET", "files", path=str(link.relative_to(root)))
     assert code == 403
+
+
+async def test_runs_started_over_rest_run_in_the_server_on_its_warm_kernels(jp_fetch, root):
+    """The server runs them itself (no `nbflow _execute` process), on its pool's kernels."""
+    ids = []
+    for x in (3, 4):
+        code, started = await call(
+            jp_fetch,
+            "POST",
+            "notebooks/run",
+            {"path": "notebooks/traces.ipynb", "parameters": {"token": f"t{x}"}},
+        )
+        assert code == 202, started
+        ids.append(started["id"])
+    docs = [await _finished(jp_fetch, run_id) for run_id in ids]
+    assert [d["state"] for d in docs] == ["success", "success"], docs
+    store = api.open_store(Project(root))
+    try:
+        runners = {store.get_run(run_id)["runner_pid"] for run_id in ids}
+    finally:
+        store.close()
+    assert runners == {os.getpid()}  # this process is the server
+    values = [d["tasks"][0]["values"] for d in docs]
+    assert [v["token"] for v in values] == ["t3", "t4"]
+    assert all("nbflow.kernelfork" in v["parent"] for v in values)
+    assert values[0]["pid"] != values[1]["pid"]
+    assert values[1]["found"]["global"] is False
