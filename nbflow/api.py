@@ -34,6 +34,7 @@ from .store import ACTIVE_RUN_STATES, Store
 # never load the YAML loader, the runner, papermill or the scheduler.
 if TYPE_CHECKING:
     from . import authoring, catalog, loader, runfiles, triggers
+    from . import diff as diff_module
     from . import logs as logs_module
     from . import params as params_module
     from . import report as report_module
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 else:
     authoring = lazy_module("nbflow.authoring")
     catalog = lazy_module("nbflow.catalog")
+    diff_module = lazy_module("nbflow.diff")
     loader = lazy_module("nbflow.loader")
     runfiles = lazy_module("nbflow.runfiles")
     triggers = lazy_module("nbflow.triggers")
@@ -751,6 +753,31 @@ def _attempt_page(path: Path, attempt: dict[str, Any], title: str, no_input: boo
         )
     except (ValueError, OSError) as exc:  # nbformat's NotJSONError is a ValueError
         raise UsageError(f"{_shown(path)}: not a readable notebook ({exc})") from None
+
+
+def diff(project: Project, run_a: int, run_b: int, task: str | None = None) -> dict[str, Any]:
+    """What differs between two runs (see `nbflow.diff`); `task` keeps one task (or `KEY[i]`)."""
+    store = open_store(project)
+    try:
+        doc_a, doc_b = show(project, run_a, store), show(project, run_b, store)
+    finally:
+        store.close()
+    units_a, units_b = diff_module.units(doc_a), diff_module.units(doc_b)
+    if task is not None and task not in units_a and task not in units_b:
+        known = ", ".join(dict.fromkeys([*units_a, *units_b]))
+        raise UsageError(f"neither run {run_a} nor run {run_b} has a task {task!r} ({known})")
+
+    def notebook(unit: dict[str, Any] | None) -> Path | None:
+        artifact = diff_module.last_notebook(unit)
+        path = project.root / artifact if artifact else None
+        return path if path is not None and path.is_file() else None
+
+    notebooks = {
+        key: (notebook(units_a.get(key)), notebook(units_b.get(key)))
+        for key in dict.fromkeys([*units_a, *units_b])
+        if task is None or key == task
+    }
+    return diff_module.compare(doc_a, doc_b, notebooks, only=task)
 
 
 def values(

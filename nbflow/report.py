@@ -88,7 +88,7 @@ def attempt_html(
             nb.cells[index] = _parameters_cell(parameters)
         elif cell.get("outputs"):
             # Glued values are data for nbflow, not for the reader (the run page lists them).
-            cell.outputs = [o for o in cell.outputs if not _is_scrap(o)]
+            cell.outputs = [o for o in cell.outputs if not is_scrap(o)]
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = no_input
     exporter.exclude_input_prompt = no_input
@@ -97,7 +97,7 @@ def attempt_html(
     return body
 
 
-def _is_scrap(output: Any) -> bool:
+def is_scrap(output: Any) -> bool:
     data = output.get("data") or {}
     return bool(data) and all(
         m.startswith(("application/scrapbook.scrap.", "application/papermill.record")) for m in data

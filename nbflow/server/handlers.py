@@ -451,6 +451,16 @@ class ArtifactHandler(NbflowHandler):
         await self.answer(work)
 
 
+class DiffHandler(NbflowHandler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str, other_id: str) -> None:
+        def work() -> Any:
+            task = self.get_query_argument("task", None) or None
+            return api.diff(self.project, self.run_number(run_id), self.run_number(other_id), task)
+
+        await self.answer(work)
+
+
 class SchedulesHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -506,6 +516,7 @@ ROUTES: list[tuple[str, type[NbflowHandler]]] = [
     (r"runs/(\d+)/cancel", CancelHandler),
     (r"runs/(\d+)/repair", RepairHandler),
     (r"runs/(\d+)/artifact", ArtifactHandler),
+    (r"runs/(\d+)/diff/(\d+)", DiffHandler),
     ("schedules", SchedulesHandler),
     ("scheduler", SchedulerHandler),
     ("scheduler/start", SchedulerStartHandler),
