@@ -17,6 +17,7 @@ from . import graph, processes, recovery
 from .clock import Clock, iso
 from .errors import (
     Conflict,
+    NbflowError,
     Problem,
     RunBusy,
     RunNotFound,
@@ -714,11 +715,19 @@ def report(
     task: str | None = None,
     *,
     attempt: int | None = None,
-    no_input: bool = False,
+    no_input: bool | None = None,
 ) -> tuple[Path, str]:
-    """(default file, HTML) of an attempt's executed notebook, or of the whole run."""
+    """(default file, HTML) of an attempt's executed notebook, or of the whole run.
+
+    `no_input` None: as each task's `report: {no_input}` in the workflow file says.
+    """
     doc = show(project, run_id)
     run_dir = project.run_dir(doc["workflow"], run_id)
+    hidden = _no_input_tasks(project, doc) if no_input is None else None
+
+    def leave_out(label: str) -> bool:
+        return bool(no_input) if hidden is None else label.split("[", 1)[0] in hidden
+
     if task is not None:
         chosen, artifact = _chosen_attempt(doc, task, attempt)
         path = project.root / artifact
@@ -727,7 +736,7 @@ def report(
                 f"task {task!r} of run {run_id} is not a notebook: `nbflow logs` shows its log"
             )
         page = _attempt_page(
-            path, chosen, f"run {run_id} · {task} · attempt {chosen['number']}", no_input
+            path, chosen, f"run {run_id} · {task} · attempt {chosen['number']}", leave_out(task)
         )
         return path.with_suffix(".html"), page
     if attempt is not None:
@@ -739,9 +748,18 @@ def report(
             path = project.root / last["artifact"]
             if path.is_file():
                 notebooks[f"{label} · attempt {last['number']} · {last['state']}"] = _attempt_page(
-                    path, last, f"run {run_id} · {label}", no_input
+                    path, last, f"run {run_id} · {label}", leave_out(label)
                 )
     return run_dir / "report.html", report_module.run_html(doc, notebooks)
+
+
+def _no_input_tasks(project: Project, doc: dict[str, Any]) -> set[str]:
+    """The tasks whose reports leave the code out, as the run's workflow file says now."""
+    try:
+        workflow = loader.load_workflow(project.root / doc["workflow_path"], project.root)
+    except NbflowError:  # gone or broken since the run: the report still shows the notebook
+        return set()
+    return {t.key for t in workflow.tasks if t.report_no_input}
 
 
 def _attempt_page(path: Path, attempt: dict[str, Any], title: str, no_input: bool) -> str:

@@ -326,7 +326,13 @@ def logs(ctx: click.Context, run_id: int, task: str, attempt: int | None, path_o
 @click.argument("task", required=False)
 @click.option("--attempt", type=int, default=None, help="Attempt number (default: the last).")
 @click.option("-o", "--output", metavar="FILE", help="Where to write it ('-': standard output).")
-@click.option("--no-input", is_flag=True, help="Leave the code out: outputs and text only.")
+@click.option(
+    "--input/--no-input",
+    "with_input",
+    default=None,
+    help="Show the code, or leave it out (outputs and text only); default: as the task's "
+    "`report: {no_input}` says.",
+)
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -334,12 +340,13 @@ def report(
     task: str | None,
     attempt: int | None,
     output: str | None,
-    no_input: bool,
+    with_input: bool | None,
 ) -> None:
     """Write an HTML report of a run, or of a task's executed notebook (KEY[i]: an iteration).
 
     Without -o it goes beside the run's artifacts (report.html, or attempt-N.html).
     """
+    no_input = None if with_input is None else not with_input
     default, page = api.report(_project(ctx), run_id, task, attempt=attempt, no_input=no_input)
     if output == "-":
         click.echo(page, nl=False)

@@ -263,6 +263,7 @@ def _build_task(raw: schema.Task, defaults: schema.TaskSettings, line: int | Non
         env=env,
         python=pick("python", None),
         notifications=pick("notifications", None),
+        report_no_input=bool(raw.report and raw.report.no_input),
     )
 
 

@@ -46,6 +46,7 @@ class Task:
     env: dict[str, str] = field(default_factory=dict)
     python: str | None = None
     notifications: schema.Notifications | None = None
+    report_no_input: bool = False  # reports leave the code out (`report: {no_input: true}`)
 
     @property
     def upstream(self) -> tuple[str, ...]:

@@ -185,6 +185,12 @@ class TaskSettings(Strict):
     python: StrictStr | None = None
 
 
+class Report(Strict):
+    """How `nbflow report` shows a notebook task's executed notebooks."""
+
+    no_input: StrictBool = False
+
+
 class Task(TaskSettings):
     key: StrictStr = Field(pattern=KEY_PATTERN)
     description: StrictStr | None = None
@@ -207,6 +213,7 @@ class Task(TaskSettings):
     parameters: dict[Annotated[str, Field(pattern=PARAM_PATTERN)], Any] = {}
     for_each: ForEach | None = None
     disabled: StrictBool = False
+    report: Report | None = None
 
     def kinds(self) -> list[str]:
         return [k for k in TASK_KINDS if getattr(self, k) is not None]
