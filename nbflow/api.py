@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from . import report as report_module
     from . import runner as runner_module
     from . import scheduler as scheduler_module
+    from . import secrets as secrets_module
     from .databricks import exporter as databricks_exporter
     from .databricks import importer as databricks_importer
     from .databricks import jobfile as databricks_jobfile
@@ -51,6 +52,7 @@ else:
     authoring = lazy_module("nbflow.authoring")
     catalog = lazy_module("nbflow.catalog")
     diff_module = lazy_module("nbflow.diff")
+    secrets_module = lazy_module("nbflow.secrets")
     loader = lazy_module("nbflow.loader")
     runfiles = lazy_module("nbflow.runfiles")
     triggers = lazy_module("nbflow.triggers")
@@ -138,8 +140,12 @@ def load(project: Project, name_or_path: str) -> Workflow:
 
 
 def run_parameters(workflow: Workflow, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The workflow's parameters with run overrides, checked before anything is recorded."""
+    """The workflow's parameters with run overrides, checked before anything is recorded.
+
+    Secret parameters read `***` here (as the run keeps them); their variables must be set.
+    """
     params_module.check_overrides(workflow, overrides)
+    secrets_module.values(workflow.secrets)
     return {**workflow.parameters, **overrides}
 
 
@@ -427,6 +433,7 @@ def repair(
                 f"run {run_id} is still {run['state']}; repair it once it has finished"
             )
         workflow = loader.load_workflow(project.root / run["workflow_path"], project.root)
+        secrets_module.values(workflow.secrets)  # refused here rather than failing every task
         rows = {t["key"]: t for t in run["tasks"] if not t.get("parent_key")}
         upstream = {t.key: list(t.upstream) for t in workflow.tasks}
         if tasks:
