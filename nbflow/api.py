@@ -18,6 +18,7 @@ from . import graph, processes, recovery
 from .clock import Clock, iso
 from .errors import (
     Conflict,
+    NbflowError,
     Problem,
     RunBusy,
     RunNotFound,
@@ -35,12 +36,14 @@ from .store import ACTIVE_RUN_STATES, Store
 # never load the YAML loader, the runner, papermill or the scheduler.
 if TYPE_CHECKING:
     from . import authoring, catalog, loader, runfiles, triggers
+    from . import diff as diff_module
     from . import executor as executor_module
     from . import logs as logs_module
     from . import params as params_module
     from . import report as report_module
     from . import runner as runner_module
     from . import scheduler as scheduler_module
+    from . import secrets as secrets_module
     from .databricks import exporter as databricks_exporter
     from .databricks import importer as databricks_importer
     from .databricks import jobfile as databricks_jobfile
@@ -52,6 +55,8 @@ if TYPE_CHECKING:
 else:
     authoring = lazy_module("nbflow.authoring")
     catalog = lazy_module("nbflow.catalog")
+    diff_module = lazy_module("nbflow.diff")
+    secrets_module = lazy_module("nbflow.secrets")
     loader = lazy_module("nbflow.loader")
     runfiles = lazy_module("nbflow.runfiles")
     triggers = lazy_module("nbflow.triggers")
@@ -140,8 +145,12 @@ def load(project: Project, name_or_path: str) -> Workflow:
 
 
 def run_parameters(workflow: Workflow, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The workflow's parameters with run overrides, checked before anything is recorded."""
+    """The workflow's parameters with run overrides, checked before anything is recorded.
+
+    Secret parameters read `***` here (as the run keeps them); their variables must be set.
+    """
     params_module.check_overrides(workflow, overrides)
+    secrets_module.values(workflow.secrets)
     return {**workflow.parameters, **overrides}
 
 
@@ -477,6 +486,7 @@ def repair(
                 f"run {run_id} is still {run['state']}; repair it once it has finished"
             )
         workflow = loader.load_workflow(project.root / run["workflow_path"], project.root)
+        secrets_module.values(workflow.secrets)  # refused here rather than failing every task
         rows = {t["key"]: t for t in run["tasks"] if not t.get("parent_key")}
         upstream = {t.key: list(t.upstream) for t in workflow.tasks}
         if tasks:
@@ -787,11 +797,19 @@ def report(
     task: str | None = None,
     *,
     attempt: int | None = None,
-    no_input: bool = False,
+    no_input: bool | None = None,
 ) -> tuple[Path, str]:
-    """(default file, HTML) of an attempt's executed notebook, or of the whole run."""
+    """(default file, HTML) of an attempt's executed notebook, or of the whole run.
+
+    `no_input` None: as each task's `report: {no_input}` in the workflow file says.
+    """
     doc = show(project, run_id)
     run_dir = project.run_dir(doc["workflow"], run_id)
+    hidden = _no_input_tasks(project, doc) if no_input is None else None
+
+    def leave_out(label: str) -> bool:
+        return bool(no_input) if hidden is None else label.split("[", 1)[0] in hidden
+
     if task is not None:
         chosen, artifact = _chosen_attempt(doc, task, attempt)
         path = project.root / artifact
@@ -800,7 +818,7 @@ def report(
                 f"task {task!r} of run {run_id} is not a notebook: `nbflow logs` shows its log"
             )
         page = _attempt_page(
-            path, chosen, f"run {run_id} · {task} · attempt {chosen['number']}", no_input
+            path, chosen, f"run {run_id} · {task} · attempt {chosen['number']}", leave_out(task)
         )
         return path.with_suffix(".html"), page
     if attempt is not None:
@@ -812,9 +830,18 @@ def report(
             path = project.root / last["artifact"]
             if path.is_file():
                 notebooks[f"{label} · attempt {last['number']} · {last['state']}"] = _attempt_page(
-                    path, last, f"run {run_id} · {label}", no_input
+                    path, last, f"run {run_id} · {label}", leave_out(label)
                 )
     return run_dir / "report.html", report_module.run_html(doc, notebooks)
+
+
+def _no_input_tasks(project: Project, doc: dict[str, Any]) -> set[str]:
+    """The tasks whose reports leave the code out, as the run's workflow file says now."""
+    try:
+        workflow = loader.load_workflow(project.root / doc["workflow_path"], project.root)
+    except NbflowError:  # gone or broken since the run: the report still shows the notebook
+        return set()
+    return {t.key for t in workflow.tasks if t.report_no_input}
 
 
 def _attempt_page(path: Path, attempt: dict[str, Any], title: str, no_input: bool) -> str:
@@ -826,6 +853,31 @@ def _attempt_page(path: Path, attempt: dict[str, Any], title: str, no_input: boo
         )
     except (ValueError, OSError) as exc:  # nbformat's NotJSONError is a ValueError
         raise UsageError(f"{_shown(path)}: not a readable notebook ({exc})") from None
+
+
+def diff(project: Project, run_a: int, run_b: int, task: str | None = None) -> dict[str, Any]:
+    """What differs between two runs (see `nbflow.diff`); `task` keeps one task (or `KEY[i]`)."""
+    store = open_store(project)
+    try:
+        doc_a, doc_b = show(project, run_a, store), show(project, run_b, store)
+    finally:
+        store.close()
+    units_a, units_b = diff_module.units(doc_a), diff_module.units(doc_b)
+    if task is not None and task not in units_a and task not in units_b:
+        known = ", ".join(dict.fromkeys([*units_a, *units_b]))
+        raise UsageError(f"neither run {run_a} nor run {run_b} has a task {task!r} ({known})")
+
+    def notebook(unit: dict[str, Any] | None) -> Path | None:
+        artifact = diff_module.last_notebook(unit)
+        path = project.root / artifact if artifact else None
+        return path if path is not None and path.is_file() else None
+
+    notebooks = {
+        key: (notebook(units_a.get(key)), notebook(units_b.get(key)))
+        for key in dict.fromkeys([*units_a, *units_b])
+        if task is None or key == task
+    }
+    return diff_module.compare(doc_a, doc_b, notebooks, only=task)
 
 
 def values(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import annotate, processes, scraps
+from . import annotate, processes, scraps, secrets
 from .glue import VALUES_FILE_ENV  # where `nbflow.glue` writes outside a kernel
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ async def run_notebook(
         "output": str(artifact),
         "parameters": parameters,
         "kernel": kernel,
+        "mask": secrets.known(),  # the worker saves the notebook with these masked
     }
     kernel_name = kernel or _kernel_name(prepared)
     outcome: AttemptResult | tuple[int, bytes, bytes] | dict[str, Any]
@@ -220,13 +221,15 @@ def _prepare(source: Path, artifact: Path, parameters: dict[str, Any], kernel: s
     level = log.level
     log.setLevel(logging.ERROR)  # its warnings are the worker's to report, not the runner's
     try:
-        return papermill.execute_notebook(
-            str(source),
-            str(artifact),
-            parameters=parameters,
-            kernel_name=kernel,
-            prepare_only=True,
-            progress_bar=False,
+        return secrets.mask(  # kept to mark an interrupted attempt: written as it is
+            papermill.execute_notebook(
+                str(source),
+                secrets.output_path(artifact),
+                parameters=parameters,
+                kernel_name=kernel,
+                prepare_only=True,
+                progress_bar=False,
+            )
         )
     except Exception:  # an unreadable notebook, an unknown language: the worker says which
         return None

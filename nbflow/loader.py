@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import conditions, graph, params, refcheck, references, schema, yamlload
+from . import conditions, graph, params, refcheck, references, schema, secrets, yamlload
 from .databricks.source_notebook import is_source_file
 from .errors import Problem, WorkflowFileError
 from .model import Edge, ForEach, Task, Workflow
@@ -263,6 +263,7 @@ def _build_task(raw: schema.Task, defaults: schema.TaskSettings, line: int | Non
         env=env,
         python=pick("python", None),
         notifications=pick("notifications", None),
+        report_no_input=bool(raw.report and raw.report.no_input),
     )
 
 
@@ -596,7 +597,8 @@ def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, l
     _check_graph(nodes, shown, problems)
     _check_files(files, root, shown, problems)
     raw_params = data.get("parameters")
-    workflow_params = raw_params if isinstance(raw_params, dict) else {}
+    # A secret is checked as the text it reads as everywhere (`***`), not as its declaration.
+    workflow_params = secrets.split(raw_params)[0] if isinstance(raw_params, dict) else {}
     if isinstance(raw_tasks, list):
         _check_references(workflow_params, raw_tasks, doc, shown, problems)
     _check_notebook_parameters(workflow_params, indexed, root, doc, shown, problems)
@@ -604,14 +606,16 @@ def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, l
     problems.sort(key=lambda p: p.line or 0)
     if problems or settings is None:
         return None, problems
+    parameters, secret = secrets.split(settings.parameters)
     workflow = Workflow(
         name=settings.name or path.stem,
         path=path.resolve(),
         root=root,
         tasks=tuple(tasks),
         description=settings.description,
-        parameters=dict(settings.parameters),
+        parameters=parameters,
         settings=settings,
+        secrets=secret,
     )
     return workflow, []
 

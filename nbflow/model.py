@@ -46,6 +46,7 @@ class Task:
     env: dict[str, str] = field(default_factory=dict)
     python: str | None = None
     notifications: schema.Notifications | None = None
+    report_no_input: bool = False  # reports leave the code out (`report: {no_input: true}`)
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -61,6 +62,9 @@ class Workflow:
     description: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     settings: schema.Workflow | None = None  # triggers, notifications, run limits as written
+    # Secret parameters by name: the environment variable each is read from when a run
+    # starts (their entry in `parameters` is the mask, `***`).
+    secrets: dict[str, str] = field(default_factory=dict)
 
     def task(self, key: str) -> Task:
         for task in self.tasks:

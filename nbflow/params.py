@@ -590,6 +590,12 @@ def check_overrides(workflow: Workflow, overrides: dict[str, Any]) -> None:
             f"workflow {workflow.name!r} has no parameter {unknown[0]!r}"
             + (hint or f" (its parameters: {declared})")
         )
+    secret = [name for name in overrides if name in workflow.secrets]
+    if secret:
+        raise UsageError(
+            f"parameter {secret[0]!r} is secret: its value comes from the environment "
+            f"variable {workflow.secrets[secret[0]]}, not from the run's parameters"
+        )
     kinds: dict[str, str | None] = {t.key: t.kind for t in workflow.tasks}
     for name, value in overrides.items():
         problem: str | None = surrogate_problem(value)

@@ -62,6 +62,18 @@ def _table(rows: list[tuple[str, Any]]) -> str:
     return f'<table class="nbflow">{body}</table>'
 
 
+# The lab template without what it loads from the network (require.js, MathJax, Mermaid and
+# the widgets' scripts, all from CDNs): a report is read where there may be none, and must
+# look the same in ten years. Formulas then show as their LaTeX source.
+_OFFLINE_TEMPLATE = "nbflow-offline.html.j2"
+_OFFLINE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
 def _parameters_cell(parameters: dict[str, Any]) -> Any:
     from nbformat.v4 import new_markdown_cell
 
@@ -80,6 +92,7 @@ def attempt_html(
 ) -> str:
     """The executed notebook at `path` as one HTML page."""
     import nbformat
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(path), as_version=4)
@@ -88,8 +101,12 @@ def attempt_html(
             nb.cells[index] = _parameters_cell(parameters)
         elif cell.get("outputs"):
             # Glued values are data for nbflow, not for the reader (the run page lists them).
-            cell.outputs = [o for o in cell.outputs if not _is_scrap(o)]
-    exporter = HTMLExporter(template_name="lab")
+            cell.outputs = [o for o in cell.outputs if not is_scrap(o)]
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file=_OFFLINE_TEMPLATE,
+        extra_loaders=[DictLoader({_OFFLINE_TEMPLATE: _OFFLINE})],
+    )
     exporter.exclude_input = no_input
     exporter.exclude_input_prompt = no_input
     exporter.exclude_output_prompt = no_input
@@ -97,7 +114,7 @@ def attempt_html(
     return body
 
 
-def _is_scrap(output: Any) -> bool:
+def is_scrap(output: Any) -> bool:
     data = output.get("data") or {}
     return bool(data) and all(
         m.startswith(("application/scrapbook.scrap.", "application/papermill.record")) for m in data

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import conditions, execute, notify, processes, references
+from . import conditions, execute, notify, processes, references, secrets
 from .clock import Clock, iso
 from .databricks import context as task_context
 from .errors import NbflowError, UsageError
@@ -201,14 +201,14 @@ class Runner:
     ):
         self.workflow = workflow
         self.project = project
-        self.store = store
+        self.store = secrets.masking(store)  # what it records and shows has secrets masked
         self.run_id = run_id
         self.raw_parameters = parameters
         self.trigger_type = trigger_type
         self.trigger_time = trigger_time
         self.parallel = max(1, parallel or os.cpu_count() or 1)
         self.clock = clock or Clock()
-        self.observer = observer or NullObserver()
+        self.observer = secrets.masking(observer or NullObserver())
         self.python = python
         self.tasks = {t.key: t for t in workflow.tasks}
         self.upstream = {t.key: list(t.upstream) for t in workflow.tasks}
@@ -231,7 +231,7 @@ class Runner:
             self.attempt_offset = dict(repair.last_attempts)
             self.start_time = repair.start_time
         self.poll_interval = poll_interval  # how often a cancel request is looked for
-        self.notifier = notifier or notify.Notifier()
+        self.notifier = secrets.masking(notifier or notify.Notifier())
         self.handle_signals = handle_signals
         self.trigger_files = trigger_files
         self.trigger_location = trigger_location
@@ -343,7 +343,8 @@ class Runner:
         try:
             plain = references.Context(params={}, run=self._run_info(), tasks={})
             self.params = references.substitute(self.raw_parameters, plain.lookup)
-        except references.ReferenceError_ as exc:
+            self.params.update(secrets.reveal(self.workflow))  # the real values, from now on
+        except (references.ReferenceError_, secrets.SecretMissing) as exc:
             message = f"workflow parameters: {exc}"
             for key in self.tasks:
                 self._set(key, TaskState.UPSTREAM_FAILED, message=message)
@@ -693,7 +694,10 @@ class Runner:
                     result = execute.failed("ReferenceError", str(exc))
             else:
                 launch = _Launch(unit, number, start, artifact, target, task_params, args)
-                result = await self._launch(task, launch)
+                try:
+                    result = await self._launch(task, launch)
+                finally:
+                    secrets.scrub(artifact)  # a log as its process wrote it
                 exited = task_context.read_exit(artifact)  # dbutils.notebook.exit's value
                 if result.state == "success" and exited is not None:
                     result.output = {**(result.output or {}), **exited}

@@ -68,6 +68,16 @@ def _cron(expr: str) -> str:
     return expr
 
 
+def _parameter(value: Any) -> Any:
+    from .secrets import declared_env
+
+    declared_env(value)  # a `{secret: true, env: VAR}` declaration must be whole
+    return value
+
+
+ParameterValue = Annotated[Any, AfterValidator(_parameter)]
+
+
 def _env(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise ValueError("expected a mapping of variable names to values")
@@ -185,6 +195,12 @@ class TaskSettings(Strict):
     python: StrictStr | None = None
 
 
+class Report(Strict):
+    """How `nbflow report` shows a notebook task's executed notebooks."""
+
+    no_input: StrictBool = False
+
+
 class Task(TaskSettings):
     key: StrictStr = Field(pattern=KEY_PATTERN)
     description: StrictStr | None = None
@@ -207,6 +223,7 @@ class Task(TaskSettings):
     parameters: dict[Annotated[str, Field(pattern=PARAM_PATTERN)], Any] = {}
     for_each: ForEach | None = None
     disabled: StrictBool = False
+    report: Report | None = None
 
     def kinds(self) -> list[str]:
         return [k for k in TASK_KINDS if getattr(self, k) is not None]
@@ -215,7 +232,7 @@ class Task(TaskSettings):
 class Workflow(Strict):
     name: Annotated[StrictStr, Field(pattern=NAME_PATTERN)] | None = None
     description: StrictStr | None = None
-    parameters: dict[Annotated[str, Field(pattern=PARAM_PATTERN)], Any] = {}
+    parameters: dict[Annotated[str, Field(pattern=PARAM_PATTERN)], ParameterValue] = {}
     schedule: Schedule | None = None
     file_arrival: FileArrival | None = None
     continuous: StrictBool | Continuous | None = None

@@ -29,6 +29,7 @@ def execute(job: dict[str, Any], km: Any = None) -> dict[str, Any]:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    from . import secrets
     from .databricks.source_notebook import papermill_input
     from .kernels import IPCKernelManager
 
@@ -37,7 +38,7 @@ def execute(job: dict[str, Any], km: Any = None) -> dict[str, Any]:
     try:
         papermill.execute_notebook(
             papermill_input(job["input"]),  # a Databricks notebook is converted as it is read
-            job["output"],
+            secrets.output_path(job["output"], job.get("mask", ())),
             parameters=job["parameters"],
             kernel_name=job.get("kernel"),
             progress_bar=False,

@@ -455,6 +455,44 @@ class ArtifactHandler(NbflowHandler):
         await self.answer(work)
 
 
+class ReportHandler(NbflowHandler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        """An attempt's report (with `task`), or the run's, as one HTML page."""
+
+        def work() -> str:
+            task = self.get_query_argument("task", None) or None
+            attempt = self.int_arg("attempt", None, low=1)
+            flag = self.int_arg("no_input", None, high=1)
+            no_input = None if flag is None else flag == 1
+            _, page = api.report(
+                self.project, self.run_number(run_id), task, attempt=attempt, no_input=no_input
+            )
+            return page
+
+        async def action() -> None:
+            page = await asyncio.get_running_loop().run_in_executor(None, work)
+            # Notebook outputs may hold any HTML and script: the page runs as an origin of
+            # its own, so a script in it cannot use the reader's Jupyter session.
+            self.set_header(
+                "Content-Security-Policy",
+                "sandbox allow-scripts allow-popups; frame-ancestors 'self'",
+            )
+            self.finish(page, set_content_type="text/html; charset=utf-8")
+
+        await self.handle(action)
+
+
+class DiffHandler(NbflowHandler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str, other_id: str) -> None:
+        def work() -> Any:
+            task = self.get_query_argument("task", None) or None
+            return api.diff(self.project, self.run_number(run_id), self.run_number(other_id), task)
+
+        await self.answer(work)
+
+
 class SchedulesHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -510,6 +548,8 @@ ROUTES: list[tuple[str, type[NbflowHandler]]] = [
     (r"runs/(\d+)/cancel", CancelHandler),
     (r"runs/(\d+)/repair", RepairHandler),
     (r"runs/(\d+)/artifact", ArtifactHandler),
+    (r"runs/(\d+)/diff/(\d+)", DiffHandler),
+    (r"runs/(\d+)/report", ReportHandler),
     ("schedules", SchedulesHandler),
     ("scheduler", SchedulerHandler),
     ("scheduler/start", SchedulerStartHandler),

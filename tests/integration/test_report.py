@@ -108,3 +108,37 @@ def test_a_truncated_notebook_is_named_not_a_traceback(ran):
     assert proc.returncode == 2
     assert "attempt-1.ipynb: not a readable notebook" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+QUIET = """\
+tasks:
+  - key: shown
+    notebook: notebooks/ok.ipynb
+  - key: quiet
+    notebook: notebooks/glue_values.ipynb
+    report: {no_input: true}
+"""
+
+
+@pytest.fixture(scope="module")
+def quiet(tmp_path_factory):
+    from tests.conftest import ProjectDir
+
+    project = ProjectDir(tmp_path_factory.mktemp("quiet"))
+    project.workflow("quiet", QUIET)
+    proc = project.cli("run", "quiet")
+    assert proc.returncode == 0, proc.stderr
+    return project
+
+
+def test_a_task_with_report_no_input_leaves_its_code_out_unless_asked(quiet):
+    page = text_of(quiet.cli("report", "1", "quiet", "-o", "-").stdout)
+    assert "sb.glue(" not in page and "'visible'" in page  # the outputs, without the code
+    assert "sb.glue(" in text_of(quiet.cli("report", "1", "quiet", "--input", "-o", "-").stdout)
+    assert "sb.glue('doubled'" in text_of(quiet.cli("report", "1", "shown", "-o", "-").stdout)
+    run_page = quiet.cli("report", "1", "-o", "-").stdout
+    frames = dict(
+        re.findall(r'<iframe class="notebook" title="([^"]+)" srcdoc="([^"]*)"', run_page)
+    )
+    assert "sb.glue('doubled'" in text_of(html.unescape(frames["shown · attempt 1 · success"]))
+    assert "sb.glue(" not in text_of(html.unescape(frames["quiet · attempt 1 · success"]))

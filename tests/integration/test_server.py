@@ -173,6 +173,7 @@ async def test_the_openapi_description_matches_the_routes(jp_fetch, root):
     for pattern, handler in ROUTES:
         path = "/" + pattern
         path = re.sub(r"runs/\(\\d\+\)", "runs/{run_id}", path)
+        path = path.replace("diff/(\\d+)", "diff/{other_run_id}")
         path = path.replace(
             "schedules/([A-Za-z0-9_.-]+)/(pause|resume)", "schedules/{workflow}/VERB"
         )

@@ -40,6 +40,7 @@ SECTIONS: dict[type[BaseModel], str] = {
     schema.Condition: "condition",
     schema.Sql: "sql",
     schema.OutcomeEdge: "Dependencies and run_if",
+    schema.Report: "report",
 }
 
 HEADING = re.compile(r"^(#{1,6}) (.+)$", re.M)

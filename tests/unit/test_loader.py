@@ -1104,3 +1104,14 @@ def test_a_cycle_of_workflow_calls_is_reported_at_the_calling_task(mini):
     assert [(p.line, p.message) for p in problems] == [
         (3, "workflows call each other in a cycle: wf -> wf")
     ]
+
+
+def test_a_task_may_ask_for_reports_without_code(mini):
+    wf = mini.load(
+        ONE_TASK + "    report: {no_input: true}\n  - key: b\n    notebook: notebooks/x.ipynb\n"
+    )
+    assert (wf.task("a").report_no_input, wf.task("b").report_no_input) == (True, False)
+    (problem,) = mini.problems(ONE_TASK + "    report: {no_inputs: true}\n")
+    assert problem.startswith("4: unknown key 'no_inputs' in tasks[a].report"), problem
+    (problem,) = mini.problems(ONE_TASK + "    report: {no_input: yes}\n")
+    assert problem.startswith("4:") and "no_input" in problem, problem
