@@ -46,6 +46,7 @@ class Task:
     env: dict[str, str] = field(default_factory=dict)
     python: str | None = None
     notifications: schema.Notifications | None = None
+    duration_warning: float | None = None  # `health.duration_warning`, per attempt
 
     @property
     def upstream(self) -> tuple[str, ...]:

@@ -40,6 +40,10 @@ SECTIONS: dict[type[BaseModel], str] = {
     schema.Condition: "condition",
     schema.Sql: "sql",
     schema.OutcomeEdge: "Dependencies and run_if",
+    schema.Trigger: "Triggers",
+    schema.AfterWorkflow: "trigger: after",
+    schema.SqlTrigger: "trigger: sql",
+    schema.Health: "health: duration rules",
 }
 
 HEADING = re.compile(r"^(#{1,6}) (.+)$", re.M)
