@@ -24,6 +24,7 @@ api = lazy_module("nbflow.api")
 reporting = lazy_module("nbflow.reporting")
 
 FINISHED_OK = ("success", "success_with_failures")
+QUIET_STATES = ("success", "excluded", "disabled", "skipped_by_selection")  # not in a summary
 
 
 def _project(ctx: click.Context) -> Project:
@@ -99,9 +100,30 @@ def validate(ctx: click.Context, files: tuple[str, ...]) -> None:
     help="Tasks run at once (default: the number of cores).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run document as JSON at the end.")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="KEY",
+    help="Run just this task (repeatable); the others are skipped_by_selection.",
+)
+@click.option(
+    "--from-run",
+    type=int,
+    default=None,
+    metavar="ID",
+    help="With --only: read left-out tasks' values from this run (default: the latest "
+    "successful one).",
+)
 @click.pass_context
 def run(
-    ctx: click.Context, workflow: str, params: tuple[str, ...], parallel: int | None, as_json: bool
+    ctx: click.Context,
+    workflow: str,
+    params: tuple[str, ...],
+    parallel: int | None,
+    as_json: bool,
+    only: tuple[str, ...],
+    from_run: int | None,
 ) -> None:
     """Run WORKFLOW (a file or a name in workflows/) and wait for it to finish."""
     project = _project(ctx)
@@ -128,6 +150,8 @@ def run(
             parallel=parallel,
             observer=reporter,
             on_created=created,
+            only=list(only) or None,
+            from_run=from_run,
         )
     finally:
         if started and isinstance(reporter, reporting.LiveReporter):
@@ -140,7 +164,7 @@ def run(
 
 
 def _summary(doc: dict[str, Any], project: Project) -> None:
-    failed = [t for t in doc["tasks"] if t["state"] not in ("success", "excluded", "disabled")]
+    failed = [t for t in doc["tasks"] if t["state"] not in QUIET_STATES]
     click.echo(f"run {doc['id']} of {doc['workflow']}: {doc['state']}")
     for task in failed:
         click.echo(
@@ -266,13 +290,28 @@ def show(ctx: click.Context, run_id: int, as_json: bool) -> None:
         _print_json(doc)
         return
     click.echo(f"run {doc['id']} of {doc['workflow']} ({doc['workflow_path']}): {doc['state']}")
-    click.echo(f"  trigger {doc['trigger']['type']} at {doc['trigger']['time']}")
+    trigger = doc["trigger"]
+    facts = [
+        f"{name} {trigger[key]}"
+        for key, name in (("backfill_id", "backfill"), ("run_id", "after run"), ("value", "value"))
+        if key in trigger
+    ]
+    if "workflow" in trigger:
+        facts[-1] += f" of {trigger['workflow']} ({trigger.get('state')})"
+    extra = f" ({', '.join(facts)})" if facts else ""
+    click.echo(f"  trigger {trigger['type']} at {trigger['time']}{extra}")
     click.echo(f"  started {doc['start_time'] or '-'}, ended {doc['end_time'] or '-'}")
     if doc["parameters"]:
         click.echo("  parameters: " + json.dumps(doc["parameters"]))
     for r in doc["repairs"]:
         click.echo(
             f"  repair {r['number']} at {r['time']}: {', '.join(r['tasks'])} -> {r['result']}"
+        )
+    warned = {(w["task"], w["attempt"]): w for w in doc.get("duration_warnings", [])}
+    if (None, None) in warned:
+        w = warned[(None, None)]
+        click.echo(
+            f"  ! ran longer than duration_warning {_duration(w['threshold'])} ({w['time']})"
         )
     for task in doc["tasks"]:
         line = f"  {task['key']:24} {task['state']:18}"
@@ -281,16 +320,27 @@ def show(ctx: click.Context, run_id: int, as_json: bool) -> None:
         if task["message"] and task["state"] != "success":
             line += f" {task['message'].splitlines()[0][:120]}"
         click.echo(line)
-        _show_unit(task, "      ")
+        _show_unit(task, "      ", warned, task["key"])
         for it in task.get("iterations", []):
             head = f"      [{it['index']}] input={json.dumps(it['input'])[:40]} {it['state']}"
             if it["message"] and it["state"] != "success":
                 head += f" {it['message'].splitlines()[0][:100]}"
             click.echo(head)
-            _show_unit(it, "          ")
+            _show_unit(it, "          ", warned, f"{task['key']}[{it['index']}]")
 
 
-def _show_unit(unit: dict[str, Any], indent: str) -> None:
+def _duration(seconds: float) -> str:
+    from .durations import format_duration
+
+    return format_duration(seconds)
+
+
+def _show_unit(
+    unit: dict[str, Any],
+    indent: str,
+    warned: dict[tuple[Any, Any], dict[str, Any]] | None = None,
+    name: str = "",
+) -> None:
     """Values and attempts of a task or of one for_each iteration."""
     for value_name, value in unit["values"].items():
         click.echo(f"{indent}value {value_name} = {json.dumps(value)[:100]}")
@@ -306,7 +356,11 @@ def _show_unit(unit: dict[str, Any], indent: str) -> None:
     for a in unit["attempts"]:
         err = a["error"]
         where = f" (cell {err['cell_index']})" if err and err.get("cell_index") is not None else ""
-        click.echo(f"{indent}attempt {a['number']}: {a['state']}{where}  {a['artifact'] or ''}")
+        mark = (warned or {}).get((name, a["number"]))
+        late = f"  ! ran longer than {_duration(mark['threshold'])}" if mark else ""
+        click.echo(
+            f"{indent}attempt {a['number']}: {a['state']}{where}  {a['artifact'] or ''}{late}"
+        )
 
 
 @main.command()
@@ -552,6 +606,155 @@ def schedule_resume(ctx: click.Context, workflow: str) -> None:
         f"{entry['workflow']}: {state}"
         + (f", next {entry['next_fire']}" if entry["next_fire"] else "")
     )
+
+
+class _StartGroup(click.Group):
+    """`nbflow backfill WORKFLOW ...` means `nbflow backfill start WORKFLOW ...`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["start", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_StartGroup)
+def backfill() -> None:
+    """Run a workflow once per fire time of a past date range (see subcommands).
+
+    `nbflow backfill WORKFLOW --from DATE --to DATE` starts one.
+    """
+
+
+def _backfill_line(doc: dict[str, Any]) -> str:
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(doc["counts"].items()))
+    every = f" every {doc['every']}" if doc["every"] else ""
+    return (
+        f"backfill {doc['id']} of {doc['workflow']} ({doc['from']} to {doc['to']}{every}): "
+        f"{doc['state']}; {len(doc['days'])} fire times: {counts}"
+    )
+
+
+@backfill.command("start")
+@click.argument("workflow")
+@click.option("--from", "start", required=True, metavar="DATE", help="First day (or date-time).")
+@click.option("--to", "end", required=True, metavar="DATE", help="Last day (or date-time).")
+@click.option(
+    "--every", metavar="DURATION", help="Fire times every DURATION from --from (1d, 6h, ...)."
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Runs of the backfill at once.",
+)
+@click.option("--rerun", is_flag=True, help="Run fire times again that already ran.")
+@click.option(
+    "-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a parameter."
+)
+@click.option("--detach", is_flag=True, help="Record it and return: the schedulers run it.")
+@click.option("--parallel", type=click.IntRange(min=1), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def backfill_start(
+    ctx: click.Context,
+    workflow: str,
+    start: str,
+    end: str,
+    every: str | None,
+    concurrency: int,
+    rerun: bool,
+    params: tuple[str, ...],
+    detach: bool,
+    parallel: int | None,
+    as_json: bool,
+) -> None:
+    """Start WORKFLOW once per fire time from --from to --to and wait for the runs."""
+    project = _project(ctx)
+    doc = api.backfill(
+        project,
+        workflow,
+        start=start,
+        end=end,
+        every=every,
+        concurrency=concurrency,
+        rerun=rerun,
+        overrides=parse_assignments(params),
+    )
+    if not detach:
+        click.echo(_backfill_line(doc), err=True)
+        doc = _serve_backfill(project, doc["id"], parallel)
+    if as_json:
+        _print_json(doc)
+    else:
+        click.echo(_backfill_line(doc))
+    sys.exit(0 if detach or _backfill_ok(doc) else 1)
+
+
+def _backfill_ok(doc: dict[str, Any]) -> bool:
+    return doc["state"] == "finished" and all(
+        d["state"] in (*FINISHED_OK, "skipped") for d in doc["days"]
+    )
+
+
+def _serve_backfill(project: Project, backfill_id: int, parallel: int | None) -> dict[str, Any]:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("nbflow.notify").setLevel(logging.WARNING)
+    return api.serve_backfill(project, backfill_id, parallel=parallel)
+
+
+@backfill.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def backfill_list(ctx: click.Context, as_json: bool) -> None:
+    """Every backfill, oldest first: its range, state and how its days went."""
+    docs = api.backfills(_project(ctx))
+    if as_json:
+        _print_json(docs)
+        return
+    if not docs:
+        click.echo("no backfills yet")
+    for doc in docs:
+        click.echo(_backfill_line(doc))
+
+
+@backfill.command("show")
+@click.argument("backfill_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def backfill_show(ctx: click.Context, backfill_id: int, as_json: bool) -> None:
+    """One backfill: each fire time with its run."""
+    (doc,) = api.backfills(_project(ctx), backfill_id)
+    if as_json:
+        _print_json(doc)
+        return
+    click.echo(_backfill_line(doc))
+    for day in doc["days"]:
+        run = f"run {day['run_id']}" if day["run_id"] else ""
+        click.echo(f"  {day['time']}  {day['state']:22} {run}".rstrip())
+
+
+@backfill.command("cancel")
+@click.argument("backfill_id", type=int)
+@click.pass_context
+def backfill_cancel(ctx: click.Context, backfill_id: int) -> None:
+    """Start no more days of a backfill and cancel its runs still going."""
+    doc = api.cancel_backfill(_project(ctx), backfill_id)
+    click.echo(_backfill_line(doc))
+
+
+@backfill.command("resume")
+@click.argument("backfill_id", type=int)
+@click.option("--parallel", type=click.IntRange(min=1), default=None)
+@click.pass_context
+def backfill_resume(ctx: click.Context, backfill_id: int, parallel: int | None) -> None:
+    """Go on with an interrupted backfill in the foreground; days already started are not
+    run again."""
+    doc = _serve_backfill(_project(ctx), backfill_id, parallel)
+    click.echo(_backfill_line(doc))
+    sys.exit(0 if _backfill_ok(doc) else 1)
 
 
 @main.command()

@@ -222,7 +222,7 @@ def _clean(nb: Any) -> tuple[Any, list[int]]:
 
 def _pairs(diff: list[dict[str, Any]]) -> list[tuple[int | None, int | None]]:
     """(index in A, index in B) of every cell nbdime found added, removed or patched."""
-    ops = next((e["diff"] for e in diff if e["key"] == "cells"), [])
+    ops: list[dict[str, Any]] = next((e["diff"] for e in diff if e["key"] == "cells"), [])
     pairs: list[tuple[int | None, int | None]] = []
     ia = ib = 0
     for op in ops:

@@ -27,6 +27,9 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "for_each": schema.ForEach,
     "condition": schema.Condition,
     "sql": schema.Sql,
+    "trigger": schema.Trigger,
+    "after": schema.AfterWorkflow,
+    "health": schema.Health,
 }
 
 # What a value of a union-typed key should look like, for one clear message.
@@ -264,6 +267,7 @@ def _build_task(raw: schema.Task, defaults: schema.TaskSettings, line: int | Non
         python=pick("python", None),
         notifications=pick("notifications", None),
         report_no_input=bool(raw.report and raw.report.no_input),
+        duration_warning=raw.health.duration_warning if raw.health else None,
     )
 
 
@@ -534,6 +538,33 @@ def check_file(path: Path, root: Path | None = None) -> tuple[Workflow | None, l
                 shown,
                 doc.line_of(("continuous",)),
                 "`continuous` cannot be combined with `schedule` or `file_arrival`",
+            )
+        )
+    if settings is not None and settings.continuous not in (None, False) and settings.trigger:
+        problems.append(
+            Problem(
+                shown,
+                doc.line_of(("trigger",)),
+                "`continuous` cannot be combined with `trigger`",
+            )
+        )
+    if settings is not None and settings.trigger and settings.trigger.after:
+        own = settings.name or path.stem
+        for i, entry in enumerate(settings.trigger.after):
+            if entry.workflow == own:
+                problems.append(
+                    Problem(
+                        shown,
+                        doc.line_of(("trigger", "after", i)),
+                        f"trigger.after[{i}]: a workflow cannot run after its own runs",
+                    )
+                )
+    if settings is not None and settings.health and settings.duration_warning is not None:
+        problems.append(
+            Problem(
+                shown,
+                doc.line_of(("duration_warning",)),
+                "give `duration_warning` or `health.duration_warning`, not both",
             )
         )
 

@@ -47,6 +47,7 @@ class Task:
     python: str | None = None
     notifications: schema.Notifications | None = None
     report_no_input: bool = False  # reports leave the code out (`report: {no_input: true}`)
+    duration_warning: float | None = None  # `health.duration_warning`, per attempt
 
     @property
     def upstream(self) -> tuple[str, ...]:

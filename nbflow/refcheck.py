@@ -9,7 +9,7 @@ from typing import Any
 from . import references
 
 RUN_FIELDS = ("id", "workflow", "repair_count")
-TRIGGER_FIELDS = ("type", "files", "location")
+TRIGGER_FIELDS = ("type", "files", "location", *references.TRIGGER_INFO)
 TASK_FIELDS = ("key", "attempt")
 # Tasks whose Python may end with `dbutils.notebook.exit(value)`: their output is that value.
 EXIT_KINDS = ("notebook", "script", "command")
@@ -93,6 +93,17 @@ def check(
             return f"{shown}: give one of {', '.join(references.TIME_ARGS)} after the time"
         if len(rest) == 2 and rest[0] == "trigger" and rest[1] in TRIGGER_FIELDS:
             return None
+        if rest[:2] == ["trigger", "params"] and len(rest) >= 3:
+            return None  # the upstream workflow's parameter, known when the run starts
+        if rest[:2] == ["trigger", "tasks"] and len(rest) >= 4:
+            if rest[3:] == ["result_state"] or (rest[3] == "values" and len(rest) == 5):
+                return None
+            if rest[3] == "output":
+                return None
+            return (
+                f"{shown}: use run.trigger.tasks.KEY.values.NAME or "
+                "run.trigger.tasks.KEY.result_state"
+            )
         return f"{shown}: unknown run field"
     if head == "task":
         if task is None:

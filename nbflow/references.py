@@ -46,6 +46,11 @@ TIME_ARGS = (
 )
 
 
+# Facts about what started a run, beyond its type and time (`run.trigger.NAME`): the
+# upstream run of a workflow-completion trigger, a SQL trigger's value, the backfill.
+TRIGGER_INFO = ("run_id", "workflow", "state", "value", "backfill_id")
+
+
 class ReferenceError_(LookupError):
     """A reference that cannot be resolved; the message names it."""
 
@@ -186,7 +191,35 @@ class Context:
                 return self.run["trigger_type"]
             if rest[1] in ("files", "location") and len(rest) == 2:
                 return self.run.get("trigger_" + rest[1])
+            info = self.run.get("trigger_info") or {}
+            if rest[1] in TRIGGER_INFO and len(rest) == 2:
+                return info.get(rest[1])  # None when another kind of trigger started the run
+            if rest[1] in ("params", "tasks") and len(rest) >= 3:
+                return self._upstream(expr, info, rest[1:])
         raise ReferenceError_(f"{{{{{expr}}}}}: unknown reference")
+
+    def _upstream(self, expr: str, info: dict[str, Any], rest: list[str]) -> Any:
+        """`run.trigger.params.NAME` and `run.trigger.tasks.KEY...`: the upstream run's."""
+        if "run_id" not in info:
+            raise ReferenceError_(
+                f"{{{{{expr}}}}}: this run was not started by another workflow's run "
+                "(`trigger: {after: ...}`)"
+            )
+        if rest[0] == "params":
+            name = ".".join(rest[1:])
+            params = info.get("params") or {}
+            if name not in params:
+                raise ReferenceError_(
+                    f"{{{{{expr}}}}}: run {info['run_id']} of {info.get('workflow')} has no "
+                    f"parameter {name!r}"
+                )
+            return params[name]
+        upstream = Context(params={}, run={}, tasks=info.get("tasks") or {})
+        try:
+            return upstream._tasks(expr, rest[1], rest[2:]) if len(rest) >= 3 else None
+        except ReferenceError_ as exc:
+            where = f"run {info['run_id']} of {info.get('workflow')}"
+            raise ReferenceError_(str(exc).replace("upstream", f"in {where}")) from None
 
     def _tasks(self, expr: str, key: str, rest: list[str]) -> Any:
         if key not in self.tasks:

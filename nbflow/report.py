@@ -34,6 +34,7 @@ STATE_COLOURS = {
     "upstream_canceled": "#bdbdbd",
     "excluded": "#e0e0e0",
     "disabled": "#e0e0e0",
+    "skipped_by_selection": "#e0e0e0",
     "running": "#1565c0",
     "queued": "#90caf9",
     "pending": "#eeeeee",

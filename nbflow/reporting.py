@@ -21,6 +21,7 @@ COLOURS = {
     "success": "green",
     "excluded": "dim green",
     "disabled": "dim",
+    "skipped_by_selection": "dim",
     "failed": "bold red",
     "timed_out": "red",
     "canceled": "red",

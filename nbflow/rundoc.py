@@ -68,7 +68,11 @@ def run_document(run: dict[str, Any]) -> dict[str, Any]:
         "workflow_path": run["workflow_path"],
         "parent_run_id": run.get("parent_run_id"),
         "state": run["state"],
-        "trigger": {"type": run["trigger_type"], "time": iso(run["trigger_time"])},
+        "trigger": {
+            "type": run["trigger_type"],
+            "time": iso(run["trigger_time"]),
+            **_trigger_facts(run.get("trigger_info")),
+        },
         "parameters": run.get("parameters") or {},
         "start_time": iso(run.get("start_time")),
         "end_time": iso(run.get("end_time")),
@@ -88,5 +92,26 @@ def run_document(run: dict[str, Any]) -> dict[str, Any]:
             {k: n[k] for k in ("event", "kind", "target", "ok", "error", "time")}
             for n in run.get("notifications", [])
         ],
+        "duration_warnings": [
+            {
+                "task": w["task_key"],
+                "attempt": w["attempt"],
+                "threshold": w["threshold"],
+                "time": iso(w["time"]),
+            }
+            for w in run.get("duration_warnings", [])
+        ],
         "tasks": tasks,
     }
+
+
+def _trigger_facts(info: dict[str, Any] | None) -> dict[str, Any]:
+    """What started the run beyond its type: the backfill, upstream run, or query value."""
+    if not info:
+        return {}
+    out: dict[str, Any] = {
+        k: info[k] for k in ("backfill_id", "run_id", "workflow", "state") if k in info
+    }
+    if "value" in info:
+        out["value"] = info["value"]
+    return out

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from . import conditions, execute, notify, processes, references, secrets
 from .clock import Clock, iso
 from .databricks import context as task_context
+from .durations import format_duration
 from .errors import NbflowError, UsageError
 from .executor import Executor, LocalExecutor
 from .model import Task, Workflow
@@ -108,6 +109,17 @@ class Repair:
     values: dict[str, dict[str, Any]]
     outputs: dict[str, dict[str, Any] | None]
     last_attempts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A partial run: the tasks left out, and what they left in the run they are taken from."""
+
+    left_out: tuple[str, ...]
+    source_run: int | None
+    outcomes: dict[str, bool]
+    values: dict[str, dict[str, Any]]
+    outputs: dict[str, dict[str, Any] | None]
 
 
 def iteration_values(per_iteration: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -198,6 +210,8 @@ class Runner:
         trigger_files: list[str] | None = None,
         trigger_location: str | None = None,
         executor: Executor | None = None,
+        trigger_info: dict[str, Any] | None = None,
+        selection: Selection | None = None,
     ):
         self.workflow = workflow
         self.project = project
@@ -235,6 +249,17 @@ class Runner:
         self.handle_signals = handle_signals
         self.trigger_files = trigger_files
         self.trigger_location = trigger_location
+        self.trigger_info = trigger_info
+        self.selection = selection
+        if selection is not None:
+            for key in selection.left_out:
+                self.states[key] = TaskState.SKIPPED_BY_SELECTION
+            self.outcomes.update(selection.outcomes)
+            self.values.update(selection.values)
+            self.outputs.update(selection.outputs)
+        # The attempts running now (unit -> attempt number, start), for `health` warnings.
+        self.attempt_clock: dict[str, tuple[int, float]] = {}
+        self.warned: set[tuple[str, int]] = set()
         self.stopping: RunState | None = None  # CANCELED or TIMED_OUT once asked to stop
         self.interrupted = False  # Ctrl-C or SIGTERM to the process running the workflow
         # Where attempts run; the caller owns (and closes) the one it passes.
@@ -261,6 +286,10 @@ class Runner:
             fields.setdefault("start_time", now)
         if state in TERMINAL_TASK_STATES:
             fields.setdefault("end_time", now)
+        if state == TaskState.RUNNING and attempt is not None:
+            self.attempt_clock[unit] = (attempt, now)
+        elif state != TaskState.RUNNING:
+            self.attempt_clock.pop(unit, None)
         self.store.update_task(self.run_id, unit, state=state.value, message=message, **fields)
         self.observer.task_changed(unit, state, now, attempt, message)
 
@@ -286,6 +315,7 @@ class Runner:
             "trigger_type": self.trigger_type,
             "trigger_files": self.trigger_files,
             "trigger_location": self.trigger_location,
+            "trigger_info": self.trigger_info,
             "timezone": schedule.timezone if (schedule := self.workflow.schedule) else None,
         }
 
@@ -351,16 +381,15 @@ class Runner:
             self._run_state(RunState.FAILED, end_time=self.clock.now(), message=message)
             return RunState.FAILED
         self._notify_run("on_start", RunState.RUNNING)
+        if self.selection is not None and self.repair is None:
+            self._record_selection(self.selection)
         for task in self.workflow.tasks:
             if task.disabled and self.states[task.key] == TaskState.PENDING:
                 self._set(task.key, TaskState.DISABLED, start_time=self.clock.now())
         deadline = self.start_time + self.workflow.timeout if self.workflow.timeout else None
         settings = self.workflow.settings
-        warn_at = (
-            self.start_time + settings.duration_warning
-            if settings is not None and settings.duration_warning is not None
-            else None
-        )
+        warn_after = settings.warning_after if settings is not None else None
+        warn_at = self.start_time + warn_after if warn_after is not None else None
         running: dict[asyncio.Task[None], str] = {}
         while True:
             self._decide_ready()
@@ -390,7 +419,16 @@ class Runner:
                 raise
             if warn_at is not None and self.clock.now() >= warn_at:
                 warn_at = None
+                assert warn_after is not None
+                self.store.add_duration_warning(
+                    self.run_id,
+                    task_key=None,
+                    attempt=None,
+                    threshold=warn_after,
+                    now=self.clock.now(),
+                )
                 self._notify_run("on_duration_warning", RunState.RUNNING)
+            self._check_attempt_durations(self.clock.now())
             if self.stopping is None:
                 if deadline is not None and self.clock.now() >= deadline:
                     self._stop(RunState.TIMED_OUT, running)
@@ -488,6 +526,53 @@ class Runner:
                 for d in deliveries
             ],
         )
+
+    def _check_attempt_durations(self, now: float) -> None:
+        """Warn once for each attempt running longer than its task's `health.duration_warning`.
+
+        To the task's own `on_duration_warning` destinations, else to the workflow's.
+        """
+        for unit, (number, started) in list(self.attempt_clock.items()):
+            task = self.tasks.get(unit.split("[", 1)[0])
+            limit = task.duration_warning if task is not None else None
+            if task is None or limit is None or (unit, number) in self.warned:
+                continue
+            if now - started < limit:
+                continue
+            self.warned.add((unit, number))
+            self.store.add_duration_warning(
+                self.run_id, task_key=unit, attempt=number, threshold=limit, now=now
+            )
+            own = task.notifications.on_duration_warning if task.notifications else []
+            settings = self.workflow.settings
+            destinations = own or (settings.notifications.on_duration_warning if settings else [])
+            if destinations:
+                event = self._event(
+                    "on_duration_warning",
+                    "running",
+                    task=unit,
+                    attempt=number,
+                    message=f"attempt {number} has run longer than {format_duration(limit)}",
+                )
+                self.notifier.send(destinations, event)
+
+    def _record_selection(self, selection: Selection) -> None:
+        """Mark the tasks a partial run leaves out, with the values they are read from."""
+        source = f"; values from run {selection.source_run}" if selection.source_run else ""
+        for key in selection.left_out:
+            fields: dict[str, Any] = {"start_time": self.clock.now()}
+            if key in selection.values:
+                fields["values"] = selection.values[key]
+            if selection.outputs.get(key) is not None:
+                fields["output"] = selection.outputs[key]
+            if key in selection.outcomes:
+                fields["outcome"] = selection.outcomes[key]
+            self._record(
+                key,
+                TaskState.SKIPPED_BY_SELECTION,
+                message=f"not selected (--only){source}",
+                **fields,
+            )
 
     def _stop(self, reason: RunState, running: dict[asyncio.Task[None], str]) -> None:
         """Cancel what runs; only failure handlers may start after a cancel, nothing after a

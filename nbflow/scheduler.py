@@ -1,4 +1,5 @@
-"""The scheduler: fires runs from cron schedules, file arrivals and continuous workflows.
+"""The scheduler: fires runs from cron schedules, file arrivals, continuous workflows,
+other workflows' ends (`trigger.after`), SQL values (`trigger.sql`) and backfills.
 
 `Scheduler.tick(now)` makes every decision for one moment and is a function of the time
 passed in (and of the run history), so tests drive it with any clock and never sleep;
@@ -8,7 +9,8 @@ transaction that creates its run and decides whether it may start now
 (`Store.claim_fire`), so a fire time starts exactly one run, and `max_concurrent_runs` and
 the queue order hold across schedulers (`Store.start_queued` hands the oldest waiting run
 to whichever scheduler finds a slot free). Each scheduler finishes the runs of a dead one
-(`recovery`) so the survivor takes over.
+(`recovery`) so the survivor takes over. A backfill is a list of fire times recorded in the
+history; every scheduler serves every running backfill the same way, one claim per day.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ RECOVERY_EVERY = 2.0  # seconds between looks for runs whose runner died
 HEARTBEAT_EVERY = 5.0  # seconds between a scheduler's "still alive" records in the history
 # A scheduler not heard from for this long is taken for gone (it may have been killed).
 HEARTBEAT_STALE = 3 * HEARTBEAT_EVERY
+SQL_EVERY = 300.0  # seconds between looks of a `trigger.sql` without `every`
+# How far before the newest upstream end already handled an `after` trigger looks again:
+# runs are recorded finished in the order their runners commit, not their end times.
+AFTER_SLACK = 3600.0
+# A run that never ran does not end: an `after` trigger with `state: any` ignores it.
+AFTER_STATES = ("success", "success_with_failures", "failed", "timed_out", "canceled")
 
 
 def alive_schedulers(beats: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
@@ -86,6 +94,8 @@ def trigger_kinds(workflow: Workflow) -> list[str]:
         kinds.append("file_arrival")
     if settings.continuous not in (None, False):
         kinds.append("continuous")
+    if settings.trigger is not None:
+        kinds.append("after" if settings.trigger.after else "sql")
     return kinds
 
 
@@ -97,6 +107,7 @@ class Scheduler:
         *,
         clock: Clock | None = None,
         launcher: Launcher | None = None,
+        only_backfill: int | None = None,
     ):
         self.project = project
         self.store = store
@@ -111,6 +122,11 @@ class Scheduler:
         self.host = socket.gethostname()
         self.started = processes.started_at(self.pid)
         self.key = f"{self.host}:{self.pid}"
+        # Set: serve this backfill alone (`nbflow backfill` in the foreground), no triggers.
+        self.only_backfill = only_backfill
+        self.sql_looks: dict[str, float] = {}  # workflow -> when its query last ran here
+        self.sql_failing: dict[str, str] = {}  # workflow -> its query's error, said once
+        self._engines: dict[str, Any] = {}
 
     # -- the project's workflows ---------------------------------------------------------
 
@@ -118,22 +134,31 @@ class Scheduler:
         """Workflows with triggers, re-read when their file changes (a broken one is skipped)."""
         found = []
         for path in self.project.workflow_files():
-            mtime = path.stat().st_mtime
-            cached = self._cache.get(path)
-            if cached is None or cached[0] != mtime:
-                workflow, problems = loader.check_file(path, self.project.root)
-                if problems:
-                    log.warning("skipping %s: %s", path.name, problems[0])
-                self._cache[path] = (mtime, workflow)
-            workflow = self._cache[path][1]
+            workflow = self._load(path)
             if workflow is not None and trigger_kinds(workflow):
                 found.append(workflow)
         return found
+
+    def _load(self, path: Path) -> Workflow | None:
+        """A workflow file, read again when it changed (None, said once, when broken)."""
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return None
+        cached = self._cache.get(path)
+        if cached is None or cached[0] != mtime:
+            workflow, problems = loader.check_file(path, self.project.root)
+            if problems:
+                log.warning("skipping %s: %s", path.name, problems[0])
+            self._cache[path] = (mtime, workflow)
+        return self._cache[path][1]
 
     # -- one moment ----------------------------------------------------------------------
 
     def tick(self, now: float) -> list[Decision]:
         """Every decision due at `now`: runs created (and handed to the launcher)."""
+        if self.only_backfill is not None:
+            return self._backfills(now, set())
         if now - self._last_beat >= HEARTBEAT_EVERY:
             self._last_beat = now
             self.store.beat_scheduler(
@@ -145,6 +170,7 @@ class Scheduler:
             for run_id in recovery.recover(self.store, self.project, now):
                 log.warning("run %s: its runner died; marked failed", run_id)
         decisions: list[Decision] = []
+        served: set[str] = set()
         for workflow in self.workflows():
             state = self.store.ensure_trigger_state(workflow.name, now)
             paused = _paused(workflow, state)
@@ -155,9 +181,15 @@ class Scheduler:
                     decisions += self._schedule(workflow, state, now)
                 elif kind == "file_arrival":
                     decisions += self._file_arrival(workflow, now)
+                elif kind == "after":
+                    decisions += self._after(workflow, state, now)
+                elif kind == "sql":
+                    decisions += self._sql(workflow, now)
                 else:
                     decisions += self._continuous(workflow, now)
             decisions += self._start_queued(workflow, now)
+            served.add(workflow.name)
+        decisions += self._backfills(now, served)
         return decisions
 
     def _schedule(self, workflow: Workflow, state: dict[str, Any], now: float) -> list[Decision]:
@@ -268,6 +300,11 @@ class Scheduler:
         files: list[str] | None = None,
         location: str | None = None,
         detail: str = "",
+        fire_time: float | None = None,
+        parameters: dict[str, Any] | None = None,
+        queue: bool | None = None,
+        trigger_info: dict[str, Any] | None = None,
+        group_limit: int | None = None,
     ) -> list[Decision]:
         settings = workflow.settings
         assert settings is not None
@@ -276,26 +313,28 @@ class Scheduler:
                 "workflow": workflow.name,
                 "trigger": trigger,
                 "fire_key": fire_key,
-                "fire_time": trigger_time,
+                "fire_time": trigger_time if fire_time is None else fire_time,
                 "files": files,
             },
             max_concurrent_runs=settings.max_concurrent_runs,
-            queue=settings.queue,
+            queue=settings.queue if queue is None else queue,
             runner=(self.pid, self.host, self.started),
             now=now,
             workflow_path=self.project.relative(workflow.path),
             trigger_type=trigger,
             trigger_time=trigger_time,
-            parameters=dict(workflow.parameters),
+            parameters={**workflow.parameters, **(parameters or {})},
             tasks=[
                 (t.key, t.kind, [{"task": e.task, "outcome": e.outcome} for e in t.depends_on])
                 for t in workflow.tasks
             ],
             trigger_files=files,
             trigger_location=location,
+            trigger_info=trigger_info,
+            group_limit=group_limit,
         )
         if claimed is None:
-            return []  # another scheduler claimed this fire
+            return []  # another scheduler claimed this fire (or its backfill is at its limit)
         run_id, action = claimed
         if action == "skipped":
             log.info(
@@ -312,6 +351,156 @@ class Scheduler:
             log.info("%s: fired run %s (%s)", workflow.name, run_id, detail)
             self._launch(workflow, run_id)
         return [Decision(action, workflow.name, trigger, run_id, detail)]
+
+    def _after(self, workflow: Workflow, state: dict[str, Any], now: float) -> list[Decision]:
+        """A run per upstream run that ended in a wanted state since the workflow was first
+        seen by a scheduler; the ledger key is the upstream run's id."""
+        spec = workflow.settings.trigger  # type: ignore[union-attr]
+        assert spec is not None and spec.after is not None
+        wanted: dict[str, list[str]] = {}
+        for entry in spec.after:
+            wanted.setdefault(entry.workflow, []).append(entry.state)
+        last = self.store.last_fire(workflow.name, "after")
+        look_from = state["since"] if last is None else max(state["since"], last - AFTER_SLACK)
+        claimed = self.store.fire_keys(workflow.name, "after", look_from)
+        out: list[Decision] = []
+        for run in self.store.finished_runs(list(wanted), AFTER_STATES, look_from):
+            key = f"run:{run['id']}"
+            if key in claimed or run["workflow"] == workflow.name:
+                continue
+            if not any(triggers.after_matches(w, run["state"]) for w in wanted[run["workflow"]]):
+                continue
+            upstream = self.store.get_run(run["id"]) or {"tasks": []}
+            info = {
+                "run_id": run["id"],
+                "workflow": run["workflow"],
+                "state": run["state"],
+                "params": run["parameters"],
+                "tasks": {
+                    t["key"]: {
+                        "state": t["state"],
+                        "values": t["task_values"] or {},
+                        "output": t.get("output"),
+                    }
+                    for t in upstream["tasks"]
+                    if not t.get("parent_key")
+                },
+            }
+            out += self._fire(
+                workflow,
+                "after",
+                fire_key=key,
+                trigger_time=run["trigger_time"],
+                fire_time=run["end_time"],
+                now=now,
+                trigger_info=info,
+                detail=f"after run {run['id']} of {run['workflow']} ended {run['state']}",
+            )
+        return out
+
+    def _sql(self, workflow: Workflow, now: float) -> list[Decision]:
+        """A run when the query's first value differs from the last one recorded.
+
+        The ledger key is (the previous fire, the new value's digest): schedulers seeing
+        the same change claim the same key. The first look only records the value.
+        """
+        spec = workflow.settings.trigger  # type: ignore[union-attr]
+        assert spec is not None and spec.sql is not None
+        every = spec.every if spec.every is not None else SQL_EVERY
+        looked = self.sql_looks.get(workflow.name)
+        if looked is not None and now - looked < every:
+            return []
+        self.sql_looks[workflow.name] = now
+        try:
+            value = self._query(spec.sql.query, spec.sql.connection)
+        except Exception as exc:  # the database may come back: look again next time
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            if self.sql_failing.get(workflow.name) != message:
+                log.error("%s: the trigger's query failed: %s", workflow.name, message)
+            self.sql_failing[workflow.name] = message
+            return []
+        if self.sql_failing.pop(workflow.name, None) is not None:
+            log.warning("%s: the trigger's query works again", workflow.name)
+        last = self.store.last_fire_row(workflow.name, "sql")
+        digest = triggers.changed(last["fire_key"].rsplit(":", 1)[1] if last else None, value)
+        if digest is None:
+            return []
+        key = f"{last['id'] if last else 0}:{digest}"
+        if last is None:
+            if self.store.claim_mark(workflow.name, "sql", key, now, now):
+                log.info("%s: watching the trigger's query (value now %r)", workflow.name, value)
+            return []
+        return self._fire(
+            workflow,
+            "sql",
+            fire_key=key,
+            trigger_time=now,
+            now=now,
+            trigger_info={"value": value},
+            detail=f"the trigger's query value changed to {value!r}",
+        )
+
+    def _query(self, query: str, connection: str | None) -> Any:
+        """The first value of the first row of a trigger's query, as JSON data (or None)."""
+        import json
+
+        from sqlalchemy import create_engine, make_url, text
+
+        url = make_url(connection or self.project.warehouse_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            if not Path(url.database).is_absolute():  # as a sql task reads it: from the root
+                url = url.set(database=str(self.project.root / url.database))
+        key = url.render_as_string(hide_password=False)
+        engine = self._engines.get(key)
+        if engine is None:
+            engine = self._engines[key] = create_engine(url)
+        with engine.connect() as conn:
+            row = conn.execute(text(query)).first()
+        value = row[0] if row is not None and len(row) else None
+        return json.loads(json.dumps(value, default=str))  # dates and decimals as text
+
+    def _backfills(self, now: float, served: set[str]) -> list[Decision]:
+        """Start the next days of every running backfill, at most its concurrency at once."""
+        out: list[Decision] = []
+        if self.only_backfill is not None:
+            running = self.store.list_backfills(backfill_id=self.only_backfill)
+            running = [b for b in running if b["state"] == "running"]
+        else:
+            running = self.store.list_backfills(state="running")
+        for backfill in running:
+            workflow = self._load(self.project.root / backfill["workflow_path"])
+            if workflow is None:
+                continue  # said when it was read; a fixed file goes on where it stopped
+            started = self.store.backfill_runs(backfill)
+            skipped = set(backfill["skipped"])
+            todo = [t for t in backfill["fire_times"] if t not in skipped and t not in started]
+            active = [r for r in started.values() if r["state"] in ("queued", "running")]
+            if not todo and not active:
+                if self.store.end_backfill(backfill["id"], "finished", now):
+                    log.info("%s: backfill %s finished", workflow.name, backfill["id"])
+                    out.append(Decision("finished", workflow.name, "backfill", None))
+                continue
+            tz = backfill["span"].get("timezone") or "UTC"
+            for t in todo[: max(0, backfill["concurrency"] - len(active))]:
+                fired = self._fire(
+                    workflow,
+                    "backfill",
+                    fire_key=f"{backfill['id']}@{t!r}",
+                    trigger_time=t,
+                    now=now,
+                    parameters=backfill["parameters"],
+                    queue=True,  # a day over max_concurrent_runs waits: it is never skipped
+                    trigger_info={"backfill_id": backfill["id"]},
+                    group_limit=backfill["concurrency"],
+                    detail=f"backfill {backfill['id']} for {triggers.iso_in(t, tz)}",
+                )
+                if not fired:
+                    break  # another scheduler took it, or the backfill is at its limit
+                out += fired
+            if workflow.name not in served:
+                out += self._start_queued(workflow, now)
+                served.add(workflow.name)
+        return out
 
     def _start_queued(self, workflow: Workflow, now: float) -> list[Decision]:
         """Start the workflow's waiting runs, oldest first, as run slots free up.
@@ -356,6 +545,8 @@ class Scheduler:
         """When to look again: the next cron fire time or the end of a file debounce, if
         sooner than `tick`."""
         wake = now + tick
+        if self.only_backfill is not None:
+            return wake
         for workflow in self.workflows():
             settings = workflow.settings
             schedule = settings.schedule if settings else None
@@ -371,6 +562,8 @@ class Scheduler:
         return max(wake, now)
 
     def watched_folders(self) -> set[Path]:
+        if self.only_backfill is not None:
+            return set()
         return {
             (self.project.root / w.settings.file_arrival.path).resolve()
             for w in self.workflows()

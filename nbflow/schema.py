@@ -142,6 +142,36 @@ class Continuous(Strict):
     pass
 
 
+class AfterWorkflow(Strict):
+    workflow: Annotated[StrictStr, Field(pattern=NAME_PATTERN)]
+    state: Literal["success", "failed", "any"] = "success"
+
+
+class SqlTrigger(Strict):
+    query: StrictStr = Field(min_length=1)
+    connection: StrictStr | None = None
+
+
+class Trigger(Strict):
+    """`trigger:`: a run after other workflows' runs end, or when a query's value changes."""
+
+    after: list[AfterWorkflow] | None = Field(default=None, min_length=1)
+    sql: SqlTrigger | None = None
+    every: Duration | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Trigger:
+        if (self.after is None) == (self.sql is None):
+            raise ValueError("give exactly one of `after` or `sql`")
+        if self.every is not None and self.sql is None:
+            raise ValueError("`every` is only for a `sql` trigger")
+        return self
+
+
+class Health(Strict):
+    duration_warning: Duration
+
+
 def _inputs(value: Any) -> Any:
     if isinstance(value, str) and not re.fullmatch(r"\s*\{\{[^{}]*\}\}\s*", value):
         raise ValueError(f"expected a list, or a {{{{reference}}}} to a list, got {value!r}")
@@ -224,6 +254,7 @@ class Task(TaskSettings):
     for_each: ForEach | None = None
     disabled: StrictBool = False
     report: Report | None = None
+    health: Health | None = None
 
     def kinds(self) -> list[str]:
         return [k for k in TASK_KINDS if getattr(self, k) is not None]
@@ -236,11 +267,18 @@ class Workflow(Strict):
     schedule: Schedule | None = None
     file_arrival: FileArrival | None = None
     continuous: StrictBool | Continuous | None = None
+    trigger: Trigger | None = None
     paused: StrictBool = False
     max_concurrent_runs: StrictInt = Field(default=1, ge=1)
     queue: StrictBool = True
     timeout: Duration | None = None
     duration_warning: Duration | None = None
+    health: Health | None = None
     notifications: Notifications = Notifications()
     defaults: TaskSettings = TaskSettings()
     tasks: list[dict[str, Any]] = Field(min_length=1)
+
+    @property
+    def warning_after(self) -> float | None:
+        """The run's duration warning threshold, however it was written."""
+        return self.health.duration_warning if self.health else self.duration_warning

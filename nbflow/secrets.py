@@ -85,10 +85,10 @@ def split(parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
 
 def values(declared: dict[str, str], environ: dict[str, str] | None = None) -> dict[str, str]:
     """Each secret parameter's value from its environment variable; SecretMissing if unset."""
-    environ = os.environ if environ is None else environ  # type: ignore[assignment]
+    source: Any = os.environ if environ is None else environ
     found = {}
     for name, env in declared.items():
-        value = environ.get(env)
+        value = source.get(env)
         if not value:
             state = "is empty" if value == "" else "is not set"
             raise SecretMissing(

@@ -22,6 +22,9 @@ class TaskState(str, Enum):
     UPSTREAM_FAILED = "upstream_failed"  # not run because an upstream task failed
     UPSTREAM_CANCELED = "upstream_canceled"  # not run because an upstream task was canceled
     DISABLED = "disabled"  # `disabled: true`; counts as success for what depends on it
+    # Left out of a partial run (`nbflow run --only`); counts as success for what depends
+    # on it, which reads the values it left in the run they were taken from.
+    SKIPPED_BY_SELECTION = "skipped_by_selection"
 
     def __str__(self) -> str:
         return self.value
@@ -51,11 +54,14 @@ TERMINAL_TASK_STATES = frozenset(
         TaskState.UPSTREAM_FAILED,
         TaskState.UPSTREAM_CANCELED,
         TaskState.DISABLED,
+        TaskState.SKIPPED_BY_SELECTION,
     }
 )
 ACTIVE_TASK_STATES = frozenset({TaskState.QUEUED, TaskState.RUNNING, TaskState.WAITING_FOR_RETRY})
 # For what depends on them, these count as success.
-SUCCESS_LIKE = frozenset({TaskState.SUCCESS, TaskState.EXCLUDED, TaskState.DISABLED})
+SUCCESS_LIKE = frozenset(
+    {TaskState.SUCCESS, TaskState.EXCLUDED, TaskState.DISABLED, TaskState.SKIPPED_BY_SELECTION}
+)
 FAILED_LIKE = frozenset({TaskState.FAILED, TaskState.TIMED_OUT, TaskState.UPSTREAM_FAILED})
 CANCELED_LIKE = frozenset({TaskState.CANCELED, TaskState.UPSTREAM_CANCELED})
 TERMINAL_RUN_STATES = frozenset(
@@ -76,6 +82,14 @@ UNMET_OUTCOME = "unmet_outcome"  # edge_state(): an outcome edge whose outcome d
 def edge_state(state: TaskState, wanted: bool | None, outcome: bool | None) -> TaskState | str:
     """The state an edge passes on; UNMET_OUTCOME for an outcome edge not taken."""
     if wanted is not None and state == TaskState.SUCCESS and outcome is not wanted:
+        return UNMET_OUTCOME
+    # A condition left out of a partial run passes on the outcome of the run it comes from.
+    if (
+        wanted is not None
+        and state == TaskState.SKIPPED_BY_SELECTION
+        and outcome is not None
+        and outcome is not wanted
+    ):
         return UNMET_OUTCOME
     return state
 
@@ -102,7 +116,8 @@ def decide(run_if: str, upstream: Sequence[TaskState | str]) -> TaskState | str:
     if run_if == "none_failed":
         if failed or canceled:
             return not_run
-        return RUN if any(s == TaskState.SUCCESS for s in upstream) else TaskState.EXCLUDED
+        ran = (TaskState.SUCCESS, TaskState.SKIPPED_BY_SELECTION)
+        return RUN if any(s in ran for s in upstream) else TaskState.EXCLUDED
     if run_if == "all_done":
         return RUN
     if run_if == "at_least_one_failed":

@@ -204,6 +204,44 @@ trigger_states = Table(
     Column("since", Float, nullable=False),  # first seen by a scheduler: no catch-up before
 )
 
+backfills = Table(
+    "backfills",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow", String(200), nullable=False, index=True),
+    Column("workflow_path", Text, nullable=False),
+    Column("fire_times", JSON, nullable=False),  # every fire time of the range, ascending
+    Column("skipped", JSON, nullable=False),  # those already run: not started again
+    Column("parameters", JSON, nullable=False),  # the run overrides given
+    Column("concurrency", Integer, nullable=False),
+    Column("span", JSON, nullable=False),  # {from, to, every, timezone} as asked
+    Column("state", String(40), nullable=False),  # running, finished, canceled
+    Column("created", Float, nullable=False),
+    Column("end_time", Float),
+)
+
+# What started a run beyond its trigger type and time: the backfill, the upstream run of a
+# workflow-completion trigger, the value of a SQL trigger. A table of its own, so that a
+# history made before it existed is still read (missing tables are created, columns not).
+run_triggers = Table(
+    "run_triggers",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("info", JSON, nullable=False),
+)
+
+# `health.duration_warning` passed: by the run (task_key NULL) or by one task attempt.
+duration_warnings = Table(
+    "duration_warnings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("task_key", String(200)),
+    Column("attempt", Integer),
+    Column("threshold", Float, nullable=False),
+    Column("time", Float, nullable=False),
+)
+
 meta = Table(
     "nbflow_meta",
     metadata,
@@ -484,6 +522,8 @@ class Store:
         tasks: Iterable[tuple[str, str, list[dict[str, Any]]]],
         trigger_files: list[str] | None = None,
         trigger_location: str | None = None,
+        trigger_info: dict[str, Any] | None = None,
+        group_limit: int | None = None,
     ) -> tuple[int, str] | None:
         """Record the run of a scheduler's fire, if no scheduler claimed that fire before.
 
@@ -493,11 +533,20 @@ class Store:
         starts it now), "queued" (it waits, with no runner, behind older waiting runs) or
         "skipped" (over the limit with `queue` false). Returns (run id, that decision), or
         None when another scheduler claimed the fire: it created its run.
+
+        `group_limit`: the fire belongs to a group of fires (a backfill: the keys of the
+        same trigger up to its `@`), of which at most this many runs may be active; over
+        it nothing is recorded and None is returned (decided under the workflow's lock, so
+        several schedulers together keep the limit). `trigger_info` is kept with the run.
         """
         workflow = claim["workflow"]
         try:
             with self.engine.begin() as conn:
                 self._lock_workflow(conn, workflow, now)
+                if group_limit is not None:
+                    group = claim["fire_key"].split("@", 1)[0] + "@"
+                    if self._group_active(conn, workflow, claim["trigger"], group) >= group_limit:
+                        return None
                 holding, waiting = self._slots(conn, workflow)
                 if holding < max_concurrent_runs and not waiting:
                     decision, state, (pid, host, started) = "fired", "queued", runner
@@ -541,6 +590,8 @@ class Store:
                         created=now,
                     )
                 )
+                if trigger_info:
+                    conn.execute(insert(run_triggers).values(run_id=run_id, info=trigger_info))
                 files = claim.get("files") or []
                 if files:
                     conn.execute(
@@ -553,6 +604,68 @@ class Store:
                 return run_id, decision
         except IntegrityError:
             return None
+
+    @staticmethod
+    def _group_active(conn: Any, workflow: str, trigger: str, group: str) -> int:
+        """Active runs of the fires of `trigger` whose key starts with `group`."""
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(fires.join(runs, runs.c.id == fires.c.run_id))
+                .where(
+                    fires.c.workflow == workflow,
+                    fires.c.trigger == trigger,
+                    fires.c.fire_key.startswith(group, autoescape=True),
+                    runs.c.state.in_(ACTIVE_RUN_STATES),
+                )
+            ).scalar()
+        )
+
+    @_recovering
+    def claim_mark(
+        self, workflow: str, trigger: str, fire_key: str, fire_time: float, now: float
+    ) -> bool:
+        """Record a fire that starts no run (a trigger's first look, say); False if taken."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(fires).values(
+                        workflow=workflow,
+                        trigger=trigger,
+                        fire_key=fire_key,
+                        fire_time=fire_time,
+                        run_id=None,
+                        created=now,
+                    )
+                )
+            return True
+        except IntegrityError:
+            return False
+
+    @_recovering
+    def last_fire_row(self, workflow: str, trigger: str) -> dict[str, Any] | None:
+        """The trigger's newest fire (by id), with or without a run."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(fires)
+                .where(fires.c.workflow == workflow, fires.c.trigger == trigger)
+                .order_by(fires.c.id.desc())
+                .limit(1)
+            ).first()
+            return dict(row._mapping) if row else None
+
+    @_recovering
+    def fire_keys(self, workflow: str, trigger: str, since: float) -> set[str]:
+        """Keys of the trigger's fires whose fire time is at or after `since`."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(fires.c.fire_key).where(
+                    fires.c.workflow == workflow,
+                    fires.c.trigger == trigger,
+                    fires.c.fire_time >= since,
+                )
+            )
+            return {r[0] for r in rows}
 
     @_recovering
     def start_queued(
@@ -668,6 +781,105 @@ class Store:
         except IntegrityError:
             pass  # another scheduler was first
         return self.trigger_state(workflow) or {"workflow": workflow, "paused": False, "since": now}
+
+    # -- backfills ------------------------------------------------------------------------
+    #
+    # A backfill is a list of fire times; each is started like a scheduler's fire, through
+    # `claim_fire` (trigger `backfill`, key `ID@FIRE_TIME`), so each runs exactly once
+    # whichever schedulers serve the backfill and however often they are restarted.
+
+    @_recovering
+    def create_backfill(
+        self,
+        *,
+        workflow: str,
+        workflow_path: str,
+        fire_times: list[float],
+        skipped: list[float],
+        parameters: dict[str, Any],
+        concurrency: int,
+        span: dict[str, Any],
+        now: float,
+    ) -> int:
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    insert(backfills).values(
+                        workflow=workflow,
+                        workflow_path=workflow_path,
+                        fire_times=fire_times,
+                        skipped=skipped,
+                        parameters=parameters,
+                        concurrency=concurrency,
+                        span=span,
+                        state="running",
+                        created=now,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            )
+
+    @_recovering
+    def list_backfills(
+        self, *, state: str | None = None, backfill_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        query = select(backfills).order_by(backfills.c.id)
+        if state is not None:
+            query = query.where(backfills.c.state == state)
+        if backfill_id is not None:
+            query = query.where(backfills.c.id == backfill_id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    @_recovering
+    def backfill_runs(self, backfill: dict[str, Any]) -> dict[float, dict[str, Any]]:
+        """The runs a backfill started so far, by fire time (id, state, times)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    fires.c.fire_time,
+                    runs.c.id,
+                    runs.c.state,
+                    runs.c.start_time,
+                    runs.c.end_time,
+                )
+                .select_from(fires.join(runs, runs.c.id == fires.c.run_id))
+                .where(
+                    fires.c.workflow == backfill["workflow"],
+                    fires.c.trigger == "backfill",
+                    fires.c.fire_key.startswith(f"{backfill['id']}@", autoescape=True),
+                )
+            )
+            return {r.fire_time: dict(r._mapping) for r in rows}
+
+    @_recovering
+    def end_backfill(self, backfill_id: int, state: str, now: float) -> bool:
+        """Mark a running backfill finished or canceled; False if it had ended already."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(backfills)
+                .where(backfills.c.id == backfill_id, backfills.c.state == "running")
+                .values(state=state, end_time=now)
+            )
+            return bool(changed.rowcount)
+
+    @_recovering
+    def runs_at(
+        self, workflow: str, trigger_types: Iterable[str], times: list[float]
+    ) -> list[dict[str, Any]]:
+        """Runs of a workflow with one of those trigger types whose trigger time is listed."""
+        if not times:
+            return []
+        wanted = set(times)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(runs.c.id, runs.c.state, runs.c.trigger_time, runs.c.trigger_type).where(
+                    runs.c.workflow == workflow,
+                    runs.c.trigger_type.in_(list(trigger_types)),
+                    runs.c.trigger_time >= min(times),
+                    runs.c.trigger_time <= max(times),
+                )
+            )
+            return [dict(r._mapping) for r in rows if r.trigger_time in wanted]
 
     # -- scheduler heartbeats (rows `scheduler:HOST:PID` of nbflow_meta) --------------------
 
@@ -1050,6 +1262,46 @@ class Store:
                 conn.execute(insert(notifications), [{"run_id": run_id, **d} for d in deliveries])
 
     @_recovering
+    def add_duration_warning(
+        self,
+        run_id: int,
+        *,
+        task_key: str | None,
+        attempt: int | None,
+        threshold: float,
+        now: float,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(duration_warnings).values(
+                    run_id=run_id, task_key=task_key, attempt=attempt, threshold=threshold, time=now
+                )
+            )
+
+    @_recovering
+    def set_trigger_info(self, run_id: int, info: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(run_triggers).values(run_id=run_id, info=info))
+
+    @_recovering
+    def finished_runs(
+        self, workflows: list[str], states: Iterable[str], since: float
+    ) -> list[dict[str, Any]]:
+        """Runs of those workflows that ended in one of `states` at or after `since`."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(runs)
+                .where(
+                    runs.c.workflow.in_(workflows),
+                    runs.c.state.in_(list(states)),
+                    runs.c.end_time >= since,
+                    runs.c.parent_run_id.is_(None),
+                )
+                .order_by(runs.c.end_time, runs.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    @_recovering
     def unfinished_runs(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(runs).where(runs.c.state.in_(ACTIVE_RUN_STATES)))
@@ -1147,6 +1399,15 @@ class Store:
                 .order_by(notifications.c.id)
             )
             run["notifications"] = [dict(r._mapping) for r in sent]
+            run["trigger_info"] = conn.execute(
+                select(run_triggers.c.info).where(run_triggers.c.run_id == run_id)
+            ).scalar()
+            warned = conn.execute(
+                select(duration_warnings)
+                .where(duration_warnings.c.run_id == run_id)
+                .order_by(duration_warnings.c.id)
+            )
+            run["duration_warnings"] = [dict(r._mapping) for r in warned]
         for task in tasks:
             task["attempts"] = by_task.get(task["key"], [])
         run["tasks"] = tasks

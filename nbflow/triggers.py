@@ -8,6 +8,10 @@
   missed time as its trigger time; the number missed is reported for the log.
 - Continuous: `continuous_delay` gives the back-off after consecutive failures.
 - File arrival: `ready_files` decides which new files may trigger now.
+- Backfill: `fire_times_between` (a schedule's) or `every_between` (a fixed step) list
+  the fire times of a date range.
+- Workflow completion: `after_matches` says whether an upstream run's end state fires.
+- SQL data: `changed` says whether a query's value differs from the last one seen.
 """
 
 from __future__ import annotations
@@ -36,6 +40,48 @@ def _iter(expr: str, tz: str, start: float) -> croniter:
 def next_fire(expr: str, tz: str, after: float) -> float:
     """The first fire time strictly after `after` (seconds since the epoch)."""
     return float(_iter(expr, tz, after).get_next(float))
+
+
+def fire_times_between(expr: str, tz: str, start: float, end: float, limit: int) -> list[float]:
+    """The fire times t with start <= t <= end, ascending; at most `limit` + 1 of them (so a
+    caller sees that the range holds more than it takes)."""
+    it = _iter(expr, tz, start - 1)  # fire times are whole seconds: one at `start` is kept
+    found: list[float] = []
+    while len(found) <= limit:
+        t = float(it.get_next(float))
+        if t > end:
+            break
+        if t >= start:
+            found.append(t)
+    return found
+
+
+def every_between(start: float, end: float, every: float, limit: int) -> list[float]:
+    """start, start + every, ... up to end (inclusive); at most `limit` + 1 of them."""
+    found: list[float] = []
+    t = start
+    while t <= end and len(found) <= limit:
+        found.append(t)
+        t = start + every * len(found)  # no drift from adding up a rounded step
+    return found
+
+
+def changed(previous_digest: str | None, value: object) -> str | None:
+    """The digest of a SQL trigger's new value when it differs from the last one seen."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+    return None if digest[:32] == previous_digest else digest[:32]
+
+
+def after_matches(wanted: str, state: str) -> bool:
+    """Whether an upstream run that ended `state` fires an `after` trigger asking `wanted`."""
+    if wanted == "any":
+        return True
+    if wanted == "success":
+        return state in ("success", "success_with_failures")
+    return state in ("failed", "timed_out")  # "failed", as on_failure counts it
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,15 @@ class NewTaskRequest(_Body):
     depends_on: list[str] = []
 
 
+class BackfillRequest(_Body):
+    start: str = Field(alias="from", min_length=1)
+    end: str = Field(alias="to", min_length=1)
+    every: str | None = None
+    concurrency: int = Field(default=1, ge=1, le=1000)
+    rerun: bool = False
+    parameters: dict[str, Any] = {}
+
+
 # Run ids are SQL integers: 64-bit signed.
 MAX_RUN_ID = 2**63 - 1
 # Request bodies nest no deeper than this (parameters included): deeper is no configuration,
@@ -304,6 +313,25 @@ class WorkflowsHandler(NbflowHandler):
             )
 
         await self.answer(work, 201)
+
+
+class BackfillHandler(NbflowHandler):
+    @tornado.web.authenticated
+    async def post(self, workflow: str) -> None:
+        def work() -> Any:
+            request = self.body(BackfillRequest)
+            return api.backfill(
+                self.project,
+                self.workflow_file(workflow),
+                start=request.start,
+                end=request.end,
+                every=request.every,
+                concurrency=request.concurrency,
+                rerun=request.rerun,
+                overrides=request.parameters,
+            )
+
+        await self.answer(work, 202)
 
 
 class WorkflowTasksHandler(NbflowHandler):
@@ -541,6 +569,7 @@ ROUTES: list[tuple[str, type[NbflowHandler]]] = [
     ("workflows", WorkflowsHandler),
     ("workflows/validate", ValidateHandler),
     (r"workflows/([A-Za-z0-9_.-]+)/tasks", WorkflowTasksHandler),
+    (r"workflows/([A-Za-z0-9_.-]+)/backfill", BackfillHandler),
     ("notebooks/parameters", NotebookParametersHandler),
     ("notebooks/run", NotebookRunHandler),
     ("runs", RunsHandler),

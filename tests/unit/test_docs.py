@@ -41,6 +41,10 @@ SECTIONS: dict[type[BaseModel], str] = {
     schema.Sql: "sql",
     schema.OutcomeEdge: "Dependencies and run_if",
     schema.Report: "report",
+    schema.Trigger: "Triggers",
+    schema.AfterWorkflow: "trigger: after",
+    schema.SqlTrigger: "trigger: sql",
+    schema.Health: "health: duration rules",
 }
 
 HEADING = re.compile(r"^(#{1,6}) (.+)$", re.M)
