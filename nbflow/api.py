@@ -494,12 +494,15 @@ async def serve_scheduler(
     """
     store = open_store(project)
     executor = executor_module.LocalExecutor.from_settings()  # its pool serves every run
+    reporting = asyncio.ensure_future(_report_pool(project, executor))
     try:
         scheduler = scheduler_module.Scheduler(
             project, store, launcher=_launcher(project, store, None, executor)
         )
         await scheduler.serve(stop, tick, ready=ready)
     finally:
+        reporting.cancel()
+        await asyncio.gather(reporting, return_exceptions=True)
         await executor.close()
         store.close()
 
@@ -632,6 +635,27 @@ def repair(
         store.close()
 
 
+def _pool_file(project: Project, pid: int | None = None, host: str | None = None) -> Path:
+    name = f"{host or socket.gethostname()}-{pid or os.getpid()}.json"
+    return project.state_dir / "pools" / name
+
+
+async def _report_pool(project: Project, executor: Executor, every: float = 5.0) -> None:
+    """Keep this process's warm-kernel pool status where `schedule list` reads it."""
+    path = _pool_file(project)
+    try:
+        while True:
+            status: dict[str, Any] = getattr(executor, "status", dict)()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps({"seen": time.time(), "kernels": status}))
+            except OSError:
+                pass  # a read-only state folder: the status is only informative
+            await asyncio.sleep(every)
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def _drive(make_runner: Callable[[Executor], Runner]) -> RunState:
     """Run one runner to its end on a local executor (warm kernels unless turned off)."""
 
@@ -692,9 +716,12 @@ def schedule(project: Project, *, parallel: int | None = None, tick: float = 0.5
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
+        reporting = asyncio.ensure_future(_report_pool(project, executor))
         try:
             await sched.serve(stop, tick=tick)
         finally:
+            reporting.cancel()
+            await asyncio.gather(reporting, return_exceptions=True)
             await executor.close()
 
     try:
@@ -1001,11 +1028,20 @@ def scheduler_status(project: Project, now: float | None = None) -> dict[str, An
                 "pid": b["pid"],
                 "started": iso(b.get("started")),
                 "seen": iso(b["seen"]),
+                "kernels": _pool_status(project, b["pid"], b["host"]),
             }
             for b in alive
         ],
         "stale_after": scheduler_module.HEARTBEAT_STALE,
     }
+
+
+def _pool_status(project: Project, pid: int, host: str) -> dict[str, Any] | None:
+    """A scheduler's warm kernels as it last reported them (None: it keeps no pool)."""
+    try:
+        return dict(json.loads(_pool_file(project, pid, host).read_text())["kernels"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def set_paused(project: Project, name: str, paused: bool) -> dict[str, Any]:

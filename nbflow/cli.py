@@ -575,6 +575,14 @@ def schedule_list(ctx: click.Context, as_json: bool) -> None:
     if status["running"]:
         serving = ", ".join(f"{s['host']} pid {s['pid']}" for s in status["schedulers"])
         click.echo(f"scheduler running: {serving}")
+        for s in status["schedulers"]:
+            for kernel, pool in (s.get("kernels") or {}).items():
+                rss = pool.get("rss") or []
+                memory = f", {sum(rss) / len(rss) / 2**20:.0f} MiB RSS each" if rss else ""
+                click.echo(
+                    f"  warm kernels (pid {s['pid']}): {kernel} {pool['idle']} idle"
+                    f"{memory}, {pool['leased']} running"
+                )
     else:
         click.echo("no scheduler is running: triggers fire only while `nbflow schedule` runs")
     for e in entries:

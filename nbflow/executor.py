@@ -92,6 +92,10 @@ class LocalExecutor:
     def describe(self) -> dict[str, Any]:
         return {"kind": "local"}
 
+    def status(self) -> dict[str, Any]:
+        """Idle and leased warm kernels per kernelspec, with the idle ones' memory."""
+        return self.pool.status() if self.pool is not None else {}
+
     def expect(self, workflow: Workflow, project: Project) -> None:
         if self.pool is None:
             return

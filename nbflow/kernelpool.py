@@ -348,6 +348,7 @@ class KernelPool:
         self._starting: asyncio.Future[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._count = 0
+        self._culling: asyncio.Task[None] | None = None
         self.closed = False
 
     # -- public --------------------------------------------------------------------------
@@ -362,6 +363,7 @@ class KernelPool:
 
     def warm(self, kernel_names: list[str]) -> None:
         """Start kernels for these kernelspecs now, before an attempt asks for one."""
+        self._start_culling()
         for name in dict.fromkeys(kernel_names):
             if self.serves(name, dict(os.environ)):
                 self.idle.setdefault(name, _Idle())
@@ -371,6 +373,7 @@ class KernelPool:
         """A kernel of `kernel_name` now running in `cwd` with `env`; only its attempt's."""
         spec = self.specs[kernel_name]
         assert spec is not None
+        self._start_culling()
         idle = self.idle.setdefault(kernel_name, _Idle())
         kernel = None
         while idle.kernels:
@@ -442,6 +445,17 @@ class KernelPool:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- inside --------------------------------------------------------------------------
+
+    def _start_culling(self) -> None:
+        if self._culling is None and not self.closed:
+            self._culling = asyncio.ensure_future(self._cull_now_and_then())
+            self._background.add(self._culling)
+
+    async def _cull_now_and_then(self) -> None:
+        every = max(0.5, min(60.0, self.settings.idle_seconds / 2))
+        while not self.closed:
+            await asyncio.sleep(every)
+            self.cull()
 
     def _in_background(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

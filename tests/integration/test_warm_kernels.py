@@ -19,6 +19,7 @@ from nbflow import api, kernelpool
 from nbflow.kernelpool import KernelPool, PoolSettings
 from nbflow.project import Project
 from nbflow.store import Store
+from tests.integration.test_schedule import daemons, runs, start, stop  # noqa: F401
 
 pytestmark = pytest.mark.kernel
 
@@ -198,3 +199,39 @@ def test_when_the_pools_owner_is_killed_its_fork_server_and_idle_kernels_end(tmp
     owner.wait(timeout=30)
     for pid in pids:
         wait_for(lambda pid=pid: gone(pid), f"process {pid} to end after its owner died")
+
+
+def test_the_scheduler_keeps_its_kernels_warm_between_runs_and_reports_them(
+    project,
+    daemons,  # noqa: F811 - the fixture imported from test_schedule
+):
+    project.workflow(
+        "often",
+        """
+        schedule: {cron: "*/2 * * * * ?"}
+        tasks:
+          - {key: t, notebook: notebooks/traces.ipynb}
+        """,
+    )
+    daemon = start(project, keep=daemons)
+    wait_for(lambda: len([r for r in runs(project) if r["state"] == "success"]) >= 2, "two runs")
+
+    def reported():
+        listing = project.cli("schedule", "list")
+        return listing.stdout if "warm kernels (pid" in listing.stdout else None
+
+    shown = wait_for(reported, "the daemon's pool in `schedule list`", 30)
+    assert f"warm kernels (pid {daemon.pid}): python3 " in shown
+    assert "MiB RSS each" in shown
+    status = api.scheduler_status(Project(project.root))
+    (mine,) = [s for s in status["schedulers"] if s["pid"] == daemon.pid]
+    assert mine["kernels"]["python3"]["idle"] >= 1
+    # Every run's kernel came from the daemon's one fork server: the pool outlived the runs.
+    done = [api.show(Project(project.root), run["id"]) for run in runs(project)]
+    values = [d["tasks"][0]["values"] for d in done if d["state"] == "success"]
+    assert len({v["ppid"] for v in values}) == 1
+    assert len({v["pid"] for v in values}) == len(values)  # one kernel per run
+    assert "nbflow.kernelfork" in values[0]["parent"]
+    code, err = stop(daemon)
+    assert code == 0, err
+    assert not list((project.root / ".nbflow" / "pools").glob("*.json"))  # removed at exit
