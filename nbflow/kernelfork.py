@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import select
 import signal
 import sys
 from typing import Any
@@ -42,6 +43,9 @@ _KERNEL_MODULES = (
     "tornado.platform.asyncio",
     "nbflow.databricks.dbutils",  # the extension every nbflow kernel loads
 )
+
+
+_QUIET = 0.25  # seconds without a request before the next preload import
 
 
 def _reap(*_: Any) -> None:
@@ -111,44 +115,66 @@ def _child(connection_file: str, argv: list[str], assignment: int, inherited: li
 
 
 def serve(preload: list[str]) -> int:
+    """Answer requests; import the preload list between them, once the kernel modules are in.
+
+    Ready (and forking) as soon as ipykernel is imported: a preloaded module is imported
+    while no request comes, so kernels forked later have it and the first ones are not held
+    up by it (they import what they use, as a cold kernel does).
+    """
     out = os.fdopen(os.dup(1), "w", buffering=1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 1)  # a preloaded module's prints must not reach the protocol
     for name in _KERNEL_MODULES:  # imported once here, inherited by every kernel
         importlib.import_module(name)
-
-    for name in preload:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - reported, the pool goes on without it
-            out.write(json.dumps({"preload_failed": name, "error": f"{exc}"}) + "\n")
     out.write(json.dumps({"ready": os.getpid()}) + "\n")
     signal.signal(signal.SIGCHLD, _reap)
     waiting: dict[str, tuple[int, int]] = {}  # kernel id -> (pid, write end of its pipe)
-    for line in sys.stdin:
-        try:
-            request = json.loads(line)
-        except ValueError:
+    pending = list(preload)
+    buffered = b""
+    while True:
+        # A preloaded module's import holds up requests for its duration (seconds for
+        # scrapbook): it starts only once no request came for a moment, so the kernels a
+        # pool asks for when it starts are forked first.
+        if pending and not select.select([0], [], [], _QUIET)[0]:
+            name = pending.pop(0)
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # noqa: BLE001 - reported, the pool goes on without it
+                out.write(json.dumps({"preload_failed": name, "error": f"{exc}"}) + "\n")
             continue
-        op, kid = request.get("op"), str(request.get("id"))
-        if op == "spawn":
-            read_end, write_end = os.pipe()
-            inherited = [0, out.fileno(), write_end] + [w for _, w in waiting.values()]
-            pid = os.fork()
-            if pid == 0:
-                _child(request["connection_file"], request.get("argv", []), read_end, inherited)
-            os.close(read_end)
-            waiting[kid] = (pid, write_end)
-            out.write(json.dumps({"id": kid, "pid": pid}) + "\n")
-        elif op in ("assign", "discard") and kid in waiting:
-            pid, write_end = waiting.pop(kid)
-            if op == "assign":
-                job = {"cwd": request["cwd"], "env": request["env"]}
-                _write_all(write_end, json.dumps(job).encode())
-            os.close(write_end)  # end of file: the child reads its job, or nothing and exits
+        chunk = os.read(0, 1 << 16)
+        if not chunk:
+            break
+        buffered += chunk
+        while b"\n" in buffered:
+            line, buffered = buffered.split(b"\n", 1)
+            try:
+                request = json.loads(line)
+            except ValueError:
+                continue
+            _answer(request, out, waiting)
     for _pid, write_end in waiting.values():
         os.close(write_end)
     return 0
+
+
+def _answer(request: dict[str, Any], out: Any, waiting: dict[str, tuple[int, int]]) -> None:
+    op, kid = request.get("op"), str(request.get("id"))
+    if op == "spawn":
+        read_end, write_end = os.pipe()
+        inherited = [0, out.fileno(), write_end] + [w for _, w in waiting.values()]
+        pid = os.fork()
+        if pid == 0:
+            _child(request["connection_file"], request.get("argv", []), read_end, inherited)
+        os.close(read_end)
+        waiting[kid] = (pid, write_end)
+        out.write(json.dumps({"id": kid, "pid": pid}) + "\n")
+    elif op in ("assign", "discard") and kid in waiting:
+        pid, write_end = waiting.pop(kid)
+        if op == "assign":
+            job = {"cwd": request["cwd"], "env": request["env"]}
+            _write_all(write_end, json.dumps(job).encode())
+        os.close(write_end)  # end of file: the child reads its job, or nothing and exits
 
 
 def main() -> int:

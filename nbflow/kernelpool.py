@@ -325,8 +325,10 @@ class _ForkServer:
         if self.proc.stdin is not None and self.running:
             self.proc.stdin.close()  # end of input: the server ends its unassigned kernels
         try:
-            await asyncio.wait_for(self.proc.wait(), 10)
+            await asyncio.wait_for(self.proc.wait(), 1)
         except asyncio.TimeoutError:
+            # Busy importing a preloaded module: killed, its kernels waiting for an attempt
+            # read end of file on their pipes and end too.
             self.proc.kill()
             await self.proc.wait()
         if self.reader is not None:

@@ -900,9 +900,10 @@ class Runner:
                 "attempt": at.number,
                 "path": str(self.project.root / at.target) if task.kind != "command" else None,
             },
-            parameters={name: references.render(v) for name, v in parameters.items()},
+            parameters=secrets.mask({n: references.render(v) for n, v in parameters.items()}),
             tasks=list(self.tasks),
-            values=dict(self.values),
+            values=secrets.mask(dict(self.values)),
+            secret_env=dict(self.workflow.secrets),
         )
 
     async def _child_run(self, task: Task, at: _Launch) -> execute.AttemptResult:

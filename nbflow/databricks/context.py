@@ -38,6 +38,7 @@ def write(
     parameters: dict[str, str],
     tasks: list[str],
     values: dict[str, dict[str, Any]],
+    secret_env: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Write the context of the attempt whose artifact is `artifact`; the env naming it.
 
@@ -54,6 +55,7 @@ def write(
         "parameters": parameters,
         "tasks": tasks,
         "values": values,
+        "secret_env": secret_env or {},  # secret parameters: masked above, read from here
         "exit_file": str(exit_file),
     }
     path = context_path(artifact)

@@ -73,7 +73,14 @@ class Widgets:
 
     def _given(self) -> dict[str, str]:
         ctx = self._owner._context()
-        return dict(ctx.get("parameters") or {}) if ctx else {}
+        if not ctx:
+            return {}
+        given = dict(ctx.get("parameters") or {})
+        # A secret parameter is masked in the context file; its value is in the environment.
+        for name, variable in (ctx.get("secret_env") or {}).items():
+            if name in given and variable in os.environ:
+                given[name] = os.environ[variable]
+        return given
 
     def _declare(self, name: str, default: Any, choices: list[Any] | None, kind: str) -> None:
         if not isinstance(name, str) or not name:

@@ -210,7 +210,7 @@ def test_run_timeout_stops_what_runs_and_ends_timed_out(project):
     project.workflow(
         "deadline",
         """
-        timeout: 3s
+        timeout: 10s
         tasks:
           - {key: nap, notebook: notebooks/sleepy.ipynb}
           - {key: after, notebook: notebooks/ok.ipynb, depends_on: [nap], run_if: all_done}
@@ -218,7 +218,7 @@ def test_run_timeout_stops_what_runs_and_ends_timed_out(project):
     )
     doc = run(project, "deadline")
     assert doc["state"] == "timed_out"
-    assert "timeout of 3s" in doc["message"]
+    assert "timeout of 10s" in doc["message"]
     assert {t["key"]: t["state"] for t in doc["tasks"]} == {"nap": "canceled", "after": "canceled"}
     assert gone(kernel_pid(project.root / "notebooks" / "sleepy.pid"))
 
