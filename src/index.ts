@@ -29,7 +29,7 @@ import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { openRunDialog } from './dialog';
 import { DRIVE_NAME, RunsDrive, drivePath } from './drive';
 import { EXECUTED_FACTORY, executedFactory, executedFileType } from './executed';
-import { changed } from './live';
+import { changed, feed } from './live';
 import { NbflowPanel } from './panel';
 import { RunView } from './runview';
 
@@ -149,6 +149,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     panel.title.icon = nbflowIcon;
     panel.title.caption = 'nbflow: workflows and runs';
     app.shell.add(panel, 'left', { rank: 650 });
+    feed.start();
 
     app.commands.addCommand(CommandIDs.openRun, {
       label: args => (args.id ? `Open nbflow run #${args.id}` : 'Open nbflow run'),

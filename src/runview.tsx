@@ -3,13 +3,13 @@
  * values and errors, and buttons to cancel or repair.
  */
 import { ReactWidget } from '@jupyterlab/apputils';
-import React, { useCallback, useRef, useState } from 'react';
+import React, { useCallback, useEffect, useState } from 'react';
 
 import { FINISHED, IAttempt, IRun, ITask, IUnit, api } from './api';
 import { NODE_H, NODE_W, edgePath, layout } from './dag';
 import { attemptTitle } from './drive';
 import { duration, short, stateClass, stateLabel, when } from './format';
-import { Notify, act as perform, changed, usePolling } from './live';
+import { Notify, act as perform, changed, feed, useClock, useReload } from './live';
 import { repairWithParameters } from './paramsdialog';
 
 export interface IRunViewProps {
@@ -18,6 +18,8 @@ export interface IRunViewProps {
   openArtifact: (path: string, title: string) => void;
   openRun: (id: number) => void;
   notify: Notify;
+  /** Milliseconds between redraws of a running duration (a setting). */
+  clockTick?: number;
 }
 
 /** States drawn as a filled box in the DAG (the others only outline theirs). */
@@ -276,21 +278,28 @@ function RunPage(props: IRunViewProps): JSX.Element {
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
   const active = run !== null && !FINISHED.has(run.state);
-  const seen = useRef<string | null>(null);
+  // Fetched once, and again after a reconnect (what changed meanwhile was not pushed) or an
+  // action here; between those the feed pushes each change of this run.
   const load = useCallback(async () => {
     try {
-      const fresh = await api.run(props.id);
-      setRun(fresh);
+      setRun(await api.run(props.id));
       setError(null);
-      if (seen.current !== null && seen.current !== fresh.state) {
-        changed.emit(); // the panel's list shows the new state now, not at its next poll
-      }
-      seen.current = fresh.state;
     } catch (e) {
       setError((e as Error).message);
     }
   }, [props.id]);
-  usePolling(load, run === null || active ? 1000 : 4000);
+  useReload(load, changed, feed.opened);
+  useEffect(() => {
+    const pushed = (_: unknown, fresh: IRun) => {
+      if (fresh.id === props.id) {
+        setRun(fresh);
+        setError(null);
+      }
+    };
+    feed.runChanged.connect(pushed);
+    return () => void feed.runChanged.disconnect(pushed);
+  }, [props.id]);
+  useClock(active, props.clockTick ?? 1000);
 
   if (!run) {
     return <div className="nbflow-run-view">{error ? <div className="nbflow-error">{error}</div> : 'Loading…'}</div>;
