@@ -7,9 +7,14 @@ export function stateLabel(state: string): string {
   return state.replace(/_/g, ' ');
 }
 
-/** The CSS class that colours a state (see style/base.css). */
+/** The CSS classes of a state's pill (see style/base.css). */
 export function stateClass(state: string): string {
-  return `nbflow-state nbflow-state-${state.replace(/_/g, '-')}`;
+  return `nbflow-state ${stateColour(state)}`;
+}
+
+/** The CSS class that gives a state's colour (as `--nbflow-colour`) to anything. */
+export function stateColour(state: string): string {
+  return `nbflow-state-${state.replace(/_/g, '-')}`;
 }
 
 export function seconds(start: string | null, end: string | null, now = Date.now()): number | null {
@@ -22,7 +27,11 @@ export function seconds(start: string | null, end: string | null, now = Date.now
 }
 
 export function duration(start: string | null, end: string | null, now = Date.now()): string {
-  const s = seconds(start, end, now);
+  return secondsText(seconds(start, end, now));
+}
+
+/** A number of seconds as people read a duration (`4.2 s`, `3 min 5 s`, `2 h 10 min`). */
+export function secondsText(s: number | null): string {
   if (s === null) {
     return '';
   }

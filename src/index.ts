@@ -30,6 +30,7 @@ import { openRunDialog } from './dialog';
 import { DRIVE_NAME, RunsDrive, drivePath } from './drive';
 import { EXECUTED_FACTORY, executedFactory, executedFileType } from './executed';
 import { changed, feed } from './live';
+import { MatrixView } from './matrixview';
 import { NbflowPanel } from './panel';
 import { RunView } from './runview';
 
@@ -46,6 +47,7 @@ namespace CommandIDs {
   export const runNotebook = 'nbflow:run-notebook';
   export const openRun = 'nbflow:open-run';
   export const openPanel = 'nbflow:open-panel';
+  export const openMatrix = 'nbflow:open-matrix';
 }
 
 function notify(message: string, kind: 'success' | 'error' | 'info'): void {
@@ -141,8 +143,34 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return widget;
     };
 
+    const matrices = new WidgetTracker<MainAreaWidget<MatrixView>>({ namespace: 'nbflow-matrix' });
+    const openMatrix = (workflow: string) => {
+      const id = `nbflow-matrix-${workflow}`;
+      const existing = matrices.find(w => w.id === id);
+      if (existing) {
+        app.shell.activateById(id);
+        return existing;
+      }
+      const content = new MatrixView({
+        workflow,
+        runs: 10,
+        clockTick: 1000,
+        openRun: run => void app.commands.execute(CommandIDs.openRun, { id: run })
+      });
+      const widget = new MainAreaWidget({ content });
+      widget.id = id;
+      widget.title.label = `Runs of ${workflow}`;
+      widget.title.icon = nbflowIcon;
+      widget.title.closable = true;
+      void matrices.add(widget);
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+      return widget;
+    };
+
     const panel = new NbflowPanel({
       openRun: id => void app.commands.execute(CommandIDs.openRun, { id }),
+      openMatrix: workflow => void app.commands.execute(CommandIDs.openMatrix, { workflow }),
       openFile: path => void docManager.openOrReveal(path),
       notify
     });
@@ -154,6 +182,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.openRun, {
       label: args => (args.id ? `Open nbflow run #${args.id}` : 'Open nbflow run'),
       execute: args => openRun(Number(args.id))
+    });
+    app.commands.addCommand(CommandIDs.openMatrix, {
+      label: args => (args.workflow ? `Runs of ${args.workflow} × tasks` : 'Runs × tasks'),
+      execute: args => openMatrix(String(args.workflow))
     });
     app.commands.addCommand(CommandIDs.openPanel, {
       label: 'Show nbflow workflows and runs',
@@ -206,6 +238,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void restorer.restore(runs, {
         command: CommandIDs.openRun,
         args: widget => ({ id: Number(widget.id.replace('nbflow-run-', '')) }),
+        name: widget => widget.id
+      });
+      void restorer.restore(matrices, {
+        command: CommandIDs.openMatrix,
+        args: widget => ({ workflow: widget.id.replace('nbflow-matrix-', '') }),
         name: widget => widget.id
       });
     }

@@ -12,6 +12,7 @@ import { runWithParameters } from './paramsdialog';
 
 interface IPanelProps {
   openRun: (id: number) => void;
+  openMatrix: (workflow: string) => void;
   openFile: (path: string) => void;
   notify: Notify;
 }
@@ -105,6 +106,13 @@ function Workflows(props: IPanelProps): JSX.Element {
                     Run with…
                   </button>
                 )}
+                <button
+                  className="jp-mod-styled nbflow-small nbflow-open-matrix"
+                  title={`The last runs of ${w.name} × its tasks`}
+                  onClick={() => props.openMatrix(w.name)}
+                >
+                  Matrix
+                </button>
                 {s && (
                   <button
                     className="jp-mod-styled nbflow-small nbflow-pause"
