@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	$(VPATH_ENV) $(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	touch $(STAMP)
 
-$(LABEXT): $(STAMP) package.json yarn.lock tsconfig.json $(wildcard src/*) $(wildcard style/*)
+$(LABEXT): $(STAMP) package.json yarn.lock tsconfig.json $(wildcard src/*) $(wildcard style/*) $(wildcard schema/*)
 	$(VPATH_ENV) jlpm install >/dev/null
 	$(VPATH_ENV) jlpm build:prod
 	touch $(LABEXT)

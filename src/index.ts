@@ -23,6 +23,7 @@ import {
   NotebookPanel,
   NotebookWidgetFactory
 } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 
@@ -33,6 +34,7 @@ import { changed, feed } from './live';
 import { MatrixView } from './matrixview';
 import { NbflowPanel } from './panel';
 import { RunView } from './runview';
+import { INbflowSettings, applySettings, settings, settingsChanged } from './settings';
 
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24">
   <g class="jp-icon3" fill="#616161">
@@ -101,14 +103,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'Run and schedule notebooks as nbflow workflows, and follow their runs.',
   autoStart: true,
   requires: [IDocumentManager, INotebookTracker, INotebookWidgetFactory],
-  optional: [ILayoutRestorer, ICommandPalette],
+  optional: [ILayoutRestorer, ICommandPalette, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
     docManager: IDocumentManager,
     notebooks: INotebookTracker,
     notebookFactory: NotebookWidgetFactory.IFactory,
     restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    registry: ISettingRegistry | null
   ) => {
     app.serviceManager.contents.addDrive(new RunsDrive());
     app.docRegistry.addFileType(executedFileType);
@@ -153,8 +156,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
       const content = new MatrixView({
         workflow,
-        runs: 10,
-        clockTick: 1000,
         openRun: run => void app.commands.execute(CommandIDs.openRun, { id: run })
       });
       const widget = new MainAreaWidget({ content });
@@ -177,7 +178,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
     panel.title.icon = nbflowIcon;
     panel.title.caption = 'nbflow: workflows and runs';
     app.shell.add(panel, 'left', { rank: 650 });
+    // The stream asks for as many runs as the panel lists; it starts with the defaults and
+    // reconnects if the user's settings ask for another number.
+    const configure = (s: INbflowSettings) =>
+      feed.configure({ limit: s.recentRuns, reconnectDelay: s.reconnectDelay });
+    configure(settings);
+    settingsChanged.connect((_, s) => configure(s));
     feed.start();
+    if (registry) {
+      registry
+        .load(plugin.id)
+        .then(loaded => {
+          const take = () => applySettings(loaded.composite as Record<string, unknown>);
+          take();
+          loaded.changed.connect(take);
+        })
+        .catch(reason => console.error(`nbflow: settings could not be loaded: ${reason}`));
+    }
 
     app.commands.addCommand(CommandIDs.openRun, {
       label: args => (args.id ? `Open nbflow run #${args.id}` : 'Open nbflow run'),

@@ -8,24 +8,23 @@ import React, { useCallback, useEffect, useState } from 'react';
 
 import { FINISHED, IRun, api } from './api';
 import { secondsText, stateColour, stateLabel } from './format';
-import { changed, feed, useClock, useReload } from './live';
+import { changed, feed, useClock, useReload, useSignals } from './live';
 import { matrix } from './matrix';
+import { settings, settingsChanged } from './settings';
 import { mergeRun } from './sse';
 
 export interface IMatrixViewProps {
   workflow: string;
-  /** How many of the last runs to show (a setting). */
-  runs: number;
   openRun: (id: number) => void;
-  /** Milliseconds between redraws of running durations (a setting). */
-  clockTick: number;
 }
 
 /** The height of the longest run's bar, in pixels. */
 const BAR_H = 56;
 
 function MatrixPage(props: IMatrixViewProps): JSX.Element {
-  const { workflow, runs: limit } = props;
+  useSignals(settingsChanged);
+  const { workflow } = props;
+  const limit = settings.matrixRuns;
   const [runs, setRuns] = useState<IRun[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   // The runs' documents (with their tasks) once, and after a reconnect; pushed changes between.
@@ -48,7 +47,7 @@ function MatrixPage(props: IMatrixViewProps): JSX.Element {
     feed.runChanged.connect(pushed);
     return () => void feed.runChanged.disconnect(pushed);
   }, [workflow, limit]);
-  useClock((runs ?? []).some(r => !FINISHED.has(r.state)), props.clockTick);
+  useClock((runs ?? []).some(r => !FINISHED.has(r.state)), settings.clockTick);
 
   if (runs === null) {
     return <div className="nbflow-matrix-view">{error ? <div className="nbflow-error">{error}</div> : 'Loading…'}</div>;

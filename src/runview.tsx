@@ -11,6 +11,7 @@ import { attemptTitle } from './drive';
 import { duration, secondsText, short, stateClass, stateColour, stateLabel, when } from './format';
 import { Notify, act as perform, changed, feed, useClock, useReload } from './live';
 import { repairWithParameters } from './paramsdialog';
+import { settings } from './settings';
 import { tickLabel, timeline } from './timeline';
 
 export interface IRunViewProps {
@@ -19,8 +20,6 @@ export interface IRunViewProps {
   openArtifact: (path: string, title: string) => void;
   openRun: (id: number) => void;
   notify: Notify;
-  /** Milliseconds between redraws of a running duration (a setting). */
-  clockTick?: number;
 }
 
 /** States drawn as a filled box in the DAG (the others only outline theirs). */
@@ -369,7 +368,7 @@ function RunPage(props: IRunViewProps): JSX.Element {
     feed.runChanged.connect(pushed);
     return () => void feed.runChanged.disconnect(pushed);
   }, [props.id]);
-  useClock(active, props.clockTick ?? 1000);
+  useClock(active, settings.clockTick);
 
   if (!run) {
     return <div className="nbflow-run-view">{error ? <div className="nbflow-error">{error}</div> : 'Loading…'}</div>;
