@@ -35,12 +35,14 @@ export function secondsText(s: number | null): string {
   if (s === null) {
     return '';
   }
-  if (s < 60) {
+  // Rounded before it is split: 59.97 s reads `1 min 0 s`, not `60.0 s`.
+  if (s < 59.95) {
     return `${s.toFixed(1)} s`;
   }
-  const m = Math.floor(s / 60);
+  const total = Math.round(s);
+  const m = Math.floor(total / 60);
   if (m < 60) {
-    return `${m} min ${Math.round(s % 60)} s`;
+    return `${m} min ${total % 60} s`;
   }
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
