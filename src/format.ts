@@ -47,6 +47,30 @@ export function secondsText(s: number | null): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
+/**
+ * A date and time in the IANA time zone `timezone`, to the minute, with the zone's short
+ * name (`Jan 2, 2024, 07:30 CET`): a schedule's next fire as its cron reads. An unknown
+ * zone falls back to the browser's.
+ */
+export function whenIn(iso: string | null, timezone: string, locale?: string): string {
+  if (!iso) {
+    return '';
+  }
+  const options: Intl.DateTimeFormatOptions = {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    timeZoneName: 'short'
+  };
+  try {
+    return new Date(iso).toLocaleString(locale, { ...options, timeZone: timezone });
+  } catch {
+    return new Date(iso).toLocaleString(locale, options);
+  }
+}
+
 /** A local date and time, to the second. */
 export function when(iso: string | null): string {
   if (!iso) {

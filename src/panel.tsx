@@ -6,7 +6,7 @@ import { ReactWidget } from '@jupyterlab/apputils';
 import React, { useCallback, useState } from 'react';
 
 import { FINISHED, ISchedulerStatus, IWorkflow, api } from './api';
-import { duration, stateClass, stateLabel, when } from './format';
+import { duration, stateClass, stateLabel, when, whenIn } from './format';
 import { Notify, act as perform, changed, feed, useReload, useSignals } from './live';
 import { runWithParameters } from './paramsdialog';
 
@@ -137,7 +137,14 @@ function Workflows(props: IPanelProps): JSX.Element {
               {s && (
                 <div className="nbflow-muted nbflow-next-fire">
                   {s.schedule ? `${s.schedule.cron} (${s.schedule.timezone})` : s.triggers.join(', ')}
-                  {s.next_fire && !s.paused && <> · next {when(s.next_fire)}</>}
+                  {s.next_fire && !s.paused && (
+                    <>
+                      {' · next '}
+                      <span className="nbflow-next-time" title={`${when(s.next_fire)} in your browser's time`}>
+                        {s.schedule ? whenIn(s.next_fire, s.schedule.timezone) : when(s.next_fire)}
+                      </span>
+                    </>
+                  )}
                 </div>
               )}
             </li>

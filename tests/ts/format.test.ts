@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 
-import { duration, seconds, secondsText, short, stateClass, stateColour, stateLabel } from '../../src/format';
+import {
+  duration,
+  seconds,
+  secondsText,
+  short,
+  stateClass,
+  stateColour,
+  stateLabel,
+  whenIn
+} from '../../src/format';
 
 describe('durations', () => {
   it('reads seconds between two times, or up to now while running', () => {
@@ -40,5 +49,19 @@ describe('short', () => {
     expect(short({ a: [1, 2] })).toBe('{"a":[1,2]}');
     expect(short('x'.repeat(100), 10)).toBe('"xxxxxxxx…');
     expect(short(undefined)).toBe('undefined');
+  });
+});
+
+describe('whenIn', () => {
+  it('shows a time in the schedule\'s own zone, whatever the browser\'s', () => {
+    const fire = '2024-01-15T05:30:00Z';
+    expect(whenIn(fire, 'Asia/Tokyo', 'en-GB')).toBe('15 Jan 2024, 14:30 GMT+9');
+    expect(whenIn(fire, 'America/New_York', 'en-GB')).toBe('15 Jan 2024, 00:30 GMT-5');
+    expect(whenIn(fire, 'UTC', 'en-GB')).toBe('15 Jan 2024, 05:30 UTC');
+    expect(whenIn(null, 'UTC')).toBe('');
+  });
+
+  it('falls back to the browser\'s zone for a zone it does not know', () => {
+    expect(whenIn('2024-01-15T05:30:00Z', 'Mars/Base', 'en-GB')).toMatch(/^15 Jan 2024, \d\d:30/);
   });
 });
