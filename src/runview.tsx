@@ -434,7 +434,7 @@ function RunPage(props: IRunViewProps): JSX.Element {
       </div>
       <details className="nbflow-timeline" open>
         <summary>Timeline</summary>
-        <div className="nbflow-dag-scroll">
+        <div className="nbflow-timeline-scroll">
           <Gantt run={run} selected={focus?.key ?? null} select={setSelected} />
         </div>
       </details>

@@ -48,6 +48,7 @@ class Feed:
         self.summaries: dict[int, tuple[Any, ...]] = {}
         self.documents: dict[int, str] = {}
         self.workflows: Any = None
+        self.schedulers: Any = None
         self.files: Any = None
         self.last_read = 0.0
         self.primed = False
@@ -90,7 +91,7 @@ class Feed:
         if not url.startswith("sqlite:///"):
             return None
         base = url.removeprefix("sqlite:///")
-        out = []
+        out: list[tuple[int, int] | None] = []
         for path in (base, base + "-wal"):
             try:
                 st = os.stat(path)
@@ -128,9 +129,13 @@ class Feed:
         return events
 
     def _read(self) -> tuple[list[Event], bool]:
-        """Run documents that changed; and whether a run appeared or finished (which changes
-        what the workflows list shows: active runs, the scheduler's next fire)."""
+        """Run documents that changed; and whether the workflows list shows something new: a
+        run appeared or finished (active runs, next fire), a scheduler started or stopped."""
         events: list[Event] = []
+        status = api.scheduler_status(self.project)
+        schedulers = sorted((s["host"], s["pid"]) for s in status["schedulers"])
+        schedulers_changed = schedulers != self.schedulers
+        self.schedulers = schedulers
         listed = api.list_runs(self.project, limit=WINDOW)
         appeared_or_ended = False
         store = api.open_store(self.project)
@@ -157,7 +162,7 @@ class Feed:
                     self.documents.pop(run_id, None)
         finally:
             store.close()
-        return events, appeared_or_ended
+        return events, appeared_or_ended or schedulers_changed
 
 
 def feed_of(settings: dict[str, Any], project: Project) -> Feed:

@@ -126,3 +126,18 @@ async def test_a_reconnecting_stream_starts_from_a_snapshot_of_the_newest_runs(
 async def test_a_bad_stream_request_is_a_4xx_in_json(jp_fetch, root):
     code, error = await call(jp_fetch, "GET", "events", limit="0")
     assert code == 400 and error["message"].startswith("limit: expected an integer")
+
+
+async def test_a_scheduler_starting_tells_the_workflows_list_to_look_again(
+    jp_fetch, jp_serverapp, jp_base_url, jp_auth_header, http_server_client, root
+):
+    stream = Stream(http_server_client, f"{jp_base_url}nbflow/api/events", jp_auth_header)
+    name, _ = await asyncio.wait_for(stream.events.get(), 30)
+    assert name == "snapshot"
+    code, status = await call(jp_fetch, "POST", "scheduler/start")
+    assert code == 200 and status["running"] is True
+    # No run, no file changed: only the scheduler's heartbeat is new.
+    seen = await stream.until(lambda n, d: n == "workflows", timeout=30)
+    assert [n for n, _ in seen] == ["workflows"]
+    jp_serverapp.web_app.settings["nbflow_feed"].close()
+    await asyncio.wait_for(stream.done, 10)
