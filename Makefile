@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	$(VPATH_ENV) $(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	touch $(STAMP)
 
-$(LABEXT): $(STAMP) package.json yarn.lock tsconfig.json $(wildcard src/*) $(wildcard style/*)
+$(LABEXT): $(STAMP) package.json yarn.lock tsconfig.json $(wildcard src/*) $(wildcard style/*) $(wildcard schema/*)
 	$(VPATH_ENV) jlpm install >/dev/null
 	$(VPATH_ENV) jlpm build:prod
 	touch $(LABEXT)
@@ -65,9 +65,10 @@ test-fast: $(STAMP) ## Only the tests that need no kernel, no browser and no ins
 lab: $(STAMP) ## Start JupyterLab on this project (the nbflow button, panel and run views)
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy and eslint
 	$(BIN)/ruff check nbflow tests benchmarks
 	$(BIN)/mypy nbflow
+	$(VPATH_ENV) jlpm lint
 
 bench: $(STAMP) ## The fan-out benchmark against plain papermill
 	$(BIN)/python benchmarks/fanout.py

@@ -127,41 +127,63 @@ export const FINISHED = new Set([
   'skipped'
 ]);
 
-export async function request<T>(
+function endpointUrl(
+  settings: ServerConnection.ISettings,
   endpoint: string,
-  init: RequestInit = {},
-  query: Record<string, string | number | undefined> = {}
-): Promise<T> {
-  const settings = ServerConnection.makeSettings();
+  query: Record<string, string | number | undefined>
+): string {
   const params = Object.entries(query)
     .filter(([, v]) => v !== undefined && v !== '')
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
     .join('&');
-  const url =
-    URLExt.join(settings.baseUrl, 'nbflow', 'api', endpoint) + (params ? `?${params}` : '');
+  return URLExt.join(settings.baseUrl, 'nbflow', 'api', endpoint) + (params ? `?${params}` : '');
+}
+
+/** The response to a request, or an `ApiError` with the server's message for any other than 2xx. */
+async function respond(
+  endpoint: string,
+  init: RequestInit,
+  query: Record<string, string | number | undefined>
+): Promise<Response> {
+  const settings = ServerConnection.makeSettings();
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(url, init, settings);
+    response = await ServerConnection.makeRequest(endpointUrl(settings, endpoint, query), init, settings);
   } catch (error) {
+    if ((error as Error)?.name === 'AbortError' || init.signal?.aborted) {
+      throw error;
+    }
     throw new ApiError(`The Jupyter server cannot be reached: ${error}`, 0);
   }
-  const text = await response.text();
-  let data: any = null;
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = { message: text };
-    }
-  }
   if (!response.ok) {
+    const data = parse(await response.text());
     throw new ApiError(
       data?.message ?? `${response.status} ${response.statusText}`,
       response.status,
       data?.problems ?? []
     );
   }
-  return data as T;
+  return response;
+}
+
+function parse(text: string): any {
+  if (!text) {
+    return null;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text };
+  }
+}
+
+export async function request<T>(
+  endpoint: string,
+  init: RequestInit = {},
+  query: Record<string, string | number | undefined> = {}
+): Promise<T> {
+  const response = await respond(endpoint, init, query);
+  return parse(await response.text()) as T;
 }
 
 function post<T>(endpoint: string, body: unknown): Promise<T> {
@@ -200,5 +222,8 @@ export const api = {
     workflow: string,
     body: { notebook: string; key?: string; parameters: Record<string, unknown>; depends_on: string[] }
   ) => post<IWorkflow>(`workflows/${encodeURIComponent(workflow)}/tasks`, body),
-  file: (path: string) => request<any>('files', {}, { path })
+  file: (path: string) => request<any>('files', {}, { path }),
+  /** The open event stream (server-sent events) of run changes; its body is read as it comes. */
+  events: (limit: number, signal: AbortSignal) =>
+    respond('events', { signal, cache: 'no-store' }, { limit })
 };

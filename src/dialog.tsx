@@ -8,6 +8,7 @@ import React, { useEffect, useRef, useState } from 'react';
 import { ApiError, INotebookParameter, IWorkflow, api } from './api';
 import { FieldError, useParameterFields } from './fields';
 import { localTimezone } from './format';
+import { settings } from './settings';
 import { IFormHost, openFormDialog } from './formdialog';
 
 export type DialogResult =
@@ -82,8 +83,8 @@ function RunForm(props: IBodyProps): JSX.Element {
   const [workflows, setWorkflows] = useState<IWorkflow[]>([]);
   const [mode, setMode] = useState<Mode>('run');
   const [name, setName] = useState(slug(path));
-  const [cron, setCron] = useState('0 6 * * *');
-  const [timezone, setTimezone] = useState(localTimezone());
+  const [cron, setCron] = useState(settings.defaultCron);
+  const [timezone, setTimezone] = useState(settings.defaultTimezone || localTimezone());
   const [target, setTarget] = useState('');
   const [taskKey, setTaskKey] = useState(slug(path));
   const [upstream, setUpstream] = useState<Set<string>>(new Set());

@@ -94,7 +94,7 @@ export class RunsDrive implements Contents.IDrive {
     throw this.readOnly(localPath);
   }
 
-  async createCheckpoint(localPath: string): Promise<Contents.ICheckpointModel> {
+  async createCheckpoint(_localPath: string): Promise<Contents.ICheckpointModel> {
     // The document manager checkpoints every file it opens; a record needs none.
     return { id: 'record', last_modified: new Date(0).toISOString() };
   }

@@ -7,9 +7,14 @@ export function stateLabel(state: string): string {
   return state.replace(/_/g, ' ');
 }
 
-/** The CSS class that colours a state (see style/base.css). */
+/** The CSS classes of a state's pill (see style/base.css). */
 export function stateClass(state: string): string {
-  return `nbflow-state nbflow-state-${state.replace(/_/g, '-')}`;
+  return `nbflow-state ${stateColour(state)}`;
+}
+
+/** The CSS class that gives a state's colour (as `--nbflow-colour`) to anything. */
+export function stateColour(state: string): string {
+  return `nbflow-state-${state.replace(/_/g, '-')}`;
 }
 
 export function seconds(start: string | null, end: string | null, now = Date.now()): number | null {
@@ -22,18 +27,48 @@ export function seconds(start: string | null, end: string | null, now = Date.now
 }
 
 export function duration(start: string | null, end: string | null, now = Date.now()): string {
-  const s = seconds(start, end, now);
+  return secondsText(seconds(start, end, now));
+}
+
+/** A number of seconds as people read a duration (`4.2 s`, `3 min 5 s`, `2 h 10 min`). */
+export function secondsText(s: number | null): string {
   if (s === null) {
     return '';
   }
-  if (s < 60) {
+  // Rounded before it is split: 59.97 s reads `1 min 0 s`, not `60.0 s`.
+  if (s < 59.95) {
     return `${s.toFixed(1)} s`;
   }
-  const m = Math.floor(s / 60);
+  const total = Math.round(s);
+  const m = Math.floor(total / 60);
   if (m < 60) {
-    return `${m} min ${Math.round(s % 60)} s`;
+    return `${m} min ${total % 60} s`;
   }
   return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/**
+ * A date and time in the IANA time zone `timezone`, to the minute, with the zone's short
+ * name (`Jan 2, 2024, 07:30 CET`): a schedule's next fire as its cron reads. An unknown
+ * zone falls back to the browser's.
+ */
+export function whenIn(iso: string | null, timezone: string, locale?: string): string {
+  if (!iso) {
+    return '';
+  }
+  const options: Intl.DateTimeFormatOptions = {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    timeZoneName: 'short'
+  };
+  try {
+    return new Date(iso).toLocaleString(locale, { ...options, timeZone: timezone });
+  } catch {
+    return new Date(iso).toLocaleString(locale, options);
+  }
 }
 
 /** A local date and time, to the second. */

@@ -23,15 +23,18 @@ import {
   NotebookPanel,
   NotebookWidgetFactory
 } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 
 import { openRunDialog } from './dialog';
 import { DRIVE_NAME, RunsDrive, drivePath } from './drive';
 import { EXECUTED_FACTORY, executedFactory, executedFileType } from './executed';
-import { changed } from './live';
+import { changed, feed } from './live';
+import { MatrixView } from './matrixview';
 import { NbflowPanel } from './panel';
 import { RunView } from './runview';
+import { INbflowSettings, applySettings, settings, settingsChanged } from './settings';
 
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24">
   <g class="jp-icon3" fill="#616161">
@@ -46,6 +49,7 @@ namespace CommandIDs {
   export const runNotebook = 'nbflow:run-notebook';
   export const openRun = 'nbflow:open-run';
   export const openPanel = 'nbflow:open-panel';
+  export const openMatrix = 'nbflow:open-matrix';
 }
 
 function notify(message: string, kind: 'success' | 'error' | 'info'): void {
@@ -99,14 +103,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'Run and schedule notebooks as nbflow workflows, and follow their runs.',
   autoStart: true,
   requires: [IDocumentManager, INotebookTracker, INotebookWidgetFactory],
-  optional: [ILayoutRestorer, ICommandPalette],
+  optional: [ILayoutRestorer, ICommandPalette, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
     docManager: IDocumentManager,
     notebooks: INotebookTracker,
     notebookFactory: NotebookWidgetFactory.IFactory,
     restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    registry: ISettingRegistry | null
   ) => {
     app.serviceManager.contents.addDrive(new RunsDrive());
     app.docRegistry.addFileType(executedFileType);
@@ -141,18 +146,63 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return widget;
     };
 
+    const matrices = new WidgetTracker<MainAreaWidget<MatrixView>>({ namespace: 'nbflow-matrix' });
+    const openMatrix = (workflow: string) => {
+      const id = `nbflow-matrix-${workflow}`;
+      const existing = matrices.find(w => w.id === id);
+      if (existing) {
+        app.shell.activateById(id);
+        return existing;
+      }
+      const content = new MatrixView({
+        workflow,
+        openRun: run => void app.commands.execute(CommandIDs.openRun, { id: run })
+      });
+      const widget = new MainAreaWidget({ content });
+      widget.id = id;
+      widget.title.label = `Runs of ${workflow}`;
+      widget.title.icon = nbflowIcon;
+      widget.title.closable = true;
+      void matrices.add(widget);
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+      return widget;
+    };
+
     const panel = new NbflowPanel({
       openRun: id => void app.commands.execute(CommandIDs.openRun, { id }),
+      openMatrix: workflow => void app.commands.execute(CommandIDs.openMatrix, { workflow }),
       openFile: path => void docManager.openOrReveal(path),
       notify
     });
     panel.title.icon = nbflowIcon;
     panel.title.caption = 'nbflow: workflows and runs';
     app.shell.add(panel, 'left', { rank: 650 });
+    // The stream asks for as many runs as the panel lists; it starts with the defaults and
+    // reconnects if the user's settings ask for another number.
+    const configure = (s: INbflowSettings) =>
+      feed.configure({ limit: s.recentRuns, reconnectDelay: s.reconnectDelay });
+    configure(settings);
+    settingsChanged.connect((_, s) => configure(s));
+    feed.start();
+    if (registry) {
+      registry
+        .load(plugin.id)
+        .then(loaded => {
+          const take = () => applySettings(loaded.composite as Record<string, unknown>);
+          take();
+          loaded.changed.connect(take);
+        })
+        .catch(reason => console.error(`nbflow: settings could not be loaded: ${reason}`));
+    }
 
     app.commands.addCommand(CommandIDs.openRun, {
       label: args => (args.id ? `Open nbflow run #${args.id}` : 'Open nbflow run'),
       execute: args => openRun(Number(args.id))
+    });
+    app.commands.addCommand(CommandIDs.openMatrix, {
+      label: args => (args.workflow ? `Runs of ${args.workflow} × tasks` : 'Runs × tasks'),
+      execute: args => openMatrix(String(args.workflow))
     });
     app.commands.addCommand(CommandIDs.openPanel, {
       label: 'Show nbflow workflows and runs',
@@ -205,6 +255,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void restorer.restore(runs, {
         command: CommandIDs.openRun,
         args: widget => ({ id: Number(widget.id.replace('nbflow-run-', '')) }),
+        name: widget => widget.id
+      });
+      void restorer.restore(matrices, {
+        command: CommandIDs.openMatrix,
+        args: widget => ({ workflow: widget.id.replace('nbflow-matrix-', '') }),
         name: widget => widget.id
       });
     }

@@ -1,17 +1,18 @@
 /**
  * The nbflow side panel: workflows (next fire, pause/resume, run now) and recent runs,
- * kept up to date by polling the REST API.
+ * kept up to date by the server's event stream (see live.ts).
  */
 import { ReactWidget } from '@jupyterlab/apputils';
 import React, { useCallback, useState } from 'react';
 
-import { FINISHED, IRun, ISchedulerStatus, IWorkflow, api } from './api';
-import { duration, stateClass, stateLabel, when } from './format';
-import { Notify, act as perform, changed, usePolling } from './live';
+import { FINISHED, ISchedulerStatus, IWorkflow, api } from './api';
+import { duration, stateClass, stateLabel, when, whenIn } from './format';
+import { Notify, act as perform, changed, feed, useReload, useSignals } from './live';
 import { runWithParameters } from './paramsdialog';
 
 interface IPanelProps {
   openRun: (id: number) => void;
+  openMatrix: (workflow: string) => void;
   openFile: (path: string) => void;
   notify: Notify;
 }
@@ -30,7 +31,8 @@ function Workflows(props: IPanelProps): JSX.Element {
       setError((e as Error).message);
     }
   }, []);
-  usePolling(load, 5000);
+  // Fetched again when something may have changed it, never on a timer.
+  useReload(load, changed, feed.workflowsChanged, feed.opened);
 
   const act = (what: () => Promise<unknown>, done: string) => perform(what, done, props.notify);
 
@@ -104,6 +106,13 @@ function Workflows(props: IPanelProps): JSX.Element {
                     Run with…
                   </button>
                 )}
+                <button
+                  className="jp-mod-styled nbflow-small nbflow-open-matrix"
+                  title={`The last runs of ${w.name} × its tasks`}
+                  onClick={() => props.openMatrix(w.name)}
+                >
+                  Matrix
+                </button>
                 {s && (
                   <button
                     className="jp-mod-styled nbflow-small nbflow-pause"
@@ -128,7 +137,14 @@ function Workflows(props: IPanelProps): JSX.Element {
               {s && (
                 <div className="nbflow-muted nbflow-next-fire">
                   {s.schedule ? `${s.schedule.cron} (${s.schedule.timezone})` : s.triggers.join(', ')}
-                  {s.next_fire && !s.paused && <> · next {when(s.next_fire)}</>}
+                  {s.next_fire && !s.paused && (
+                    <>
+                      {' · next '}
+                      <span className="nbflow-next-time" title={`${when(s.next_fire)} in your browser's time`}>
+                        {s.schedule ? whenIn(s.next_fire, s.schedule.timezone) : when(s.next_fire)}
+                      </span>
+                    </>
+                  )}
                 </div>
               )}
             </li>
@@ -140,22 +156,19 @@ function Workflows(props: IPanelProps): JSX.Element {
 }
 
 function Runs(props: IPanelProps): JSX.Element {
-  const [runs, setRuns] = useState<IRun[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const load = useCallback(async () => {
-    try {
-      setRuns(await api.runs(30));
-      setError(null);
-    } catch (e) {
-      setError((e as Error).message);
-    }
-  }, []);
-  usePolling(load, 1500);
-
+  useSignals(feed.listChanged, feed.statusChanged);
+  const runs = feed.runs;
+  // Never connected: the server's message. Connected before: the list stays, marked stale.
+  const error = feed.status === 'open' || runs !== null ? null : feed.error;
   return (
     <section className="nbflow-section nbflow-runs">
       <h3>Recent runs</h3>
       {error && <div className="nbflow-error">{error}</div>}
+      {runs !== null && feed.status !== 'open' && (
+        <p className="nbflow-muted nbflow-reconnecting" title={feed.error ?? ''}>
+          Reconnecting to the server; the list may be out of date.
+        </p>
+      )}
       {runs?.length === 0 && <p className="nbflow-muted">No runs yet.</p>}
       <ul>
         {runs?.map(r => (
@@ -183,6 +196,19 @@ function Runs(props: IPanelProps): JSX.Element {
   );
 }
 
+/** Whether the panel hears of changes as they happen (`data-live` is the feed's status). */
+function LiveStatus(): JSX.Element {
+  useSignals(feed.statusChanged);
+  const open = feed.status === 'open';
+  return (
+    <span
+      className={`nbflow-live ${open ? 'nbflow-live-open' : ''}`}
+      data-live={feed.status}
+      title={open ? 'Live: the server pushes run changes' : 'Not connected to the server; reconnecting'}
+    />
+  );
+}
+
 export class NbflowPanel extends ReactWidget {
   constructor(private props: IPanelProps) {
     super();
@@ -195,7 +221,14 @@ export class NbflowPanel extends ReactWidget {
       <div className="nbflow-panel-content">
         <header className="nbflow-panel-header">
           <h2>nbflow</h2>
-          <button className="jp-mod-styled nbflow-small" onClick={() => changed.emit()}>
+          <LiveStatus />
+          <button
+            className="jp-mod-styled nbflow-small nbflow-refresh"
+            onClick={() => {
+              feed.reconnect();
+              changed.emit();
+            }}
+          >
             Refresh
           </button>
         </header>

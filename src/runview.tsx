@@ -1,16 +1,18 @@
 /**
- * The run view: a run's DAG with each task's state, the selected task's attempts,
- * values and errors, and buttons to cancel or repair.
+ * The run view: a run's DAG with each task's state, a Gantt timeline of its attempts, the
+ * selected task's attempts, values and errors, and buttons to cancel or repair.
  */
 import { ReactWidget } from '@jupyterlab/apputils';
-import React, { useCallback, useRef, useState } from 'react';
+import React, { useCallback, useEffect, useState } from 'react';
 
 import { FINISHED, IAttempt, IRun, ITask, IUnit, api } from './api';
 import { NODE_H, NODE_W, edgePath, layout } from './dag';
 import { attemptTitle } from './drive';
-import { duration, short, stateClass, stateLabel, when } from './format';
-import { Notify, act as perform, changed, usePolling } from './live';
+import { duration, secondsText, short, stateClass, stateColour, stateLabel, when } from './format';
+import { Notify, act as perform, changed, feed, useClock, useReload } from './live';
 import { repairWithParameters } from './paramsdialog';
+import { settings } from './settings';
+import { tickLabel, timeline } from './timeline';
 
 export interface IRunViewProps {
   id: number;
@@ -115,6 +117,75 @@ function Dag(props: { run: IRun; selected: string | null; select: (key: string) 
             <text x={10} y={40} className="nbflow-dag-sub">
               {nodeLine(task)}
             </text>
+          </g>
+        );
+      })}
+    </svg>
+  );
+}
+
+const GANTT_LABEL = 160;
+const GANTT_W = 560;
+const GANTT_ROW = 22;
+const GANTT_TOP = 18;
+
+/** The run's attempts on its time axis: a row per task (or iteration), a bar per attempt. */
+function Gantt(props: { run: IRun; selected: string | null; select: (key: string) => void }) {
+  const t = timeline(props.run);
+  if (!t.rows.length) {
+    return null;
+  }
+  const span = t.end - t.start;
+  const width = GANTT_LABEL + GANTT_W + 16;
+  const height = GANTT_TOP + t.rows.length * GANTT_ROW + 4;
+  return (
+    <svg
+      className="nbflow-gantt"
+      style={{ maxWidth: `${width}px` }}
+      viewBox={`0 0 ${width} ${height}`}
+      role="img"
+      aria-label={`Timeline of run ${props.run.id}`}
+    >
+      {t.ticks.map(tick => {
+        const x = GANTT_LABEL + (tick / span) * GANTT_W;
+        return (
+          <g key={tick} className="nbflow-gantt-tick">
+            <line x1={x} x2={x} y1={GANTT_TOP - 4} y2={height} />
+            <text x={x} y={GANTT_TOP - 7} textAnchor="middle">
+              {tickLabel(tick, t.ticks[1] ?? span)}
+            </text>
+          </g>
+        );
+      })}
+      {t.rows.map((row, i) => {
+        const y = GANTT_TOP + i * GANTT_ROW;
+        const key = row.label.replace(/\[\d+\]$/, '');
+        return (
+          <g
+            key={row.label}
+            className={`nbflow-gantt-row ${props.selected === key ? 'nbflow-selected' : ''}`}
+            data-unit={row.label}
+            onClick={() => props.select(key)}
+          >
+            <rect className="nbflow-gantt-hit" x={0} y={y} width={width} height={GANTT_ROW} />
+            <text x={4} y={y + GANTT_ROW / 2 + 4} className="nbflow-gantt-label">
+              {row.label.length > 24 ? `${row.label.slice(0, 23)}…` : row.label}
+            </text>
+            {row.bars.map(b => (
+              <rect
+                key={b.attempt}
+                className={`nbflow-gantt-bar ${stateColour(b.state)}`}
+                data-attempt={b.attempt}
+                data-state={b.state}
+                x={GANTT_LABEL + b.from * GANTT_W}
+                y={y + 3}
+                width={Math.max(2, (b.to - b.from) * GANTT_W)}
+                height={GANTT_ROW - 6}
+                rx={3}
+              >
+                <title>{`${row.label} · attempt ${b.attempt}: ${stateLabel(b.state)}, ${secondsText((b.end - b.start) / 1000)}`}</title>
+              </rect>
+            ))}
           </g>
         );
       })}
@@ -276,21 +347,28 @@ function RunPage(props: IRunViewProps): JSX.Element {
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
   const active = run !== null && !FINISHED.has(run.state);
-  const seen = useRef<string | null>(null);
+  // Fetched once, and again after a reconnect (what changed meanwhile was not pushed) or an
+  // action here; between those the feed pushes each change of this run.
   const load = useCallback(async () => {
     try {
-      const fresh = await api.run(props.id);
-      setRun(fresh);
+      setRun(await api.run(props.id));
       setError(null);
-      if (seen.current !== null && seen.current !== fresh.state) {
-        changed.emit(); // the panel's list shows the new state now, not at its next poll
-      }
-      seen.current = fresh.state;
     } catch (e) {
       setError((e as Error).message);
     }
   }, [props.id]);
-  usePolling(load, run === null || active ? 1000 : 4000);
+  useReload(load, changed, feed.opened);
+  useEffect(() => {
+    const pushed = (_: unknown, fresh: IRun) => {
+      if (fresh.id === props.id) {
+        setRun(fresh);
+        setError(null);
+      }
+    };
+    feed.runChanged.connect(pushed);
+    return () => void feed.runChanged.disconnect(pushed);
+  }, [props.id]);
+  useClock(active, settings.clockTick);
 
   if (!run) {
     return <div className="nbflow-run-view">{error ? <div className="nbflow-error">{error}</div> : 'Loading…'}</div>;
@@ -354,6 +432,12 @@ function RunPage(props: IRunViewProps): JSX.Element {
       <div className="nbflow-dag-scroll">
         <Dag run={run} selected={focus?.key ?? null} select={setSelected} />
       </div>
+      <details className="nbflow-timeline" open>
+        <summary>Timeline</summary>
+        <div className="nbflow-timeline-scroll">
+          <Gantt run={run} selected={focus?.key ?? null} select={setSelected} />
+        </div>
+      </details>
       {focus && (
         <TaskDetails
           run={run}

@@ -24,6 +24,12 @@ class NbflowServer(Configurable):
         help="Run the scheduler of the server's root project inside the server.",
     )
     scheduler_tick = Float(0.5, config=True, help="Seconds between the scheduler's looks.")
+    events_tick = Float(
+        0.5,
+        config=True,
+        help="Seconds between the looks at the run history while an event stream is open "
+        "(GET /nbflow/api/events).",
+    )
     warm_kernels = Int(
         None,
         allow_none=True,
@@ -127,6 +133,9 @@ def _load_what_the_api_imports_lazily() -> None:
 
 
 async def _stop_extension(serverapp: Any) -> None:
+    feed = serverapp.web_app.settings.get("nbflow_feed")
+    if feed is not None:
+        feed.close()
     stop = serverapp.web_app.settings.get("nbflow_scheduler_stop")
     if stop is not None:
         stop.set()

@@ -74,7 +74,11 @@ class Lab:
         }
         self.env.pop("NBFLOW_HOME", None)
         self.env.pop("NBFLOW_DATABASE_URL", None)
+        self.home = home
         self.log = (home / "lab.log").open("w")
+        self.start()
+
+    def start(self) -> None:
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -85,15 +89,15 @@ class Lab:
                 "--ip=127.0.0.1",
                 f"--port={self.port}",
                 f"--IdentityProvider.token={self.token}",
-                f"--ServerApp.root_dir={project.root}",
+                f"--ServerApp.root_dir={self.project.root}",
                 "--LabApp.collaborative=False",
             ],
-            cwd=project.root,
+            cwd=self.project.root,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_ready(home / "lab.log")
+        self._wait_ready(self.home / "lab.log")
 
     def _wait_ready(self, log: Path, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -126,13 +130,28 @@ class Lab:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
-    def stop(self) -> None:
+    def nbflow(self, *args: str) -> subprocess.Popen:
+        """`nbflow ARGS` started in the project, as a user types it in a terminal."""
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "nbflow"), *args],
+            cwd=self.project.root,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def halt(self) -> None:
+        """Stop the server (`start` starts it again on the same port, with the same token)."""
         self.process.terminate()
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def stop(self) -> None:
+        self.halt()
         self.log.close()
 
 
