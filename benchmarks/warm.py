@@ -90,7 +90,10 @@ def overhead_per_task(root: Path, doc: dict[str, Any]) -> float:
         attempt = task["attempts"][-1]
         nb = json.loads((root / attempt["artifact"]).read_text())
         cells = sum(c["metadata"].get("papermill", {}).get("duration") or 0 for c in nb["cells"])
-        wall = attempt["end_time"] - attempt["start_time"]
+        wall = (
+            dt.datetime.fromisoformat(attempt["end_time"])
+            - dt.datetime.fromisoformat(attempt["start_time"])
+        ).total_seconds()
         overheads.append(wall - cells)
     return median(overheads)
 
