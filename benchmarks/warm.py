@@ -191,6 +191,7 @@ def rest(root: Path, repeat: int, warm: bool) -> dict[str, Any]:
             "server",
             f"--port={port}",
             "--no-browser",
+            "--allow-root",
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
         ],
@@ -209,11 +210,13 @@ def rest(root: Path, repeat: int, warm: bool) -> dict[str, Any]:
             return json.loads(answer.read())
 
     try:
-        for _ in range(300):
+        for _ in range(1200):  # a loaded machine starts a server slowly
             try:
                 call("GET", "runs")
                 break
             except OSError:
+                if server.poll() is not None:
+                    raise SystemExit("jupyter server exited") from None
                 time.sleep(0.1)
         took = []
         for i in range(repeat + 1):  # the first one starts the pool
