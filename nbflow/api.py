@@ -501,10 +501,11 @@ async def serve_scheduler(
         )
         await scheduler.serve(stop, tick, ready=ready)
     finally:
-        reporting.cancel()
-        await asyncio.gather(reporting, return_exceptions=True)
-        await executor.close()
         store.close()
+        if _loop_running():  # not when a stopped server's loop closed before this ended
+            reporting.cancel()
+            await asyncio.gather(reporting, return_exceptions=True)
+            await executor.close()
 
 
 def cancel(project: Project, run_id: int, *, wait: float = 60.0) -> dict[str, Any]:
@@ -633,6 +634,14 @@ def repair(
         return show(project, run_id, store=store)
     finally:
         store.close()
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _pool_file(project: Project, pid: int | None = None, host: str | None = None) -> Path:
