@@ -136,7 +136,9 @@ def validate(project: Project, files: list[str] | None = None) -> tuple[list[Pat
         _, found = loader.check_file(path, project.root)
         problems.extend(found)
     # In the same pass: a file with problems of its own still has its calls checked.
-    problems.extend(catalog.check_children(project, paths))
+    known = catalog.by_name(project)  # read once for both checks
+    problems.extend(catalog.check_children(project, paths, known))
+    problems.extend(catalog.check_after(project, paths, known))
     return paths, problems
 
 

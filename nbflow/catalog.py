@@ -69,9 +69,13 @@ def _calls(path: Path, workflow: Workflow | None) -> list[tuple[str, int | None,
     return out
 
 
-def check_children(project: Project, files: list[Path]) -> list[Problem]:
+def check_children(
+    project: Project,
+    files: list[Path],
+    known: dict[str, tuple[Path, Workflow | None]] | None = None,
+) -> list[Problem]:
     """`workflow:` tasks must name a workflow of the project, without cycles between them."""
-    known = by_name(project)
+    known = by_name(project) if known is None else known
     names = sorted(known)
     wanted = {f.resolve() for f in files}
     calls: dict[str, list[str]] = {}
@@ -108,6 +112,36 @@ def check_children(project: Project, files: list[Path]) -> list[Problem]:
                 "workflows call each other in a cycle: " + " -> ".join(order),
             )
         )
+    return problems
+
+
+def check_after(
+    project: Project,
+    files: list[Path],
+    known: dict[str, tuple[Path, Workflow | None]] | None = None,
+) -> list[Problem]:
+    """`trigger.after` must name workflows of the project (a typo would never fire)."""
+    known = by_name(project) if known is None else known
+    names = sorted(known)
+    problems: list[Problem] = []
+    for path in files:
+        try:
+            doc = yamlload.load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yamlload.YamlError):
+            continue  # reported by the loader
+        trigger = doc.data.get("trigger") if isinstance(doc.data, dict) else None
+        after = trigger.get("after") if isinstance(trigger, dict) else None
+        for i, item in enumerate(after if isinstance(after, list) else []):
+            target = item.get("workflow") if isinstance(item, dict) else None
+            if isinstance(target, str) and target not in known:
+                problems.append(
+                    Problem(
+                        _shown(path),
+                        doc.line_of(("trigger", "after", i, "workflow")),
+                        f"trigger.after: no workflow {target!r} in workflows/"
+                        + _did_you_mean(target, names),
+                    )
+                )
     return problems
 
 

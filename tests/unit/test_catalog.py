@@ -48,3 +48,17 @@ def test_calls_of_a_file_with_problems_of_its_own_are_checked_in_the_same_pass(m
         "unknown key 'retrys' in tasks[call] (did you mean 'retries'?)",
         "task 'call': no workflow 'nowhere' in workflows/",
     ]
+
+
+def test_an_after_trigger_naming_no_workflow_is_reported_at_its_line(mini, project):
+    path = mini.write(
+        "trigger:\n  after:\n    - {workflow: nightly}\n    - workflow: nigthly\n"
+        "      state: any\ntasks:\n  - {key: a, notebook: notebooks/x.ipynb}\n",
+        "downstream",
+    )
+    problems = catalog.check_after(project, [path])
+    assert [(p.line, p.message) for p in problems] == [
+        (4, "trigger.after: no workflow 'nigthly' in workflows/ (did you mean 'nightly'?)")
+    ]
+    _, found = api.validate(project, [str(path)])
+    assert any("no workflow 'nigthly'" in p.message for p in found)

@@ -159,7 +159,13 @@ def _examples(page: Path = DOC) -> list[tuple[int, str]]:
 
 
 def _stub_files(root: Path, data: dict[str, Any], names: set[str]) -> None:
-    """Create the notebooks, scripts and called workflows an example names."""
+    """Create the notebooks, scripts and called (or awaited) workflows an example names."""
+    trigger = data.get("trigger")
+    for item in (trigger.get("after") if isinstance(trigger, dict) else None) or []:
+        upstream = item.get("workflow") if isinstance(item, dict) else None
+        if isinstance(upstream, str) and upstream not in names:
+            (root / "workflows" / f"{upstream}.yaml").write_text(A_TASK)
+            names.add(upstream)
     for task in data.get("tasks") or []:
         for kind in ("notebook", "script"):
             target = task.get(kind)
