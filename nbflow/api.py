@@ -704,6 +704,22 @@ def _launcher(project: Project, store: Store, parallel: int | None, executor: Ex
     return launch
 
 
+def _stop_on_signals(sched: Any) -> asyncio.Event:
+    """Set by the first SIGINT/SIGTERM (no new runs start); a second cancels the runs going."""
+    stop = asyncio.Event()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            for job in list(sched.running.values()):
+                job.cancel()
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    return stop
+
+
 def schedule(project: Project, *, parallel: int | None = None, tick: float = 0.5) -> None:
     """Run the scheduler in the foreground until SIGINT/SIGTERM.
 
@@ -716,17 +732,7 @@ def schedule(project: Project, *, parallel: int | None = None, tick: float = 0.5
     )
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def on_signal() -> None:
-            if stop.is_set():
-                for job in list(sched.running.values()):
-                    job.cancel()
-            stop.set()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
+        stop = _stop_on_signals(sched)
         reporting = asyncio.ensure_future(_report_pool(project, executor))
         try:
             await sched.serve(stop, tick=tick)
@@ -950,17 +956,7 @@ def serve_backfill(
         )
 
         async def main() -> None:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-
-            def on_signal() -> None:
-                if stop.is_set():
-                    for job in list(sched.running.values()):
-                        job.cancel()
-                stop.set()
-
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, on_signal)
+            stop = _stop_on_signals(sched)
 
             async def until_ended() -> None:
                 while not stop.is_set():

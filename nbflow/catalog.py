@@ -88,14 +88,7 @@ def check_children(
         for key, line, target in _calls(path, workflow):
             if target not in known:
                 if path.resolve() in wanted:
-                    problems.append(
-                        Problem(
-                            _shown(path),
-                            line,
-                            f"task {key!r}: no workflow {target!r} in workflows/"
-                            + _did_you_mean(target, names),
-                        )
-                    )
+                    problems.append(_no_such(path, line, f"task {key!r}", target, names))
                 continue
             child_path, child = known[target]
             callee = child.name if child else child_path.stem
@@ -134,15 +127,15 @@ def check_after(
         for i, item in enumerate(after if isinstance(after, list) else []):
             target = item.get("workflow") if isinstance(item, dict) else None
             if isinstance(target, str) and target not in known:
-                problems.append(
-                    Problem(
-                        _shown(path),
-                        doc.line_of(("trigger", "after", i, "workflow")),
-                        f"trigger.after: no workflow {target!r} in workflows/"
-                        + _did_you_mean(target, names),
-                    )
-                )
+                line = doc.line_of(("trigger", "after", i, "workflow"))
+                problems.append(_no_such(path, line, "trigger.after", target, names))
     return problems
+
+
+def _no_such(path: Path, line: int | None, where: str, target: str, names: list[str]) -> Problem:
+    """`where` names a workflow `target` that is not one of `names`."""
+    message = f"{where}: no workflow {target!r} in workflows/" + _did_you_mean(target, names)
+    return Problem(_shown(path), line, message)
 
 
 def _shown(path: Path) -> str:
