@@ -177,15 +177,18 @@ def run(
     `skipped_by_selection` and the values the chosen ones need are taken from `from_run`,
     by default the latest successful run of the workflow.
     """
-    workflow = load(project, name_or_path)
-    if workflow.root != project.root:
-        project = Project(workflow.root)  # a file in another project's workflows/ runs there
-    parameters = run_parameters(workflow, overrides or {})
     if from_run is not None and not only:
         raise UsageError("--from-run needs --only: it says where the left-out tasks' values are")
-    clock = clock or Clock()
-    store = open_store(project, clock, create=True)
+    # The warm pool's fork server imports ipykernel while the workflow loads.
+    executor = executor_module.LocalExecutor.from_settings().launch()
+    store = None
     try:
+        workflow = load(project, name_or_path)
+        if workflow.root != project.root:
+            project = Project(workflow.root)  # a file in another project's workflows/ runs there
+        parameters = run_parameters(workflow, overrides or {})
+        clock = clock or Clock()
+        store = open_store(project, clock, create=True)
         selection = _selection(store, project, workflow, only, from_run) if only else None
         now = clock.now()
         run_id = runner_module.create_run(
@@ -214,11 +217,14 @@ def run(
                 observer=observer,
                 selection=selection,
                 executor=executor,
-            )
+            ),
+            executor,
         )
         return show(project, run_id, store=store)
     finally:
-        store.close()
+        executor.abandon()  # a run that never started; nothing once the run closed it
+        if store is not None:
+            store.close()
 
 
 SUCCEEDED = ("success", "success_with_failures")
@@ -667,11 +673,16 @@ async def _report_pool(project: Project, executor: Executor, every: float = 5.0)
         path.unlink(missing_ok=True)
 
 
-def _drive(make_runner: Callable[[Executor], Runner]) -> RunState:
-    """Run one runner to its end on a local executor (warm kernels unless turned off)."""
+def _drive(
+    make_runner: Callable[[Executor], Runner],
+    executor: executor_module.LocalExecutor | None = None,
+) -> RunState:
+    """Run one runner to its end on a local executor (warm kernels unless turned off);
+    `executor`, when given, is one `_launched()` started early, and is closed here."""
 
     async def main() -> RunState:
-        executor = executor_module.LocalExecutor.from_settings()
+        nonlocal executor
+        executor = executor or executor_module.LocalExecutor.from_settings()
         try:
             return await make_runner(executor).run()
         finally:

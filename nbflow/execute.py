@@ -215,8 +215,9 @@ def _prepare(source: Path, artifact: Path, parameters: dict[str, Any], kernel: s
     """
     import logging
 
-    import papermill
+    from .startup import import_papermill
 
+    papermill = import_papermill()
     log = logging.getLogger("papermill")
     level = log.level
     log.setLevel(logging.ERROR)  # its warnings are the worker's to report, not the runner's

@@ -92,6 +92,18 @@ class LocalExecutor:
     def describe(self) -> dict[str, Any]:
         return {"kind": "local"}
 
+    def launch(self) -> LocalExecutor:
+        """Start the warm pool's fork server now (no loop needed), so that it imports while
+        the caller loads what it will run; `abandon` ends it if nothing runs after all."""
+        if self.pool is not None:
+            self.pool.launch()
+        return self
+
+    def abandon(self) -> None:
+        """End what `launch` started, without a loop; nothing once `close` ran."""
+        if self.pool is not None:
+            self.pool.abandon()
+
     def status(self) -> dict[str, Any]:
         """Idle and leased warm kernels per kernelspec, with the idle ones' memory."""
         return self.pool.status() if self.pool is not None else {}

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -249,37 +250,46 @@ class _ForkServer:
         self.python = python
         self.preload = preload
         self.folder = folder
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.writer: asyncio.StreamWriter | None = None
         self.replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.ready: asyncio.Future[int] | None = None
         self.failed_preloads: list[str] = []
         self.reader: asyncio.Task[None] | None = None
 
+    def launch(self) -> None:
+        """Start the process now; it imports while the caller does other work (no loop needed)."""
+        if self.proc is None:
+            self.proc = subprocess.Popen(
+                [self.python, "-m", "nbflow.kernelfork", json.dumps(list(self.preload))],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                cwd=self.folder,
+            )
+
     async def start(self) -> None:
+        """Launch if not yet launched, talk to it through this loop, wait until it is ready."""
+        self.launch()
+        assert self.proc is not None and self.proc.stdin and self.proc.stdout
         loop = asyncio.get_running_loop()
         self.ready = loop.create_future()
-        self.proc = await asyncio.create_subprocess_exec(
-            self.python,
-            "-m",
-            "nbflow.kernelfork",
-            json.dumps(list(self.preload)),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            cwd=self.folder,
-            limit=1 << 20,
+        reader = asyncio.StreamReader(limit=1 << 20)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), self.proc.stdout)
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, self.proc.stdin
         )
-        self.reader = asyncio.ensure_future(self._read())
+        self.writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        self.reader = asyncio.ensure_future(self._read(reader))
         await asyncio.wait_for(asyncio.shield(self.ready), 120)
 
     @property
     def running(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None
+        return self.proc is not None and self.proc.poll() is None
 
-    async def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
+    async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
-            while line := await self.proc.stdout.readline():
+            while line := await reader.readline():
                 try:
                     message = json.loads(line)
                 except ValueError:
@@ -301,8 +311,8 @@ class _ForkServer:
             self.replies.clear()
 
     def _send(self, request: dict[str, Any]) -> None:
-        assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps(request) + "\n").encode())
+        assert self.writer is not None
+        self.writer.write((json.dumps(request) + "\n").encode())
 
     async def spawn(self, kernel_id: str, connection_file: str, argv: list[str]) -> int:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -316,23 +326,38 @@ class _ForkServer:
         self._send({"op": "assign", "id": kernel_id, "cwd": cwd, "env": env})
 
     def discard(self, kernel_id: str) -> None:
-        if self.running:
+        if self.running and self.writer is not None:
             self._send({"op": "discard", "id": kernel_id})
 
     async def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.stdin is not None and self.running:
-            self.proc.stdin.close()  # end of input: the server ends its unassigned kernels
+        if self.writer is not None:
+            self.writer.close()  # end of input: the server ends its unassigned kernels
+        elif self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
         try:
-            await asyncio.wait_for(self.proc.wait(), 1)
-        except asyncio.TimeoutError:
+            await asyncio.get_running_loop().run_in_executor(None, self.proc.wait, 1)
+        except subprocess.TimeoutExpired:
             # Busy importing a preloaded module: killed, its kernels waiting for an attempt
             # read end of file on their pipes and end too.
             self.proc.kill()
-            await self.proc.wait()
+            await asyncio.get_running_loop().run_in_executor(None, self.proc.wait)
         if self.reader is not None:
             await self.reader
+
+    def end_now(self) -> None:
+        """Without a loop: end of input, and a kill if it is still there a second later."""
+        if self.proc is None or self.proc.stdin is None:
+            return
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(1)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 class KernelPool:
@@ -343,6 +368,7 @@ class KernelPool:
         self.python = python
         self.folder = tempfile.mkdtemp(prefix="nbflow-k-")  # short: Unix socket paths are
         self.server: _ForkServer | None = None
+        self.launched: _ForkServer | None = None  # started early, not yet talked to
         self.server_failed: str | None = None
         self.idle: dict[str, _Idle] = {}
         self.specs: dict[str, _Spec | None] = {}
@@ -362,6 +388,27 @@ class KernelPool:
         if kernel_name not in self.specs:
             self.specs[kernel_name] = forkable_spec(kernel_name, self.python)
         return self.specs[kernel_name] is not None
+
+    def launch(self) -> None:
+        """Start the fork server's process now, without a loop: it imports ipykernel while
+        the caller loads its workflow; the first kernel asked for then waits less."""
+        if self.server is None and self.launched is None and not self.closed:
+            self.launched = _ForkServer(self.python, self.settings.preload, self.folder)
+            try:
+                self.launched.launch()
+            except OSError as exc:
+                self.launched = None
+                self.server_failed = f"the kernel fork server did not start: {exc}"
+
+    def abandon(self) -> None:
+        """Without a loop: end a pool that was launched but never used (a run that failed to
+        start); nothing after `close`."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.launched is not None:
+            self.launched.end_now()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def warm(self, kernel_names: list[str]) -> None:
         """Start kernels for these kernelspecs now, before an attempt asks for one."""
@@ -430,6 +477,8 @@ class KernelPool:
         return culled
 
     async def close(self) -> None:
+        if self.closed and self.server is None and self.launched is None:
+            return
         self.closed = True
         for task in list(self._background):
             task.cancel()
@@ -442,8 +491,10 @@ class KernelPool:
             idle.kernels.clear()
         for kernel in list(self.leased.values()):
             self.release(kernel)
-        if self.server is not None:
-            await self.server.stop()
+        for server in (self.server, self.launched):
+            if server is not None:
+                await server.stop()
+        self.server = self.launched = None
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- inside --------------------------------------------------------------------------
@@ -474,14 +525,17 @@ class KernelPool:
         return self.server
 
     async def _start_server(self) -> None:
-        server = _ForkServer(self.python, self.settings.preload, self.folder)
+        if self.launched is None:
+            self.launched = _ForkServer(self.python, self.settings.preload, self.folder)
+        server = self.launched
         try:
             await server.start()
         except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
             self.server_failed = f"the kernel fork server did not start: {exc}"
             await server.stop()
+            self.launched = None
             raise
-        self.server = server
+        self.server, self.launched = server, None
 
     async def _spawn(self, kernel_name: str, spec: _Spec) -> Kernel:
         from jupyter_client.connect import write_connection_file

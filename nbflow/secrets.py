@@ -238,6 +238,9 @@ def output_path(path: str | Path, secret_values: Any = ()) -> str:
     remember(secret_values)
     if not _known:
         return str(path)
+    from .startup import import_papermill
+
+    import_papermill()
     from papermill.iorw import papermill_io
 
     papermill_io.register(SCHEME, MaskingHandler)

@@ -24,7 +24,9 @@ def execute(job: dict[str, Any], km: Any = None) -> dict[str, Any]:
     With `km` (a pooled kernel, see `kernelpool.Kernel`) papermill drives that kernel, from
     the caller's thread, instead of starting one.
     """
-    import papermill
+    from .startup import import_papermill
+
+    papermill = import_papermill()  # before the modules below import it whole
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError

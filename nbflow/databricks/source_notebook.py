@@ -325,6 +325,9 @@ def papermill_input(path: str) -> str:
     source = Path(path)
     if not is_databricks_notebook(source):
         return path
+    from ..startup import import_papermill
+
+    import_papermill()
     from papermill.iorw import LocalHandler, papermill_io
 
     papermill_io.register(path, _ConvertingHandler(LocalHandler()))

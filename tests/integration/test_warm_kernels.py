@@ -172,6 +172,47 @@ def test_idle_kernels_are_culled_reported_and_ended_with_the_pool(tmp_path):
         wait_for(lambda pid=pid: gone(pid), f"process {pid} to end")
 
 
+def fork_servers() -> list[psutil.Process]:
+    """This test process's kernel fork servers."""
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if "nbflow.kernelfork" in " ".join(p.cmdline()) and not gone(p.pid)
+    ]
+
+
+def test_a_pool_launched_before_its_loop_serves_with_that_process_or_ends_unused(project):
+    """`nbflow run` starts the fork server before it loads the workflow: the process launched
+    without a loop is the one that forks the kernels, and one no run took over ends."""
+    pool = KernelPool(PoolSettings(size=1))
+    pool.launch()
+    launched = pool.launched.proc.pid
+
+    async def scenario() -> tuple[int, int]:
+        pool.serves("python3", dict(os.environ))
+        kernel = await pool.take("python3", str(project.root), dict(os.environ))
+        pool.release(kernel)
+        server = pool.server.proc.pid
+        await pool.close()
+        return server, kernel.pid
+
+    server, kernel = asyncio.run(scenario())
+    assert server == launched
+    for pid in (server, kernel):
+        wait_for(lambda pid=pid: gone(pid), f"process {pid} to end with the pool")
+
+    unused = KernelPool(PoolSettings(size=1))
+    unused.launch()
+    pid = unused.launched.proc.pid
+    unused.abandon()
+    assert gone(pid)
+
+    project.workflow("broken", "tasks: [{key: a, notebook: notebooks/missing.ipynb}]")
+    with pytest.raises(api.UsageError):
+        api.run(Project(project.root), "broken")
+    assert fork_servers() == []  # the run that never started ended the server it launched
+
+
 def test_when_the_pools_owner_is_killed_its_fork_server_and_idle_kernels_end(tmp_path):
     script = textwrap.dedent(
         """

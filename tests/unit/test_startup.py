@@ -90,3 +90,28 @@ def test_nbformat_still_validates_without_it():
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
     )
     assert out.stdout.split() == ["caught", "False"], out.stderr
+
+
+def test_papermill_is_imported_without_its_remote_store_handlers():
+    """nbflow gives papermill local paths: boto3 and pyarrow's HDFS are not loaded for it,
+    papermill still runs its local I/O, and the hidden modules import normally afterwards."""
+    code = (
+        "import sys, importlib.util\n"
+        "from nbflow.startup import import_papermill, PAPERMILL_BACKENDS\n"
+        "pm = import_papermill()\n"
+        "from papermill.iorw import papermill_io\n"
+        "assert type(papermill_io.get_handler('x.ipynb')).__name__ == 'LocalHandler'\n"
+        "assert not any(sys.modules.get(n) for n in ('boto3', 'pyarrow', 'papermill.s3'))\n"
+        "assert all(n not in sys.modules for n in PAPERMILL_BACKENDS)  # not left hidden\n"
+        "if importlib.util.find_spec('pyarrow'):\n"
+        "    import pyarrow.fs\n"
+        "print('ok', pm.__name__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert proc.stdout.strip() == "ok papermill", proc.stderr
