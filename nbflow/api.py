@@ -132,11 +132,12 @@ def validate(project: Project, files: list[str] | None = None) -> tuple[list[Pat
     if not paths:
         raise UsageError(f"no workflow files in {project.workflows_dir}")
     problems: list[Problem] = []
+    checked: dict[Path, Workflow | None] = {}
     for path in paths:
-        _, found = loader.check_file(path, project.root)
+        checked[path.resolve()], found = loader.check_file(path, project.root)
         problems.extend(found)
     # In the same pass: a file with problems of its own still has its calls checked.
-    known = catalog.by_name(project)  # read once for both checks
+    known = catalog.by_name(project, checked)  # the other files read once for both checks
     problems.extend(catalog.check_children(project, paths, known))
     problems.extend(catalog.check_after(project, paths, known))
     return paths, problems

@@ -11,11 +11,22 @@ from .model import Workflow
 from .project import Project
 
 
-def by_name(project: Project) -> dict[str, tuple[Path, Workflow | None]]:
-    """name -> (file, workflow or None when the file has problems), for `workflows/`."""
+def by_name(
+    project: Project, checked: dict[Path, Workflow | None] | None = None
+) -> dict[str, tuple[Path, Workflow | None]]:
+    """name -> (file, workflow or None when the file has problems), for `workflows/`.
+
+    `checked`: files the caller has already checked (resolved path -> workflow or None),
+    not read again.
+    """
     found: dict[str, tuple[Path, Workflow | None]] = {}
+    checked = checked or {}
     for path in project.workflow_files():
-        workflow, _ = loader.check_file(path, project.root)
+        resolved = path.resolve()
+        if resolved in checked:
+            workflow = checked[resolved]
+        else:
+            workflow, _ = loader.check_file(path, project.root)
         found[workflow.name if workflow else path.stem] = (path, workflow)
         found.setdefault(path.stem, (path, workflow))
     return found
