@@ -9,11 +9,13 @@ arrive on a pipe, and only then do the shell's extensions and startup code run a
 kernel start serving. A kernel serves exactly one attempt; the pool kills it afterwards.
 
 Requests and replies are JSON lines on stdin and stdout:
-  {"op": "spawn", "id": ID, "connection_file": PATH, "argv": [...]}  -> {"id": ID, "pid": PID}
-  {"op": "assign", "id": ID, "cwd": DIR, "env": {...}}              (no reply)
-  {"op": "discard", "id": ID}                                        (no reply)
-End of input ends the server and every kernel not yet assigned. Nothing here may start a
-thread before forking: a forked child would inherit locks held by threads it does not have.
+  {"op": "spawn", "id": ID, "connection_file": PATH, "job": FIFO, "argv": [...]}
+      -> {"id": ID, "pid": PID}
+The attempt's `{"cwd": DIR, "env": {...}}` reaches the kernel as one JSON line on its FIFO,
+written by the pool directly (this process may be busy importing a preloaded module); end
+of file there (the pool discarded the kernel, or died) ends the kernel unused. End of input
+ends the server. Nothing here may start a thread before forking: a forked child would
+inherit locks held by threads it does not have.
 """
 
 from __future__ import annotations
@@ -59,17 +61,24 @@ def _reap(*_: Any) -> None:
             return
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    while data:
+def _read_job(path: str) -> bytes:
+    """The attempt's line from the kernel's FIFO; empty when the pool let go of it."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never blocks, even if the pool is gone
+    os.set_blocking(fd, True)
+    data = b""
+    while not data.endswith(b"\n"):
         try:
-            data = data[os.write(fd, data) :]
+            chunk = os.read(fd, 1 << 16)
         except InterruptedError:
             continue
-        except OSError:  # the child died already: the pool sees a dead kernel
-            return
+        if not chunk:  # no writer left: discarded, or the pool ended
+            return b""
+        data += chunk
+    os.close(fd)
+    return data
 
 
-def _child(connection_file: str, argv: list[str], assignment: int, inherited: list[int]) -> None:
+def _child(connection_file: str, argv: list[str], job_path: str, inherited: list[int]) -> None:
     """Become a kernel: initialise, wait for the attempt's cwd and environment, serve."""
     code = 0
     try:
@@ -78,7 +87,7 @@ def _child(connection_file: str, argv: list[str], assignment: int, inherited: li
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
-        for fd in inherited:  # the server's pipes and the other children's: not this kernel's
+        for fd in inherited:  # the server's pipes: not this kernel's
             try:
                 os.close(fd)
             except OSError:
@@ -93,9 +102,8 @@ def _child(connection_file: str, argv: list[str], assignment: int, inherited: li
         app.init_code = lambda: None  # type: ignore[method-assign]
         app.initialize(["-f", connection_file, *argv])
         set_by_kernel = {k: v for k, v in os.environ.items() if before.get(k) != v}
-        with os.fdopen(assignment, "rb") as pipe:
-            data = pipe.read()
-        if not data:  # discarded, or the server ended: never used
+        data = _read_job(job_path)
+        if not data:  # discarded, or the pool ended: never used
             os._exit(0)
         job = json.loads(data)
         started_in = os.getcwd()
@@ -115,11 +123,13 @@ def _child(connection_file: str, argv: list[str], assignment: int, inherited: li
 
 
 def serve(preload: list[str]) -> int:
-    """Answer requests; import the preload list between them, once the kernel modules are in.
+    """Answer spawn requests; a forked copy imports the preload list, then takes them over.
 
-    Ready (and forking) as soon as ipykernel is imported: a preloaded module is imported
-    while no request comes, so kernels forked later have it and the first ones are not held
-    up by it (they import what they use, as a cold kernel does).
+    Ready (and forking) as soon as ipykernel is imported. Once no request came for a
+    moment, a copy of this process imports the preload list while this one goes on forking
+    kernels without it (they import what they use, as a cold kernel does); when the copy
+    has everything, spawn requests pass to it, so later kernels have the preloaded modules
+    and no request ever waits for an import (scrapbook's takes seconds).
     """
     out = os.fdopen(os.dup(1), "w", buffering=1)
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -128,53 +138,133 @@ def serve(preload: list[str]) -> int:
         importlib.import_module(name)
     out.write(json.dumps({"ready": os.getpid()}) + "\n")
     signal.signal(signal.SIGCHLD, _reap)
-    waiting: dict[str, tuple[int, int]] = {}  # kernel id -> (pid, write end of its pipe)
-    pending = list(preload)
-    buffered = b""
+    copy: _Copy | None = None
+    requests = _Lines(0)
     while True:
-        # A preloaded module's import holds up requests for its duration (seconds for
-        # scrapbook): it starts only once no request came for a moment, so the kernels a
-        # pool asks for when it starts are forked first.
-        if pending and not select.select([0], [], [], _QUIET)[0]:
-            name = pending.pop(0)
-            try:
-                importlib.import_module(name)
-            except Exception as exc:  # noqa: BLE001 - reported, the pool goes on without it
-                out.write(json.dumps({"preload_failed": name, "error": f"{exc}"}) + "\n")
+        watched = [0] if copy is None else [0, copy.replies.fd]
+        quiet = _QUIET if preload and copy is None else None
+        readable = select.select(watched, [], [], quiet)[0]
+        if not readable:  # no request for a moment: the copy imports the preload list
+            copy, preload = _Copy.start(preload, out), []
             continue
-        chunk = os.read(0, 1 << 16)
-        if not chunk:
-            break
-        buffered += chunk
-        while b"\n" in buffered:
-            line, buffered = buffered.split(b"\n", 1)
-            try:
-                request = json.loads(line)
-            except ValueError:
-                continue
-            _answer(request, out, waiting)
-    for _pid, write_end in waiting.values():
-        os.close(write_end)
+        if copy is not None and copy.replies.fd in readable:
+            lines = copy.replies.read()
+            if lines is None:  # the copy died: this process forks every kernel again
+                copy.close()
+                copy = None
+            for line in lines or []:
+                if not line.strip():
+                    continue
+                if json.loads(line).get("preloaded"):
+                    copy.ready = True  # type: ignore[union-attr]
+                else:
+                    out.write(line.decode() + "\n")  # its replies and failed preloads
+        if 0 in readable:
+            lines = requests.read()
+            if lines is None:
+                break
+            for line in lines:
+                if copy is not None and copy.ready:
+                    _write_all(copy.requests, line + b"\n")
+                    continue
+                try:
+                    request = json.loads(line)
+                except ValueError:
+                    continue
+                own = [0, out.fileno()] + ([] if copy is None else copy.fds())
+                _answer(request, out, own)
+    if copy is not None:
+        copy.close()  # end of its input: it ends too
     return 0
 
 
-def _answer(request: dict[str, Any], out: Any, waiting: dict[str, tuple[int, int]]) -> None:
-    op, kid = request.get("op"), str(request.get("id"))
-    if op == "spawn":
-        read_end, write_end = os.pipe()
-        inherited = [0, out.fileno(), write_end] + [w for _, w in waiting.values()]
+class _Lines:
+    """Complete lines read from a file descriptor."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buffered = b""
+
+    def read(self) -> list[bytes] | None:
+        """The lines one read completes; None at end of file."""
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            return None
+        *lines, self.buffered = (self.buffered + chunk).split(b"\n")
+        return lines
+
+
+class _Copy:
+    """A fork of the server that imports the preload list, then forks kernels itself."""
+
+    def __init__(self, pid: int, requests: int, replies: int):
+        self.pid = pid
+        self.requests = requests  # spawn requests to it
+        self.replies = _Lines(replies)  # its replies, failed preloads, then {"preloaded": true}
+        self.ready = False
+
+    def fds(self) -> list[int]:
+        return [self.requests, self.replies.fd]
+
+    @classmethod
+    def start(cls, preload: list[str], out: Any) -> _Copy:
+        requests_r, requests_w = os.pipe()
+        replies_r, replies_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            _child(request["connection_file"], request.get("argv", []), read_end, inherited)
-        os.close(read_end)
-        waiting[kid] = (pid, write_end)
-        out.write(json.dumps({"id": kid, "pid": pid}) + "\n")
-    elif op in ("assign", "discard") and kid in waiting:
-        pid, write_end = waiting.pop(kid)
-        if op == "assign":
-            job = {"cwd": request["cwd"], "env": request["env"]}
-            _write_all(write_end, json.dumps(job).encode())
-        os.close(write_end)  # end of file: the child reads its job, or nothing and exits
+            code = 0
+            try:
+                os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # the pool's requests are not its
+                for fd in (out.fileno(), requests_w, replies_r):
+                    os.close(fd)
+                reply = os.fdopen(replies_w, "w", buffering=1)
+                for name in preload:
+                    try:
+                        importlib.import_module(name)
+                    except Exception as exc:  # noqa: BLE001 - reported; the pool goes on
+                        reply.write(json.dumps({"preload_failed": name, "error": f"{exc}"}))
+                        reply.write("\n")
+                reply.write(json.dumps({"preloaded": True}) + "\n")
+                incoming = _Lines(requests_r)
+                while (lines := incoming.read()) is not None:
+                    for line in lines:
+                        if line.strip():
+                            _answer(json.loads(line), reply, [requests_r, replies_w])
+            except BaseException:  # noqa: BLE001 - the server goes on forking kernels itself
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(requests_r)
+        os.close(replies_w)
+        return cls(pid, requests_w, replies_r)
+
+    def close(self) -> None:
+        for fd in self.fds():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        try:
+            data = data[os.write(fd, data) :]
+        except InterruptedError:
+            continue
+        except OSError:  # the copy died: its kernels' attempts see them gone
+            return
+
+
+def _answer(request: dict[str, Any], out: Any, inherited: list[int]) -> None:
+    """Fork a kernel for a spawn request; `inherited`: this process's descriptors, closed in
+    the kernel."""
+    if request.get("op") == "spawn":
+        argv, job = request.get("argv", []), request["job"]
+        pid = os.fork()
+        if pid == 0:
+            _child(request["connection_file"], argv, job, inherited)
+        out.write(json.dumps({"id": str(request.get("id")), "pid": pid}) + "\n")
 
 
 def main() -> int:

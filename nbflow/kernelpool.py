@@ -75,9 +75,12 @@ class Kernel:
 
     ipykernel = True
 
-    def __init__(self, kernel_id: str, pid: int, connection_file: str, kernel_name: str):
+    def __init__(
+        self, kernel_id: str, pid: int, connection_file: str, kernel_name: str, job_fd: int = -1
+    ):
         self.kernel_id = kernel_id
         self.pid = pid
+        self.job_fd = job_fd  # the pool's end of the FIFO this kernel reads its attempt from
         self.started = processes.started_at(pid)
         self.connection_file = connection_file
         self.kernel_name = kernel_name
@@ -131,6 +134,13 @@ class Kernel:
     def kill(self) -> None:
         """End the kernel and what it started; it served its one attempt."""
         processes.kill_tree(self.pid, self.started, wait=False)
+        self.close_job()
+
+    def close_job(self) -> None:
+        if self.job_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.job_fd)
+            self.job_fd = -1
 
 
 _CLIENT: Any = None
@@ -314,20 +324,18 @@ class _ForkServer:
         assert self.writer is not None
         self.writer.write((json.dumps(request) + "\n").encode())
 
-    async def spawn(self, kernel_id: str, connection_file: str, argv: list[str]) -> int:
+    async def spawn(self, kernel_id: str, connection_file: str, job: str, argv: list[str]) -> int:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.replies[kernel_id] = future
-        self._send(
-            {"op": "spawn", "id": kernel_id, "connection_file": connection_file, "argv": argv}
-        )
+        request = {
+            "op": "spawn",
+            "id": kernel_id,
+            "connection_file": connection_file,
+            "job": job,
+            "argv": argv,
+        }
+        self._send(request)
         return int((await asyncio.wait_for(future, 60))["pid"])
-
-    def assign(self, kernel_id: str, cwd: str, env: dict[str, str]) -> None:
-        self._send({"op": "assign", "id": kernel_id, "cwd": cwd, "env": env})
-
-    def discard(self, kernel_id: str) -> None:
-        if self.running and self.writer is not None:
-            self._send({"op": "discard", "id": kernel_id})
 
     async def stop(self) -> None:
         if self.proc is None:
@@ -358,6 +366,15 @@ class _ForkServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+async def _write_job(fd: int, data: bytes) -> None:
+    """Write all of `data` to a non-blocking FIFO whose reader may still be initialising."""
+    while data:
+        try:
+            data = data[os.write(fd, data) :]
+        except BlockingIOError:  # more than the FIFO holds: the kernel reads as it starts
+            await asyncio.sleep(0.01)
 
 
 class KernelPool:
@@ -434,9 +451,12 @@ class KernelPool:
         if kernel is None:
             kernel = await self._spawn(kernel_name, spec)
         self._in_background(self._fill(kernel_name))
-        assert self.server is not None
-        self.server.assign(kernel.kernel_id, cwd, {**env, **dict(spec.env)})
         self.leased[kernel.kernel_id] = kernel
+        job = json.dumps({"cwd": cwd, "env": {**env, **dict(spec.env)}}) + "\n"
+        try:
+            await _write_job(kernel.job_fd, job.encode())
+        except OSError:  # the kernel is gone: its attempt sees a dead kernel
+            pass
         return kernel
 
     def release(self, kernel: Kernel) -> None:
@@ -556,8 +576,19 @@ class KernelPool:
             hb_port=5,
             kernel_name=kernel_name,
         )
-        pid = await server.spawn(kernel_id, connection_file, list(spec.argv))
-        return Kernel(kernel_id, pid, connection_file, kernel_name)
+        # The attempt's cwd and environment reach the kernel through this FIFO, written by
+        # the pool itself: the fork server may be busy importing a preloaded module. The
+        # pool holds it open (read and write) from now on, so what it writes waits there
+        # for the kernel, and the kernel reads end of file when the pool is gone.
+        job = os.path.join(self.folder, f"{kernel_id}-job")
+        os.mkfifo(job, 0o600)
+        job_fd = os.open(job, os.O_RDWR | os.O_NONBLOCK)
+        try:
+            pid = await server.spawn(kernel_id, connection_file, job, list(spec.argv))
+        except BaseException:
+            os.close(job_fd)
+            raise
+        return Kernel(kernel_id, pid, connection_file, kernel_name, job_fd)
 
     async def _fill(self, kernel_name: str) -> None:
         """Fork kernels until `size` wait for this kernelspec."""
@@ -579,8 +610,6 @@ class KernelPool:
             idle.kernels.append(kernel)
 
     def _forget(self, kernel: Kernel) -> None:
-        if self.server is not None:
-            self.server.discard(kernel.kernel_id)
         kernel.kill()
         self._remove_files(kernel)
 

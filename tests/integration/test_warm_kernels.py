@@ -213,6 +213,78 @@ def test_a_pool_launched_before_its_loop_serves_with_that_process_or_ends_unused
     assert fork_servers() == []  # the run that never started ended the server it launched
 
 
+def kernel_has(kernel, module: str) -> bool:
+    """Ask a leased kernel whether `module` is imported in it."""
+    from jupyter_client import BlockingKernelClient
+
+    kc = BlockingKernelClient()
+    kc.load_connection_file(kernel.connection_file)
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        seen: list[str] = []
+        kc.execute_interactive(
+            f"import sys; print({module!r} in sys.modules)",
+            timeout=60,
+            output_hook=lambda m: seen.append(m["content"].get("text", "")),
+        )
+        return "".join(seen).strip() == "True"
+    finally:
+        kc.stop_channels()
+
+
+def test_kernels_keep_coming_while_a_preload_imports_and_later_ones_have_it(tmp_path, monkeypatch):
+    """A preloaded module is imported by a copy of the fork server: while its import lasts
+    (held here until the test lets it go) kernels are still forked, without it; once it is
+    in, the kernels come from the copy and have it."""
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    started, release = tmp_path / "started", tmp_path / "release"
+    (modules / "slowpreload.py").write_text(
+        textwrap.dedent(
+            f"""
+            import os, time
+            open({str(started)!r}, "w").close()
+            deadline = time.monotonic() + 120
+            while not os.path.exists({str(release)!r}) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            """
+        )
+    )
+    monkeypatch.setenv("PYTHONPATH", f"{modules}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+
+    async def scenario() -> None:
+        pool = KernelPool(PoolSettings(size=1, preload=("slowpreload",)))
+        env = dict(os.environ)
+        try:
+            assert pool.serves("python3", env)
+            pool.warm(["python3"])
+            while not started.exists():  # the copy imports it once no request came
+                await asyncio.sleep(0.05)
+            server = pool.server.proc.pid
+            for _ in range(3):  # each take asks for another kernel: none waits for the import
+                kernel = await asyncio.wait_for(pool.take("python3", str(tmp_path), env), 60)
+                assert psutil.Process(kernel.pid).ppid() == server
+                assert not await asyncio.to_thread(kernel_has, kernel, "slowpreload")
+                pool.release(kernel)
+            release.touch()
+            deadline = time.monotonic() + 120
+            while True:  # the kernels forked before the copy was ready come first
+                kernel = await pool.take("python3", str(tmp_path), env)
+                from_copy = psutil.Process(kernel.pid).ppid() != server
+                if from_copy:
+                    assert await asyncio.to_thread(kernel_has, kernel, "slowpreload")
+                pool.release(kernel)
+                if from_copy:
+                    break
+                assert time.monotonic() < deadline, "no kernel came from the preloaded copy"
+        finally:
+            release.touch()
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
 def test_when_the_pools_owner_is_killed_its_fork_server_and_idle_kernels_end(tmp_path):
     script = textwrap.dedent(
         """
