@@ -56,3 +56,7 @@ class Forbidden(UsageError):
 
 class PathNotFound(UsageError):
     """No file at a path a request names as the thing to read."""
+
+
+class HistoryError(NbflowError):
+    """The run history cannot be used (full, locked, unreachable, made by another version)."""
