@@ -15,13 +15,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from .errors import UnreadableNotebook as UnreadableNotebook  # named through this module too
 
 BANNER_TAG = "nbflow-error-banner"
-
-
-class UnreadableNotebook(UsageError):
-    """An artifact that is not a whole notebook (cut off while being saved, say)."""
 
 
 def read_notebook(path: Path, shown: str | None = None) -> Any:

@@ -26,11 +26,11 @@ from .errors import (
     WorkflowFileError,
     WorkflowNotFound,
 )
+from .history import ACTIVE_RUN_STATES, Store
 from .project import Project
 from .rundoc import run_document
 from .startup import lazy_module
 from .states import RunState, TaskState
-from .store import ACTIVE_RUN_STATES, Store
 
 # Imported on first use, so that commands reading the history (`runs`, `show`, `cancel`)
 # never load the YAML loader, the runner, papermill or the scheduler.

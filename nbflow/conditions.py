@@ -6,6 +6,8 @@ import math
 import operator
 from typing import Any
 
+from .errors import ConditionError as ConditionError  # named through this module too
+
 _OPS = {
     "==": operator.eq,
     "!=": operator.ne,
@@ -44,10 +46,6 @@ _SPELLINGS = {
 def suggest_operator(text: str) -> str | None:
     """The operator a wrong spelling most likely means (`=<` gives `<=`), or None."""
     return _SPELLINGS.get(text.strip().lower())
-
-
-class ConditionError(ValueError):
-    """The operands cannot be compared with that operator."""
 
 
 def _number(value: Any) -> float | None:

@@ -56,3 +56,32 @@ class Forbidden(UsageError):
 
 class PathNotFound(UsageError):
     """No file at a path a request names as the thing to read."""
+
+
+class HistoryError(NbflowError):
+    """The run history cannot be used (full, locked, unreachable, made by another version)."""
+
+
+class UnreadableNotebook(UsageError):
+    """An artifact that is not a whole notebook (cut off while being saved, say)."""
+
+
+class SecretMissing(NbflowError):
+    """A secret parameter's environment variable is not set (or empty) when a run starts."""
+
+
+class YamlError(NbflowError):
+    """The text is not YAML; `line` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+class ReferenceError_(NbflowError, LookupError):
+    """A `{{...}}` reference that cannot be resolved; the message names it."""
+
+
+class ConditionError(NbflowError, ValueError):
+    """A condition task's operands cannot be compared with its operator."""

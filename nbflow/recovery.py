@@ -14,8 +14,8 @@ import socket
 from pathlib import Path
 
 from . import annotate, processes
+from .history import Store
 from .project import Project
-from .store import Store
 
 
 def recover(store: Store, project: Project, now: float) -> list[int]:

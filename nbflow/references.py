@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .errors import ReferenceError_ as ReferenceError_  # named through this module too
+
 REFERENCE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 ESCAPE = "\\{{"  # written before what would be a reference, it stands for a literal `{{`
 # An escape or a reference, whichever starts first: one scan, so escaped text never resolves.
@@ -49,10 +51,6 @@ TIME_ARGS = (
 # Facts about what started a run, beyond its type and time (`run.trigger.NAME`): the
 # upstream run of a workflow-completion trigger, a SQL trigger's value, the backfill.
 TRIGGER_INFO = ("run_id", "workflow", "state", "value", "backfill_id")
-
-
-class ReferenceError_(LookupError):
-    """A reference that cannot be resolved; the message names it."""
 
 
 def canonical(expr: str) -> str:

@@ -25,6 +25,7 @@ from .databricks import context as task_context
 from .durations import format_duration
 from .errors import NbflowError, UsageError
 from .executor import Executor, LocalExecutor
+from .history import Store
 from .model import Task, Workflow
 from .params import inputs_for
 from .project import Project
@@ -37,7 +38,6 @@ from .states import (
     edge_state,
     run_result,
 )
-from .store import Store
 
 
 class Observer(Protocol):

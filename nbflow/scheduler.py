@@ -29,9 +29,9 @@ from typing import Any
 from . import loader, processes, recovery, triggers
 from .clock import Clock
 from .errors import NbflowError
+from .history import Store
 from .model import Workflow
 from .project import Project
-from .store import Store
 from .watch import FolderWatch
 
 log = logging.getLogger("nbflow.schedule")

@@ -27,17 +27,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import NbflowError
+from .errors import SecretMissing as SecretMissing  # named through this module too
 
 MASK = "***"
 SCHEME = "nbflow-masked://"  # the papermill I/O handler's prefix for a path it masks
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _known: set[str] = set()  # the secret values this process has seen, to mask
-
-
-class SecretMissing(NbflowError):
-    """A secret parameter's environment variable is not set (or empty) when a run starts."""
 
 
 # -- declarations ------------------------------------------------------------------------

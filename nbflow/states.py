@@ -1,4 +1,4 @@
-"""Task and run states, the `run_if` rules and a run's result; pure, no I/O.
+"""Task and run states, `run_if` rules, a run's result, a dead runner's run closed; pure, no I/O.
 
 The strings are stored in the run history: never rename one once stored.
 """
@@ -6,7 +6,9 @@ The strings are stored in the run history: never rename one once stored.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 
 class TaskState(str, Enum):
@@ -74,6 +76,8 @@ TERMINAL_RUN_STATES = frozenset(
         RunState.SKIPPED,
     }
 )
+# Runs not finished yet, as the history stores them (plain strings, for SQL `IN`).
+ACTIVE_RUN_STATES = (RunState.QUEUED.value, RunState.RUNNING.value)
 
 RUN = "run"  # decide(): the task should run
 UNMET_OUTCOME = "unmet_outcome"  # edge_state(): an outcome edge whose outcome did not happen
@@ -138,3 +142,64 @@ def run_result(states: Mapping[str, TaskState], upstream: Mapping[str, Sequence[
     if all(states[key] in SUCCESS_LIKE for key in leaves):
         return RunState.SUCCESS_WITH_FAILURES
     return RunState.FAILED
+
+
+# -- a run whose runner died (crash recovery) -------------------------------------------
+
+RUNNER_DIED = "RunnerDied"  # the error name its running attempts are given
+
+
+@dataclass(frozen=True)
+class OrphanClosing:
+    """What closing an orphaned run changes, row by row: new values by row id."""
+
+    run: dict[str, Any]
+    tasks: dict[int, dict[str, Any]]
+    attempts: dict[int, dict[str, Any]]
+    repairs: dict[int, dict[str, Any]]
+    leftovers: list[dict[str, Any]]  # the attempts that were running: their processes end
+
+
+def close_orphan(
+    run: Mapping[str, Any],
+    tasks: Sequence[Mapping[str, Any]],
+    attempts: Sequence[Mapping[str, Any]],
+    repairs: Sequence[Mapping[str, Any]],
+    *,
+    now: float,
+    message: str,
+) -> OrphanClosing | None:
+    """Finish a run whose runner died; None when it has finished already (someone closed it).
+
+    The run fails; so do its running attempts (as `RunnerDied`) and its tasks that had
+    started or were about to (queued, running, waiting for a retry); tasks still pending
+    become `upstream_failed`; an unfinished repair of it failed. Rows are mappings with an
+    `id` and `state` (a repair: `result`).
+    """
+    if run["state"] not in ACTIVE_RUN_STATES:
+        return None
+    ended = {"end_time": now, "message": message}
+    task_changes: dict[int, dict[str, Any]] = {}
+    for task in tasks:
+        if task["state"] in ACTIVE_TASK_STATES:
+            task_changes[task["id"]] = {"state": TaskState.FAILED.value, **ended}
+        elif task["state"] == TaskState.PENDING:
+            task_changes[task["id"]] = {"state": TaskState.UPSTREAM_FAILED.value, **ended}
+    running = [a for a in attempts if a["state"] == TaskState.RUNNING]
+    died = {
+        "state": TaskState.FAILED.value,
+        "end_time": now,
+        "error_ename": RUNNER_DIED,
+        "error_evalue": message,
+    }
+    return OrphanClosing(
+        run={"state": RunState.FAILED.value, **ended},
+        tasks=task_changes,
+        attempts={a["id"]: dict(died) for a in running},
+        repairs={
+            r["id"]: {"result": RunState.FAILED.value, "end_time": now}
+            for r in repairs
+            if r["result"] is None
+        },
+        leftovers=[dict(a) for a in running],
+    )

@@ -27,6 +27,8 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
+from .errors import YamlError as YamlError  # named through this module too
+
 _PLAIN_TAG = "tag:nbflow,2026:plain"
 
 # Nesting deeper than this is no configuration anyone writes; it also keeps the builder's
@@ -94,15 +96,6 @@ _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 # The first characters of every scalar that is not text: null, ~, true, false, numbers, .inf.
 _MAY_NOT_BE_TEXT = frozenset("~nNtTfF+-.0123456789")
-
-
-class YamlError(Exception):
-    """The text is not YAML; `line` is 1-based when known."""
-
-    def __init__(self, message: str, line: int | None):
-        super().__init__(message)
-        self.message = message
-        self.line = line
 
 
 @dataclass

@@ -61,6 +61,20 @@ def _postgres_bin() -> Path | None:
     return found[-1].parent if found else None
 
 
+def fresh_postgres_database(server_url: str) -> str:
+    """A new empty database on the test PostgreSQL server; its URL."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    name = f"nbflow_test_{secrets.token_hex(4)}"
+    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory):
     """A real PostgreSQL server for the session (Debian's package), on a free local port."""

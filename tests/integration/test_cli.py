@@ -10,8 +10,8 @@ import pytest
 
 from nbflow import api
 from nbflow.errors import UsageError
+from nbflow.history import Store
 from nbflow.project import Project
-from nbflow.store import Store
 
 GOOD = "tasks:\n  - {key: a, notebook: notebooks/ok.ipynb, parameters: {x: 3}}\n"
 

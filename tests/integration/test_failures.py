@@ -17,8 +17,8 @@ import pytest
 
 from nbflow import api
 from nbflow.clock import Clock
+from nbflow.history import Store
 from nbflow.project import Project
-from nbflow.store import Store
 
 pytestmark = pytest.mark.kernel
 

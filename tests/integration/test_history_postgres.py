@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
 import sys
 
-import sqlalchemy as sa
-
-from nbflow.store import Store
-
-
-def _fresh_database(server_url: str) -> str:
-    name = f"nbflow_history_{secrets.token_hex(4)}"
-    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
+from nbflow.history import Store
+from tests.conftest import fresh_postgres_database
 
 
 def test_runs_show_and_repair_with_the_history_on_postgresql(project, postgres_url, monkeypatch):
-    url = _fresh_database(postgres_url)
+    url = fresh_postgres_database(postgres_url)
     monkeypatch.setenv("NBFLOW_DATABASE_URL", url)
     marker = project.root / "fixed.marker"
     # `second` fails until the marker exists; its value reaches `third` after the repair.
@@ -67,7 +56,7 @@ def test_two_schedulers_keep_max_concurrent_runs_on_postgresql(tmp_path, postgre
     from tests.unit.test_scheduler import World, run_two_schedulers
 
     world = World(tmp_path)
-    world.url = _fresh_database(postgres_url)
+    world.url = fresh_postgres_database(postgres_url)
     order, most = run_two_schedulers(world, seconds=16.0)
     assert most == 1
     assert order == sorted(set(order)) and len(order) >= 4
@@ -76,4 +65,4 @@ def test_two_schedulers_keep_max_concurrent_runs_on_postgresql(tmp_path, postgre
 def test_two_stores_racing_for_one_run_slot_on_postgresql(postgres_url):
     from tests.unit.test_store import race_for_slots
 
-    race_for_slots(_fresh_database(postgres_url))
+    race_for_slots(fresh_postgres_database(postgres_url))

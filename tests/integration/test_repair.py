@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from nbflow import api
+from nbflow.history import Store
 from nbflow.project import Project
-from nbflow.store import Store
 
 pytestmark = pytest.mark.kernel
 

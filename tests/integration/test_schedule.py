@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from nbflow.store import Store
+from nbflow.history import Store
 from tests.integration.test_failures import wait_for
 
 QUICK = f'["{sys.executable}", "-c", "pass"]'

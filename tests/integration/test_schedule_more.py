@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from nbflow.store import Store
+from nbflow.history import Store
 from tests.integration.test_failures import wait_for
 from tests.integration.test_schedule import runs, start, stop
 

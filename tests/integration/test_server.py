@@ -194,7 +194,7 @@ async def test_start_the_scheduler_inside_the_server_on_request(jp_fetch, root):
 
     import tornado.gen
 
-    from nbflow.store import Store
+    from nbflow.history import Store
 
     (root / "workflows" / "tick.yaml").write_text(
         'schedule: {cron: "* * * * * ?"}\n'

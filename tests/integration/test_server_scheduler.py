@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import tornado
 
-from nbflow.store import Store
+from nbflow.history import Store
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 

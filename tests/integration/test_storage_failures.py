@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nbflow.store import Store
+from nbflow.history import Store
 
 QUICK = f'["{sys.executable}", "-c", "pass"]'
 

@@ -16,9 +16,9 @@ import psutil
 import pytest
 
 from nbflow import api, kernelpool
+from nbflow.history import Store
 from nbflow.kernelpool import KernelPool, PoolSettings
 from nbflow.project import Project
-from nbflow.store import Store
 from tests.integration.test_schedule import daemons, runs, start, stop  # noqa: F401
 
 pytestmark = pytest.mark.kernel

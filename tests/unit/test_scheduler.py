@@ -14,9 +14,9 @@ import nbformat
 import pytest
 
 from nbflow import processes, triggers
+from nbflow.history import Store
 from nbflow.project import Project
 from nbflow.scheduler import Scheduler
-from nbflow.store import Store
 
 T0 = datetime(2026, 11, 25, 9, 0, 0, tzinfo=ZoneInfo("UTC")).timestamp()
 
@@ -326,7 +326,7 @@ def test_the_daemon_logs_a_failed_look_and_goes_on(world, caplog):
     import asyncio
     import logging
 
-    from nbflow.store import HistoryError
+    from nbflow.errors import HistoryError
 
     world.workflow("hourly", 'schedule: {cron: "0 * * * *"}\n')
     s = world.scheduler()

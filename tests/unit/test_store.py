@@ -1,4 +1,4 @@
-"""store: the run history in SQLite (WAL), written by one Store and read by another."""
+"""Run history on SQLite: WAL, SQLite's own failures, one Store writing and another reading."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from nbflow.store import Store, runs
+from nbflow.history import Store
+from nbflow.history.tables import runs
 
 
 @pytest.fixture
@@ -214,7 +215,7 @@ def test_many_processes_can_open_a_new_history_at_once(tmp_path):
     import sys
 
     url = f"sqlite:///{tmp_path / 'new.db'}"
-    code = f"from nbflow.store import Store; Store({url!r}).list_runs()"
+    code = f"from nbflow.history import Store; Store({url!r}).list_runs()"
     procs = [
         subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
         for _ in range(6)
@@ -322,7 +323,7 @@ def _in_another_process(url: str, name: str) -> list[str]:
 
     code = (
         "import json, sys\n"
-        "from nbflow.store import Store\n"
+        "from nbflow.history import Store\n"
         "s = Store(sys.argv[1])\n"
         "s.beat_scheduler(sys.argv[2], {'seen': 1.0, 'name': sys.argv[2]})\n"
         "print(json.dumps(sorted(b['name'] for b in s.schedulers())))\n"
@@ -387,7 +388,7 @@ def test_a_disk_io_error_from_a_broken_connection_is_recovered(tmp_path, url):
 def test_a_full_database_is_one_sentence_naming_the_file(store, tmp_path):
     from sqlalchemy import event
 
-    from nbflow.store import HistoryError
+    from nbflow.errors import HistoryError
 
     first = new_run(store)
 
