@@ -26,11 +26,10 @@ from .errors import (
     WorkflowFileError,
     WorkflowNotFound,
 )
-from .history import ACTIVE_RUN_STATES, Store
 from .project import Project
 from .rundoc import run_document
 from .startup import lazy_module
-from .states import RunState, TaskState
+from .states import ACTIVE_RUN_STATES, RunState, TaskState
 
 # Imported on first use, so that commands reading the history (`runs`, `show`, `cancel`)
 # never load the YAML loader, the runner, papermill or the scheduler.
@@ -48,6 +47,7 @@ if TYPE_CHECKING:
     from .databricks import importer as databricks_importer
     from .databricks import jobfile as databricks_jobfile
     from .executor import Executor
+    from .history import Store
     from .launcher import Launcher
     from .model import Workflow
     from .params import NotebookParameter
@@ -84,6 +84,8 @@ def open_store(project: Project, clock: Clock | None = None, *, create: bool = F
         )
     if project.database_url.startswith("sqlite:///"):
         project.state_dir.mkdir(parents=True, exist_ok=True)
+    from .history import Store  # SQLAlchemy: only for commands that read or write runs
+
     store = Store(project.database_url)
     recovery.recover(store, project, (clock or Clock()).now())
     return store

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import annotate, processes
-from .history import Store
 from .project import Project
+
+if TYPE_CHECKING:
+    from .history import Store
 
 
 def recover(store: Store, project: Project, now: float) -> list[int]:

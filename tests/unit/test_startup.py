@@ -115,3 +115,11 @@ def test_papermill_is_imported_without_its_remote_store_handlers():
         timeout=120,
     )
     assert proc.stdout.strip() == "ok papermill", proc.stderr
+
+
+def test_validate_does_not_load_the_history(empty_project: Path):
+    """Checking workflow files reads no run: SQLAlchemy (the history's) is not imported."""
+    (empty_project / "workflows" / "w.yaml").write_text("tasks: [{key: a, command: [echo]}]\n")
+    modules = loaded_by(["validate"], empty_project)
+    assert "nbflow.loader" in modules
+    assert "sqlalchemy" not in modules
