@@ -4,9 +4,16 @@ A kernelspec that starts an IPython kernel on nbflow's own interpreter is served
 server (`kernelfork.py`) that imported ipykernel and the preload list once: each kernel is
 forked and initialised before an attempt needs it, handed to exactly one attempt with that
 attempt's working directory and environment, and killed when the attempt ends. Nothing
-survives from one attempt to the next. Any other kernel (another interpreter, R, a custom
-provisioner, a task environment that changes how Python starts) is not served here: the
-caller starts it the ordinary way.
+survives from one attempt to the next.
+
+Any other kernel (another interpreter, R, a custom provisioner, a task environment that
+changes how Python starts) is started the ordinary way, by jupyter_client, and is pooled
+too: its working directory and environment are fixed when it starts, so its idle kernels
+are kept per kernelspec, folder and environment. The first attempt of such a combination
+starts one (as papermill would) and the pool starts the next one meanwhile, ready for the
+next attempt with the same combination (a for_each, the next scheduled run). The attempt's
+context file (`dbutils`), the one variable that differs between attempts, is set in an
+IPython kernel by a silent cell when it is handed out.
 
 `Kernel` is the face nbclient needs of a kernel manager (`has_kernel`, `client`,
 `is_alive`, `interrupt_kernel`, `shutdown_kernel`, `cleanup_resources`), so papermill
@@ -73,12 +80,17 @@ class _Spec:
 class Kernel:
     """One pooled kernel, leased to one attempt; the kernel manager nbclient talks to."""
 
-    ipykernel = True
-
     def __init__(
-        self, kernel_id: str, pid: int, connection_file: str, kernel_name: str, job_fd: int = -1
+        self,
+        kernel_id: str,
+        pid: int,
+        connection_file: str,
+        kernel_name: str,
+        job_fd: int = -1,
+        manager: Any = None,
     ):
         self.kernel_id = kernel_id
+        self.manager = manager  # jupyter_client's, for a kernel started the ordinary way
         self.pid = pid
         self.job_fd = job_fd  # the pool's end of the FIFO this kernel reads its attempt from
         self.started = processes.started_at(pid)
@@ -94,6 +106,10 @@ class Kernel:
         return self.alive()
 
     def client(self, **kwargs: Any) -> Any:
+        if self.manager is not None:  # jupyter_client's own client and readiness check
+            kc = self.manager.client(**kwargs)
+            self._clients.append(kc)
+            return kc
         kc = _client_class()(**kwargs)
         kc.kernel = self
         kc.load_connection_file(self.connection_file)
@@ -368,6 +384,42 @@ class _ForkServer:
             self.proc.wait()
 
 
+_Key = tuple[str, str, tuple[tuple[str, str], ...]]  # kernelspec, folder, environment
+
+
+def _language(kernel_name: str) -> str | None:
+    """The language of an installed kernelspec started as a local process; None when there
+    is none of that name, or it names a provisioner of its own (the cold path starts it)."""
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    except Exception:  # noqa: BLE001 - no such kernel: the cold path reports it in its words
+        return None
+    if (spec.metadata or {}).get("kernel_provisioner"):
+        return None
+    return str(spec.language or "unknown")
+
+
+async def _shut(manager: Any) -> None:
+    """Let jupyter_client finish a killed kernel: reap it, remove its connection file."""
+    with contextlib.suppress(Exception):
+        await manager.shutdown_kernel(now=True)
+
+
+async def _run_silently(kernel: Kernel, code: str) -> None:
+    """Execute `code` in a kernel before its attempt, leaving no trace in its history."""
+    kc = kernel.manager.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=60)
+        msg_id = kc.execute(code, silent=True, store_history=False)
+        while (await kc.get_shell_msg(timeout=60))["parent_header"].get("msg_id") != msg_id:
+            pass
+    finally:
+        kc.stop_channels()
+
+
 async def _write_job(fd: int, data: bytes) -> None:
     """Write all of `data` to a non-blocking FIFO whose reader may still be initialising."""
     while data:
@@ -390,6 +442,9 @@ class KernelPool:
         self.idle: dict[str, _Idle] = {}
         self.specs: dict[str, _Spec | None] = {}
         self.leased: dict[str, Kernel] = {}
+        self.languages: dict[str, str | None] = {}  # of kernelspecs started the ordinary way
+        self.ordinary: dict[_Key, _Idle] = {}  # started the ordinary way, per combination
+        self._stopping: set[asyncio.Task[Any]] = set()
         self._starting: asyncio.Future[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._count = 0
@@ -399,8 +454,19 @@ class KernelPool:
     # -- public --------------------------------------------------------------------------
 
     def serves(self, kernel_name: str, env: dict[str, str]) -> bool:
-        """Whether an attempt with this kernel and environment can have a pooled kernel."""
-        if self.closed or self.server_failed or starts_differently(env):
+        """Whether an attempt with this kernel can have a pooled kernel (forked, or started
+        the ordinary way); not for a kernelspec that does not exist (the cold path says so)."""
+        if self.closed:
+            return False
+        if self._forks(kernel_name, env):
+            return True
+        if kernel_name not in self.languages:
+            self.languages[kernel_name] = _language(kernel_name)
+        return self.languages[kernel_name] is not None
+
+    def _forks(self, kernel_name: str, env: dict[str, str]) -> bool:
+        """Whether the fork server serves this kernelspec with this environment."""
+        if self.server_failed or starts_differently(env):
             return False
         if kernel_name not in self.specs:
             self.specs[kernel_name] = forkable_spec(kernel_name, self.python)
@@ -431,12 +497,14 @@ class KernelPool:
         """Start kernels for these kernelspecs now, before an attempt asks for one."""
         self._start_culling()
         for name in dict.fromkeys(kernel_names):
-            if self.serves(name, dict(os.environ)):
+            if self._forks(name, dict(os.environ)):
                 self.idle.setdefault(name, _Idle())
                 self._in_background(self._fill(name))
 
     async def take(self, kernel_name: str, cwd: str, env: dict[str, str]) -> Kernel:
         """A kernel of `kernel_name` now running in `cwd` with `env`; only its attempt's."""
+        if not self._forks(kernel_name, env):
+            return await self._take_ordinary(kernel_name, cwd, env)
         spec = self.specs[kernel_name]
         assert spec is not None
         self._start_culling()
@@ -463,20 +531,21 @@ class KernelPool:
         """The attempt is over: the kernel and everything it started end."""
         self.leased.pop(kernel.kernel_id, None)
         kernel.stop_clients()
-        kernel.kill()
-        self._remove_files(kernel)
+        self._forget(kernel)
 
     def status(self) -> dict[str, Any]:
         """Idle kernels per kernelspec and their memory (RSS, bytes)."""
         import psutil
 
         out: dict[str, Any] = {}
-        for name, idle in self.idle.items():
-            rss = []
+        groups = [(name, idle) for name, idle in self.idle.items()]
+        groups += [(key[0], idle) for key, idle in self.ordinary.items()]
+        for name, idle in groups:
+            entry = out.setdefault(name, {"idle": 0, "rss": [], "leased": 0})
             for kernel in idle.kernels:
                 with contextlib.suppress(Exception):
-                    rss.append(psutil.Process(kernel.pid).memory_info().rss)
-            out[name] = {"idle": len(idle.kernels), "rss": rss, "leased": 0}
+                    entry["rss"].append(psutil.Process(kernel.pid).memory_info().rss)
+            entry["idle"] += len(idle.kernels)
         for kernel in self.leased.values():
             out.setdefault(kernel.kernel_name, {"idle": 0, "rss": [], "leased": 0})["leased"] += 1
         return out
@@ -485,7 +554,7 @@ class KernelPool:
         """Discard kernels idle longer than the setting; return how many."""
         now = time.monotonic() if now is None else now
         culled = 0
-        for idle in self.idle.values():
+        for idle in [*self.idle.values(), *self.ordinary.values()]:
             keep = []
             for kernel in idle.kernels:
                 if now - kernel.born > self.settings.idle_seconds:
@@ -505,12 +574,14 @@ class KernelPool:
         for task in list(self._background):
             with contextlib.suppress(BaseException):
                 await task
-        for idle in self.idle.values():
+        for idle in [*self.idle.values(), *self.ordinary.values()]:
             for kernel in idle.kernels:
                 self._forget(kernel)
             idle.kernels.clear()
         for kernel in list(self.leased.values()):
             self.release(kernel)
+        if self._stopping:  # the ordinary kernels' managers, cleaning up
+            await asyncio.gather(*self._stopping, return_exceptions=True)
         for server in (self.server, self.launched):
             if server is not None:
                 await server.stop()
@@ -609,8 +680,71 @@ class KernelPool:
                 return
             idle.kernels.append(kernel)
 
+    async def _take_ordinary(self, kernel_name: str, cwd: str, env: dict[str, str]) -> Kernel:
+        """An ordinarily started kernel for this combination; the next one starts meanwhile."""
+        from .databricks.context import CONTEXT_ENV
+
+        context = env.get(CONTEXT_ENV)
+        fixed = {k: v for k, v in env.items() if k != CONTEXT_ENV}
+        key: _Key = (kernel_name, cwd, tuple(sorted(fixed.items())))
+        self._start_culling()
+        idle = self.ordinary.setdefault(key, _Idle())
+        kernel = None
+        while idle.kernels:
+            candidate = idle.kernels.pop(0)
+            if candidate.alive():
+                kernel = candidate
+                break
+            self._forget(candidate)
+        if kernel is None:
+            kernel = await self._start_ordinary(kernel_name, cwd, fixed)
+        self._in_background(self._fill_ordinary(key))
+        self.leased[kernel.kernel_id] = kernel
+        if context and self.languages.get(kernel_name) == "python":
+            from .databricks.dbutils import kernel_setup_code
+
+            try:  # its `dbutils` reads this attempt's context
+                await _run_silently(kernel, kernel_setup_code(context))
+            except Exception:  # noqa: BLE001 - a dead or deaf kernel: the attempt reports it
+                pass
+        return kernel
+
+    async def _start_ordinary(self, kernel_name: str, cwd: str, env: dict[str, str]) -> Kernel:
+        from .kernels import IPCKernelManager
+
+        manager = IPCKernelManager(kernel_name=kernel_name)
+        await manager.start_kernel(cwd=cwd, env=env)
+        self._count += 1
+        pid = getattr(manager.provisioner, "pid", None)  # a local provisioner's process
+        if pid is None:
+            await _shut(manager)
+            raise RuntimeError(f"kernel {kernel_name!r} has no local process to pool")
+        return Kernel(f"k{self._count}", pid, manager.connection_file, kernel_name, -1, manager)
+
+    async def _fill_ordinary(self, key: _Key) -> None:
+        """Start kernels until `size` wait for this combination."""
+        name, cwd, fixed = key
+        idle = self.ordinary.setdefault(key, _Idle())
+        while not self.closed and len(idle.kernels) + idle.spawning < self.settings.size:
+            idle.spawning += 1
+            try:
+                kernel = await self._start_ordinary(name, cwd, dict(fixed))
+            except Exception:  # noqa: BLE001 - the next attempt starts one and reports why
+                return
+            finally:
+                idle.spawning -= 1
+            if self.closed:
+                self._forget(kernel)
+                return
+            idle.kernels.append(kernel)
+
     def _forget(self, kernel: Kernel) -> None:
         kernel.kill()
+        if kernel.manager is not None:  # its connection file and sockets; the process reaped
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing more to do
+                task = asyncio.ensure_future(_shut(kernel.manager))
+                self._stopping.add(task)
+                task.add_done_callback(self._stopping.discard)
         self._remove_files(kernel)
 
     def _remove_files(self, kernel: Kernel) -> None:

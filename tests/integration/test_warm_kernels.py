@@ -92,23 +92,44 @@ def test_without_warm_kernels_each_attempt_starts_its_own(project, monkeypatch):
     assert task(doc, "second")["values"]["found"]["global"] is False
 
 
-def test_a_task_that_changes_how_python_starts_gets_a_kernel_of_its_own(project, monkeypatch):
-    # PYTHONPATH is read when Python starts: a kernel forked long ago cannot honour it.
+def test_a_kernel_that_cannot_be_forked_starts_the_ordinary_way_and_is_still_pooled(project):
+    """PYTHONPATH is read when Python starts: a kernel forked long ago cannot honour it. Such
+    kernels are started by jupyter_client for the task's folder and environment, the next
+    one while an attempt runs; each serves one attempt and gets that attempt's context."""
+    import datetime as dt
+
     extra = project.root / "extra"
     extra.mkdir()
-    (extra / "nbflow_extra_module.py").write_text("VALUE = 41\n")
     project.workflow(
         "startup",
         f"""
         tasks:
           - key: t
             notebook: notebooks/traces.ipynb
+            for_each: {{inputs: [a, b, c], concurrency: 1}}
+            parameters: {{token: "{{{{input}}}}"}}
             env: {{PYTHONPATH: "{extra}"}}
         """,
     )
     doc = api.run(Project(project.root), "startup")
     assert doc["state"] == "success", doc
-    assert "nbflow.worker" in task(doc, "t")["values"]["parent"]
+    iterations = task(doc, "t")["iterations"]
+    values = [it["values"] for it in iterations]
+    assert [v["token"] for v in values] == ["a", "b", "c"]
+    assert all(v["ppid"] == os.getpid() for v in values)  # started here, not forked
+    assert len({v["pid"] for v in values}) == 3  # one kernel per attempt
+    assert all(v["pythonpath"] == str(extra) for v in values)
+    assert all(v["cwd"] == str(project.root / "notebooks") for v in values)
+    clean = {"global": False, "module": False, "env": "", "thread": False, "imported": False}
+    assert all(v["found"] == clean for v in values)
+    contexts = [v["context"] for v in values]  # set in the waiting kernel when handed out
+    assert len(set(contexts)) == 3
+    for it, context in zip(iterations, contexts):
+        artifact = it["attempts"][-1]["artifact"]
+        assert Path(context).parent == (project.root / artifact).parent
+    for it, v in zip(iterations[1:], values[1:]):  # ready before their attempts began
+        began = dt.datetime.fromisoformat(it["attempts"][-1]["start_time"]).timestamp()
+        assert v["started"] < began
 
 
 def kernelspec(folder: Path, name: str, argv: list[str]) -> None:
