@@ -705,6 +705,9 @@ class KernelPool:
 
             try:  # its `dbutils` reads this attempt's context
                 await _run_silently(kernel, kernel_setup_code(context))
+            except asyncio.CancelledError:  # the attempt timed out or was canceled meanwhile
+                self.release(kernel)
+                raise
             except Exception:  # noqa: BLE001 - a dead or deaf kernel: the attempt reports it
                 pass
         return kernel
@@ -713,7 +716,11 @@ class KernelPool:
         from .kernels import IPCKernelManager
 
         manager = IPCKernelManager(kernel_name=kernel_name)
-        await manager.start_kernel(cwd=cwd, env=env)
+        try:
+            await manager.start_kernel(cwd=cwd, env=env)
+        except BaseException:  # canceled while it starts: nothing may be left running
+            await asyncio.shield(_shut(manager))
+            raise
         self._count += 1
         pid = getattr(manager.provisioner, "pid", None)  # a local provisioner's process
         if pid is None:
