@@ -513,7 +513,7 @@ async def serve_scheduler(
         await scheduler.serve(stop, tick, ready=ready)
     finally:
         store.close()
-        if _loop_running():  # not when a stopped server's loop closed before this ended
+        if _on_its_loop(reporting):  # not when GC closes this after its server's loop closed
             reporting.cancel()
             await asyncio.gather(reporting, return_exceptions=True)
             await executor.close()
@@ -647,12 +647,16 @@ def repair(
         store.close()
 
 
-def _loop_running() -> bool:
+def _on_its_loop(task: asyncio.Future[Any]) -> bool:
+    """Whether `task`'s loop is the one running here (and so still open).
+
+    A coroutine abandoned with a stopped Jupyter server is closed by the garbage collector,
+    maybe while another loop runs in this thread: its own loop is closed by then.
+    """
     try:
-        asyncio.get_running_loop()
+        return asyncio.get_running_loop() is task.get_loop()
     except RuntimeError:
         return False
-    return True
 
 
 def _pool_file(project: Project, pid: int | None = None, host: str | None = None) -> Path:
