@@ -124,10 +124,10 @@ def test_a_kernel_that_cannot_be_forked_starts_the_ordinary_way_and_is_still_poo
     assert all(v["found"] == clean for v in values)
     contexts = [v["context"] for v in values]  # set in the waiting kernel when handed out
     assert len(set(contexts)) == 3
-    for it, context in zip(iterations, contexts):
+    for it, context in zip(iterations, contexts, strict=True):
         artifact = it["attempts"][-1]["artifact"]
         assert Path(context).parent == (project.root / artifact).parent
-    for it, v in zip(iterations[1:], values[1:]):  # ready before their attempts began
+    for it, v in zip(iterations[1:], values[1:], strict=True):  # ready before their attempts began
         began = dt.datetime.fromisoformat(it["attempts"][-1]["start_time"]).timestamp()
         assert v["started"] < began
 
