@@ -183,7 +183,7 @@ def run(
     if from_run is not None and not only:
         raise UsageError("--from-run needs --only: it says where the left-out tasks' values are")
     # The warm pool's fork server imports ipykernel while the workflow loads.
-    executor = executor_module.LocalExecutor.from_settings().launch()
+    executor = executor_module.LocalExecutor.from_settings(one_run=True).launch()
     store = None
     try:
         workflow = load(project, name_or_path)

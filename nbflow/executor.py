@@ -82,12 +82,15 @@ class LocalExecutor:
         self.pool = pool
 
     @classmethod
-    def from_settings(cls, settings: PoolSettings | None = None) -> LocalExecutor:
-        """A warm executor unless the pool size is 0 (`NBFLOW_WARM_KERNELS=0`)."""
+    def from_settings(
+        cls, settings: PoolSettings | None = None, *, one_run: bool = False
+    ) -> LocalExecutor:
+        """A warm executor unless the pool size is 0 (`NBFLOW_WARM_KERNELS=0`); `one_run`:
+        for a process that runs one workflow and ends (`nbflow run`)."""
         from .kernelpool import KernelPool, PoolSettings
 
         settings = settings or PoolSettings.from_env()
-        return cls(KernelPool(settings) if settings.size > 0 else None)
+        return cls(KernelPool(settings, one_run=one_run) if settings.size > 0 else None)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "local"}
@@ -111,12 +114,13 @@ class LocalExecutor:
     def expect(self, workflow: Workflow, project: Project) -> None:
         if self.pool is None:
             return
-        names = [
-            name
-            for task in workflow.tasks
-            if task.kind == "notebook"
-            and (name := task.kernel or _notebook_kernel(project.root, task.target))
-        ]
+        names = []
+        for task in workflow.tasks:
+            if task.kind != "notebook" or task.disabled:
+                continue
+            name = task.kernel or _notebook_kernel(project.root, task.target)
+            if name:  # a for_each: more attempts than the pool holds, as far as it knows
+                names += [name] * (self.pool.settings.size + 1 if task.for_each else 1)
         self.pool.warm(names)
 
     async def run_notebook(self, **kwargs: Any) -> execute.AttemptResult:

@@ -11,6 +11,7 @@ kernel start serving. A kernel serves exactly one attempt; the pool kills it aft
 Requests and replies are JSON lines on stdin and stdout:
   {"op": "spawn", "id": ID, "connection_file": PATH, "job": FIFO, "argv": [...]}
       -> {"id": ID, "pid": PID}
+  {"op": "preload", "modules": [...]}   (no reply; a failed import -> {"preload_failed": ...})
 The attempt's `{"cwd": DIR, "env": {...}}` reaches the kernel as one JSON line on its FIFO,
 written by the pool directly (this process may be busy importing a preloaded module); end
 of file there (the pool discarded the kernel, or died) ends the kernel unused. End of input
@@ -125,6 +126,9 @@ def _child(connection_file: str, argv: list[str], job_path: str, inherited: list
 def serve(preload: list[str]) -> int:
     """Answer spawn requests; a forked copy imports the preload list, then takes them over.
 
+    The list comes as an argument or in a `preload` request (a pool decides whether its
+    kernels are worth it only once it knows what it will run).
+
     Ready (and forking) as soon as ipykernel is imported. Once no request came for a
     moment, a copy of this process imports the preload list while this one goes on forking
     kernels without it (they import what they use, as a cold kernel does); when the copy
@@ -170,6 +174,10 @@ def serve(preload: list[str]) -> int:
                 try:
                     request = json.loads(line)
                 except ValueError:
+                    continue
+                if request.get("op") == "preload":
+                    if copy is None:  # once: the copy imports what it was first given
+                        preload = [str(m) for m in request.get("modules", [])]
                     continue
                 own = [0, out.fileno()] + ([] if copy is None else copy.fds())
                 _answer(request, out, own)

@@ -272,9 +272,8 @@ class _Idle:
 class _ForkServer:
     """The `kernelfork` process, and the requests and replies exchanged with it."""
 
-    def __init__(self, python: str, preload: tuple[str, ...], folder: str):
+    def __init__(self, python: str, folder: str):
         self.python = python
-        self.preload = preload
         self.folder = folder
         self.proc: subprocess.Popen[bytes] | None = None
         self.writer: asyncio.StreamWriter | None = None
@@ -287,7 +286,7 @@ class _ForkServer:
         """Start the process now; it imports while the caller does other work (no loop needed)."""
         if self.proc is None:
             self.proc = subprocess.Popen(
-                [self.python, "-m", "nbflow.kernelfork", json.dumps(list(self.preload))],
+                [self.python, "-m", "nbflow.kernelfork"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -339,6 +338,11 @@ class _ForkServer:
     def _send(self, request: dict[str, Any]) -> None:
         assert self.writer is not None
         self.writer.write((json.dumps(request) + "\n").encode())
+
+    def preload(self, modules: tuple[str, ...]) -> None:
+        """Have these modules imported for the kernels forked from now on (in a copy)."""
+        if modules:
+            self._send({"op": "preload", "modules": list(modules)})
 
     async def spawn(self, kernel_id: str, connection_file: str, job: str, argv: list[str]) -> int:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -432,9 +436,20 @@ async def _write_job(fd: int, data: bytes) -> None:
 class KernelPool:
     """Ready kernels per kernelspec, each for one attempt; a fork server makes them."""
 
-    def __init__(self, settings: PoolSettings | None = None, python: str = sys.executable):
+    def __init__(
+        self,
+        settings: PoolSettings | None = None,
+        python: str = sys.executable,
+        *,
+        one_run: bool = False,
+    ):
         self.settings = settings or PoolSettings.from_env()
         self.python = python
+        # A pool for one run (`nbflow run`) forks no more kernels than the run will ask for,
+        # as far as it knows, and preloads only for a run longer than its first kernels.
+        self.one_run = one_run
+        self.expected: dict[str, int] = {}  # kernelspec -> attempts still to come (one run)
+        self.preload_wanted = not one_run
         self.folder = tempfile.mkdtemp(prefix="nbflow-k-")  # short: Unix socket paths are
         self.server: _ForkServer | None = None
         self.launched: _ForkServer | None = None  # started early, not yet talked to
@@ -476,7 +491,7 @@ class KernelPool:
         """Start the fork server's process now, without a loop: it imports ipykernel while
         the caller loads its workflow; the first kernel asked for then waits less."""
         if self.server is None and self.launched is None and not self.closed:
-            self.launched = _ForkServer(self.python, self.settings.preload, self.folder)
+            self.launched = _ForkServer(self.python, self.folder)
             try:
                 self.launched.launch()
             except OSError as exc:
@@ -494,15 +509,28 @@ class KernelPool:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def warm(self, kernel_names: list[str]) -> None:
-        """Start kernels for these kernelspecs now, before an attempt asks for one."""
+        """Start kernels for these kernelspecs now, before an attempt asks for one.
+
+        `kernel_names` has one entry per notebook attempt a run expects, as far as it knows
+        (a for_each task counts as more than the pool holds).
+        """
         self._start_culling()
-        for name in dict.fromkeys(kernel_names):
+        counts: dict[str, int] = {}
+        for name in kernel_names:
+            counts[name] = counts.get(name, 0) + 1
+        for name, count in counts.items():
+            if self.one_run:
+                self.expected[name] = self.expected.get(name, 0) + count
             if self._forks(name, dict(os.environ)):
                 self.idle.setdefault(name, _Idle())
                 self._in_background(self._fill(name))
+        if any(count > self.settings.size for count in counts.values()):
+            self._want_preload()  # kernels forked after the first ones will have it
 
     async def take(self, kernel_name: str, cwd: str, env: dict[str, str]) -> Kernel:
         """A kernel of `kernel_name` now running in `cwd` with `env`; only its attempt's."""
+        if kernel_name in self.expected:
+            self.expected[kernel_name] = max(0, self.expected[kernel_name] - 1)
         if not self._forks(kernel_name, env):
             return await self._take_ordinary(kernel_name, cwd, env)
         spec = self.specs[kernel_name]
@@ -590,6 +618,19 @@ class KernelPool:
 
     # -- inside --------------------------------------------------------------------------
 
+    def _target(self, kernel_name: str) -> int:
+        """How many idle kernels of a kernelspec to keep: the setting, or in a one-run pool
+        no more than the attempts still expected."""
+        if self.one_run and kernel_name in self.expected:
+            return min(self.settings.size, self.expected[kernel_name])
+        return self.settings.size
+
+    def _want_preload(self) -> None:
+        if not self.preload_wanted:
+            self.preload_wanted = True
+            if self.server is not None and self.server.running:
+                self.server.preload(self.settings.preload)
+
     def _start_culling(self) -> None:
         if self._culling is None and not self.closed:
             self._culling = asyncio.ensure_future(self._cull_now_and_then())
@@ -617,7 +658,7 @@ class KernelPool:
 
     async def _start_server(self) -> None:
         if self.launched is None:
-            self.launched = _ForkServer(self.python, self.settings.preload, self.folder)
+            self.launched = _ForkServer(self.python, self.folder)
         server = self.launched
         try:
             await server.start()
@@ -627,6 +668,8 @@ class KernelPool:
             self.launched = None
             raise
         self.server, self.launched = server, None
+        if self.preload_wanted:
+            server.preload(self.settings.preload)
 
     async def _spawn(self, kernel_name: str, spec: _Spec) -> Kernel:
         from jupyter_client.connect import write_connection_file
@@ -667,7 +710,7 @@ class KernelPool:
         if spec is None:
             return
         idle = self.idle.setdefault(kernel_name, _Idle())
-        while not self.closed and len(idle.kernels) + idle.spawning < self.settings.size:
+        while not self.closed and len(idle.kernels) + idle.spawning < self._target(kernel_name):
             idle.spawning += 1
             try:
                 kernel = await self._spawn(kernel_name, spec)
@@ -732,7 +775,7 @@ class KernelPool:
         """Start kernels until `size` wait for this combination."""
         name, cwd, fixed = key
         idle = self.ordinary.setdefault(key, _Idle())
-        while not self.closed and len(idle.kernels) + idle.spawning < self.settings.size:
+        while not self.closed and len(idle.kernels) + idle.spawning < self._target(name):
             idle.spawning += 1
             try:
                 kernel = await self._start_ordinary(name, cwd, dict(fixed))

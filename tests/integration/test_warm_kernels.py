@@ -306,6 +306,36 @@ def test_kernels_keep_coming_while_a_preload_imports_and_later_ones_have_it(tmp_
     asyncio.run(scenario())
 
 
+def test_a_pool_for_one_run_forks_what_the_run_asks_for_and_preloads_only_for_more(tmp_path):
+    """`nbflow run` of a one-notebook workflow forks one kernel, no spare and no preload
+    (it could not finish before the kernel is needed); a longer run preloads."""
+
+    async def scenario() -> None:
+        short = KernelPool(PoolSettings(size=2, preload=("json",)), one_run=True)
+        try:
+            short.warm(["python3"])  # one notebook task
+            while not short.idle["python3"].kernels:
+                await asyncio.sleep(0.05)
+            assert len(short.idle["python3"].kernels) == 1
+            assert short.idle["python3"].spawning == 0  # and no second one on its way
+            kernel = await short.take("python3", str(tmp_path), dict(os.environ))
+            assert short.idle["python3"].spawning == 0 and not short.idle["python3"].kernels
+            short.release(kernel)
+            assert not short.preload_wanted
+        finally:
+            await short.close()
+        longer = KernelPool(PoolSettings(size=2, preload=("json",)), one_run=True)
+        try:
+            longer.warm(["python3"] * 3)
+            while len(longer.idle["python3"].kernels) < 2:
+                await asyncio.sleep(0.05)
+            assert longer.preload_wanted
+        finally:
+            await longer.close()
+
+    asyncio.run(scenario())
+
+
 def test_when_the_pools_owner_is_killed_its_fork_server_and_idle_kernels_end(tmp_path):
     script = textwrap.dedent(
         """
