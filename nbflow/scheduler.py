@@ -115,6 +115,7 @@ class Scheduler:
         self.launcher = launcher
         self.files: dict[str, _Files] = {}
         self.running: dict[int, asyncio.Task[Any]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # `serve`'s, where runs start
         self._cache: dict[Path, tuple[float, Workflow | None]] = {}
         self._last_recovery = float("-inf")
         self._last_beat = float("-inf")
@@ -525,10 +526,17 @@ class Scheduler:
         if self.launcher is None:
             return
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # ticked outside the daemon's loop: nothing to start runs on
+            asyncio.get_running_loop()
+        except RuntimeError:  # a tick in `serve`'s thread, or outside the daemon's loop
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._start, workflow, run_id)
             return
-        task = loop.create_task(self.launcher(workflow, run_id))
+        self._start(workflow, run_id)
+
+    def _start(self, workflow: Workflow, run_id: int) -> None:
+        """Start a created run on the daemon's loop (the only thread that touches `running`)."""
+        assert self.launcher is not None
+        task = asyncio.get_running_loop().create_task(self.launcher(workflow, run_id))
         self.running[run_id] = task
         task.add_done_callback(lambda job: self._ended(run_id, job))
 
@@ -580,6 +588,7 @@ class Scheduler:
         one: the history may come back (a broken connection is replaced at the next call).
         """
         log.info("scheduler started for %s (pid %s)", self.project.root, self.pid)
+        self._loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         watch = FolderWatch(asyncio.get_running_loop(), wake)
         failing: str | None = None  # the error of the last tick, while ticks fail
@@ -588,7 +597,10 @@ class Scheduler:
                 wake.clear()
                 delay = tick
                 try:
-                    self.tick(self.clock.now())
+                    # In a thread: a tick reads the history and may run a trigger's query
+                    # (seconds on a busy warehouse) while this loop drives the runs (and,
+                    # in the Jupyter server, answers requests).
+                    await asyncio.to_thread(self.tick, self.clock.now())
                     watch.update(self.watched_folders())
                     delay = self.next_wake(self.clock.now(), tick) - self.clock.now()
                 except Exception as exc:  # a daemon that dies silently fires nothing: go on

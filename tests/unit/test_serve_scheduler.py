@@ -42,3 +42,41 @@ def test_a_scheduler_left_by_a_closed_loop_ends_quietly_while_another_loop_runs(
 
     asyncio.run(elsewhere())
     assert unraisable == []
+
+
+def test_a_slow_trigger_query_does_not_hold_up_the_loop_the_runs_share(
+    project, monkeypatch: pytest.MonkeyPatch
+):
+    """A tick runs in a thread: while a trigger's query waits on a slow database, the
+    scheduler's loop (its runs, the Jupyter server's requests) goes on."""
+    import threading
+
+    from nbflow import scheduler as scheduler_module
+
+    monkeypatch.setenv("NBFLOW_WARM_KERNELS", "0")
+    project.workflow(
+        "watch",
+        "trigger: {sql: {query: 'select 1'}, every: 1s}\ntasks: [{key: a, command: [echo]}]",
+    )
+    entered, returned, release = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_query(self, query, connection):
+        entered.set()
+        release.wait(10)  # let go by the test, or after 10 s when the loop was held up
+        returned.set()
+        return 1
+
+    monkeypatch.setattr(scheduler_module.Scheduler, "_query", slow_query)
+
+    async def scenario() -> bool:
+        stop = asyncio.Event()
+        serving = asyncio.ensure_future(api.serve_scheduler(Project(project.root), stop))
+        while not entered.is_set():
+            await asyncio.sleep(0.01)
+        seen_while_blocked = not returned.is_set()  # this coroutine ran during the query
+        release.set()
+        stop.set()
+        await serving
+        return seen_while_blocked
+
+    assert asyncio.run(scenario())
