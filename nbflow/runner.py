@@ -25,10 +25,10 @@ from .databricks import context as task_context
 from .durations import format_duration
 from .errors import NbflowError, UsageError
 from .executor import Executor, LocalExecutor
-from .history import Store
 from .model import Task, Workflow
 from .params import inputs_for
 from .project import Project
+from .runlog import RunLog
 from .states import (
     RUN,
     TERMINAL_TASK_STATES,
@@ -59,7 +59,7 @@ class NullObserver:
 
 
 def create_run(
-    store: Store,
+    store: RunLog,
     workflow: Workflow,
     project: Project,
     *,
@@ -193,7 +193,7 @@ class Runner:
         self,
         workflow: Workflow,
         project: Project,
-        store: Store,
+        store: RunLog,
         run_id: int,
         *,
         parameters: dict[str, Any],
