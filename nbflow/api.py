@@ -110,18 +110,8 @@ def workflow_path(project: Project, name_or_path: str) -> Path:
 
 
 def workflow_named(project: Project, name: str) -> Path:
-    """The file in `workflows/` of the workflow called `name`: its file's stem, or its `name:`.
-
-    Never a file of the current folder: the server resolves names with this alone.
-    """
-    for path in project.workflow_files():
-        if path.stem == name:
-            return path
-    for path in project.workflow_files():
-        workflow, _ = loader.check_file(path, project.root)
-        if workflow is not None and workflow.name == name:
-            return path
-    raise catalog.not_found(project, name)
+    """The file in `workflows/` of the workflow called `name` (see `catalog.find`)."""
+    return catalog.find(project, name)
 
 
 def validate(project: Project, files: list[str] | None = None) -> tuple[list[Path], list[Problem]]:

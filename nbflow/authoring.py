@@ -384,19 +384,6 @@ def create_workflow_file(
     return target
 
 
-def find_workflow_file(project: Project, name: str) -> Path:
-    """The file in `workflows/` of the workflow called `name` (by file stem or `name:`)."""
-    files = project.workflow_files()
-    for path in files:
-        if name in (path.stem, path.name):
-            return path
-    for path in files:
-        workflow, _ = loader.check_file(path, project.root)
-        if workflow is not None and workflow.name == name:
-            return path
-    raise catalog.not_found(project, name)
-
-
 def add_notebook_task(
     project: Project,
     workflow: str,
@@ -407,7 +394,7 @@ def add_notebook_task(
     depends_on: list[str],
 ) -> Path:
     """Append a notebook task to a workflow's file (comments and order kept); its path."""
-    path = find_workflow_file(project, workflow)
+    path = catalog.find(project, workflow)
     try:
         original = path.read_bytes()
     except OSError as exc:

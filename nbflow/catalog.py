@@ -19,17 +19,38 @@ def by_name(
     `checked`: files the caller has already checked (resolved path -> workflow or None),
     not read again.
     """
-    found: dict[str, tuple[Path, Workflow | None]] = {}
     checked = checked or {}
+    files: list[tuple[Path, Workflow | None]] = []
     for path in project.workflow_files():
         resolved = path.resolve()
         if resolved in checked:
             workflow = checked[resolved]
         else:
             workflow, _ = loader.check_file(path, project.root)
-        found[workflow.name if workflow else path.stem] = (path, workflow)
-        found.setdefault(path.stem, (path, workflow))
+        files.append((path, workflow))
+    # As `find` resolves a name: a file's stem first, then a `name:`.
+    found: dict[str, tuple[Path, Workflow | None]] = {p.stem: (p, w) for p, w in files}
+    for path, workflow in files:
+        if workflow is not None:
+            found.setdefault(workflow.name, (path, workflow))
     return found
+
+
+def find(project: Project, name: str) -> Path:
+    """The file in `workflows/` of the workflow called `name`, the one place names resolve.
+
+    A file whose stem (or file name) is `name` first, else one whose `name:` is `name`;
+    files are read only for the second. Never a file of the current folder.
+    """
+    files = project.workflow_files()
+    for path in files:
+        if name in (path.stem, path.name):
+            return path
+    for path in files:
+        workflow, _ = loader.check_file(path, project.root)
+        if workflow is not None and workflow.name == name:
+            return path
+    raise not_found(project, name)
 
 
 def _did_you_mean(name: str, known: list[str]) -> str:
@@ -47,10 +68,7 @@ def not_found(project: Project, name: str) -> WorkflowNotFound:
 
 def load_by_name(project: Project, name: str) -> Workflow:
     """The workflow a `workflow:` task names (a `name:` or a file stem in `workflows/`)."""
-    entry = by_name(project).get(name)
-    if entry is None:
-        raise not_found(project, name)
-    return loader.load_workflow(entry[0], project.root)
+    return loader.load_workflow(find(project, name), project.root)
 
 
 def _calls(path: Path, workflow: Workflow | None) -> list[tuple[str, int | None, str]]:

@@ -62,3 +62,23 @@ def test_an_after_trigger_naming_no_workflow_is_reported_at_its_line(mini, proje
     ]
     _, found = api.validate(project, [str(path)])
     assert any("no workflow 'nigthly'" in p.message for p in found)
+
+
+def test_a_stem_wins_over_another_files_name_everywhere_a_name_is_resolved(tmp_path, monkeypatch):
+    from tests.conftest import ProjectDir
+
+    monkeypatch.chdir(tmp_path)
+    project = ProjectDir(tmp_path)
+    project.workflow("a", "name: b\ntasks: [{key: from_a, command: [echo]}]")
+    project.workflow("b", "tasks: [{key: from_b, command: [echo]}]")
+    project.workflow("c", "name: renamed\ntasks: [{key: from_c, command: [echo]}]")
+    root = Project(project.root)
+    assert catalog.find(root, "b").name == "b.yaml"
+    assert catalog.find(root, "renamed").name == "c.yaml"
+    assert catalog.find(root, "c.yaml").name == "c.yaml"
+    assert api.workflow_named(root, "b") == catalog.find(root, "b")
+    assert catalog.by_name(root)["b"][0].name == "b.yaml"
+    assert catalog.by_name(root)["renamed"][0].name == "c.yaml"
+    assert [t.key for t in catalog.load_by_name(root, "b").tasks] == ["from_b"]
+    with pytest.raises(WorkflowNotFound, match="did you mean 'renamed'"):
+        catalog.find(root, "renamd")
