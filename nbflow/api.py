@@ -509,22 +509,25 @@ async def serve_scheduler(
             await executor.close()
 
 
-def cancel(project: Project, run_id: int, *, wait: float = 60.0) -> dict[str, Any]:
+def cancel(
+    project: Project, run_id: int, *, wait: float = 60.0, clock: Clock | None = None
+) -> dict[str, Any]:
     """Ask the runner to cancel a run and wait (up to `wait` s) until it has stopped."""
+    clock = clock or Clock()
     store = open_store(project)
     try:
         if store.get_run(run_id) is None:
             raise RunNotFound(f"no run {run_id} in {project.relative(project.state_dir)}")
-        if not store.request_cancel(run_id, time.time()):
+        if not store.request_cancel(run_id, clock.now()):
             state = store.get_run(run_id)["state"]  # type: ignore[index]
             raise RunBusy(f"run {run_id} has already finished ({state}); nothing to cancel")
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
+        deadline = clock.now() + wait
+        while clock.now() < deadline:
             run = store.get_run(run_id)
             if run is None or run["state"] not in ACTIVE_RUN_STATES:
                 break
             # Poll: the runner is another process and says nothing to this one.
-            time.sleep(0.1)
+            clock.pause(0.1)
         return show(project, run_id, store=store)
     finally:
         store.close()

@@ -16,6 +16,10 @@ class Clock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
+    def pause(self, seconds: float) -> None:
+        """Wait without a loop (a command polling another process)."""
+        time.sleep(seconds)
+
 
 def iso(ts: float | None) -> str | None:
     """ISO 8601 with the machine's UTC offset, e.g. 2026-11-25T10:00:00.123+01:00."""
