@@ -610,8 +610,9 @@ class PauseHandler(NbflowHandler):
 
 class EventsHandler(NbflowHandler):
     """Server-sent events: `snapshot` (the newest runs) at once, then `run` (a run's document)
-    each time a run or one of its tasks changes, and `workflows` when the workflows list would
-    show something new (a file changed, a run appeared or finished). A comment line every
+    each time a run or one of its tasks changes, `workflows` when the workflows list would
+    show something new (a file changed, a run appeared or finished), and `backfill` when a
+    backfill was recorded or changed state. A comment line every
     KEEPALIVE seconds lets either side notice a connection that died."""
 
     KEEPALIVE = 15.0
@@ -639,9 +640,11 @@ class EventsHandler(NbflowHandler):
 
         async def action() -> None:
             limit = self.int_arg("limit", 30, low=1, high=MAX_RUNS_LISTED) or 30
-            # Listening before the snapshot is read: a change in between is sent twice, never lost.
+            # Listening before the snapshot is read, and the feed has read what was there
+            # before it: a change in between is sent twice, never lost.
             self.queue = queue = feed.subscribe()
             try:
+                await feed.ready.wait()
                 snapshot = await loop.run_in_executor(
                     None, lambda: api.list_runs(self.project, limit=limit)
                 )
