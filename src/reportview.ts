@@ -40,6 +40,7 @@ export class ReportFrame extends Widget {
   async load(): Promise<void> {
     const { run, task, attempt } = this.target;
     this.message.textContent = 'Writing the report…';
+    this.message.className = 'nbflow-report-message';
     this.message.hidden = false;
     this.node.dataset.state = 'loading';
     try {
@@ -67,21 +68,24 @@ export function reportWidget(target: IReportTarget): MainAreaWidget<ReportFrame>
   widget.id = reportId(target);
   widget.title.label = reportTitle(target);
   widget.title.closable = true;
-  const code = new ToolbarButton({
-    className: 'nbflow-report-code',
-    label: 'Hide code',
-    tooltip: 'Leave the code cells out of the report, or show them again',
-    onClick: () => {
-      // The first click decides against what the page shows now (the workflow's default
-      // is unknown here: the server applies it). After that, it toggles.
-      content.noInput = content.noInput === undefined ? showsCode(content.page) : !content.noInput;
-      void content.load().then(label);
-    }
+  // A toolbar button whose label says what a click does (a plain button: its label is
+  // set when the page arrives, which a React toolbar button may not have drawn yet).
+  const code = document.createElement('button');
+  code.className = 'jp-ToolbarButtonComponent jp-Button jp-mod-minimal nbflow-report-code';
+  code.title = 'Leave the code cells out of the report, or show them again';
+  code.textContent = 'Hide code';
+  code.addEventListener('click', () => {
+    // The first click decides against what the page shows now (the workflow's default
+    // is unknown here: the server applies it). After that, it toggles.
+    content.noInput = content.noInput === undefined ? showsCode(content.page) : !content.noInput;
+    void content.load().then(label);
   });
+  const codeItem = new Widget({ node: code });
+  codeItem.addClass('jp-Toolbar-item');
   const label = () => {
     const hidden = content.noInput ?? !showsCode(content.page);
-    code.node.querySelector('.jp-ToolbarButtonComponent-label')!.textContent = hidden ? 'Show code' : 'Hide code';
-    code.node.dataset.hidden = String(hidden);
+    code.textContent = hidden ? 'Show code' : 'Hide code';
+    code.dataset.hidden = String(hidden);
   };
   widget.toolbar.addItem(
     'reload',
@@ -92,7 +96,7 @@ export function reportWidget(target: IReportTarget): MainAreaWidget<ReportFrame>
       onClick: () => void content.load().then(label)
     })
   );
-  widget.toolbar.addItem('code', code);
+  widget.toolbar.addItem('code', codeItem);
   widget.toolbar.addItem(
     'download',
     new ToolbarButton({

@@ -5,6 +5,7 @@ panel."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -186,6 +187,14 @@ def test_a_run_and_an_attempt_report_open_in_a_sandboxed_frame(page, ui_project)
     expect(frame.locator(".jp-InputArea-editor")).to_have_count(0)
     expect(frame.locator("body")).to_contain_text("batch of 7")
     page.shots("attempt-report", widget)
+    # Download: the page as one file, named after the attempt.
+    with page.expect_download() as info:
+        widget.locator(".nbflow-report-download").click()
+    download = info.value
+    assert download.suggested_filename == "run-1-score-attempt-1-report.html"
+    saved = Path(download.path()).read_text()
+    assert saved.startswith("<!DOCTYPE html>") and "batch of 7" in saved
+    assert "jp-InputArea-editor" not in saved.split("</style>")[-1]  # as shown: no code
 
 
 def test_backfill_from_the_panel_with_its_form_then_follow_its_runs(page, ui_project):
