@@ -7,6 +7,9 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { IValuesRow } from './chart';
+import type { IRunDiff } from './compare';
+
 export interface IProblem {
   file: string;
   line: number | null;
@@ -104,6 +107,42 @@ export interface INotebookParameter {
   default_text: string;
   literal: boolean;
   help: string;
+}
+
+/** A backfill, as POST workflows/NAME/backfill and GET backfills/ID answer it. */
+export interface IBackfill {
+  id: number;
+  workflow: string;
+  /** running, finished or canceled. */
+  state: string;
+  from: string;
+  to: string;
+  every: string | null;
+  timezone: string;
+  rerun: boolean;
+  concurrency: number;
+  parameters: Record<string, unknown>;
+  created: string | null;
+  end_time: string | null;
+  counts: Record<string, number>;
+  /** Each fire time: its run once started (state pending, skipped or not_started before). */
+  days: { time: string; state: string; run_id: number | null }[];
+}
+
+export interface IBackfillRequest {
+  from: string;
+  to: string;
+  every?: string;
+  concurrency: number;
+  rerun: boolean;
+  parameters: Record<string, unknown>;
+}
+
+/** Glued values over a workflow's last runs (GET workflows/NAME/values). */
+export interface IValues {
+  workflow: string;
+  columns: string[];
+  runs: IValuesRow[];
 }
 
 /** An answer other than 2xx: the server's one-sentence message. */
@@ -223,6 +262,19 @@ export const api = {
     body: { notebook: string; key?: string; parameters: Record<string, unknown>; depends_on: string[] }
   ) => post<IWorkflow>(`workflows/${encodeURIComponent(workflow)}/tasks`, body),
   file: (path: string) => request<any>('files', {}, { path }),
+  /** What differs between run `a` and run `b`. */
+  diff: (a: number, b: number) => request<IRunDiff>(`runs/${a}/diff/${b}`),
+  values: (workflow: string, last: number) =>
+    request<IValues>(`workflows/${encodeURIComponent(workflow)}/values`, {}, { last }),
+  /** A run's HTML report (with `task`: an attempt's), as the page's text. */
+  report: async (run: number, task?: string, attempt?: number, noInput?: boolean) => {
+    const query = { task, attempt, no_input: noInput === undefined ? undefined : Number(noInput) };
+    return (await respond(`runs/${run}/report`, {}, query)).text();
+  },
+  backfill: (workflow: string, body: IBackfillRequest) =>
+    post<IBackfill>(`workflows/${encodeURIComponent(workflow)}/backfill`, body),
+  backfillById: (id: number) => request<IBackfill>(`backfills/${id}`),
+  cancelBackfill: (id: number) => post<IBackfill>(`backfills/${id}/cancel`, {}),
   /** The open event stream (server-sent events) of run changes; its body is read as it comes. */
   events: (limit: number, signal: AbortSignal) =>
     respond('events', { signal, cache: 'no-store' }, { limit })

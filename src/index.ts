@@ -27,12 +27,16 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 
+import { BackfillView, backfillDialog } from './backfill';
+import { CompareView } from './compareview';
 import { openRunDialog } from './dialog';
 import { DRIVE_NAME, RunsDrive, drivePath } from './drive';
 import { EXECUTED_FACTORY, executedFactory, executedFileType } from './executed';
 import { changed, feed } from './live';
 import { MatrixView } from './matrixview';
 import { NbflowPanel } from './panel';
+import { ReportFrame, reportWidget } from './reportview';
+import { IReportTarget, reportId } from './reports';
 import { RunView } from './runview';
 import { INbflowSettings, applySettings, settings, settingsChanged } from './settings';
 
@@ -50,6 +54,9 @@ namespace CommandIDs {
   export const openRun = 'nbflow:open-run';
   export const openPanel = 'nbflow:open-panel';
   export const openMatrix = 'nbflow:open-matrix';
+  export const openCompare = 'nbflow:open-compare';
+  export const openReport = 'nbflow:open-report';
+  export const openBackfill = 'nbflow:open-backfill';
 }
 
 function notify(message: string, kind: 'success' | 'error' | 'info'): void {
@@ -133,6 +140,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         id,
         openArtifact,
         openRun: other => void app.commands.execute(CommandIDs.openRun, { id: other }),
+        openCompare: (a, b) => void app.commands.execute(CommandIDs.openCompare, { a, b }),
+        openReport: target => void app.commands.execute(CommandIDs.openReport, { ...target }),
         notify
       });
       const widget = new MainAreaWidget({ content });
@@ -169,10 +178,66 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return widget;
     };
 
+    /** A main-area widget of `tracker` with `id`: the one open, or a new one from `make`. */
+    const reveal = <T extends MainAreaWidget>(tracker: WidgetTracker<T>, id: string, make: () => T): T => {
+      const existing = tracker.find(w => w.id === id);
+      if (existing) {
+        app.shell.activateById(id);
+        return existing;
+      }
+      const widget = make();
+      widget.id = id;
+      widget.title.icon = nbflowIcon;
+      widget.title.closable = true;
+      void tracker.add(widget);
+      app.shell.add(widget, 'main');
+      app.shell.activateById(id);
+      return widget;
+    };
+
+    const comparisons = new WidgetTracker<MainAreaWidget<CompareView>>({ namespace: 'nbflow-compare' });
+    const openCompare = (a: number, b: number) =>
+      reveal(comparisons, `nbflow-compare-${a}-${b}`, () => {
+        const widget = new MainAreaWidget({
+          content: new CompareView({
+            a,
+            b,
+            openRun: run => void app.commands.execute(CommandIDs.openRun, { id: run })
+          })
+        });
+        widget.title.label = `Run #${a} → #${b}`;
+        return widget;
+      });
+
+    const reports = new WidgetTracker<MainAreaWidget<ReportFrame>>({ namespace: 'nbflow-report' });
+    const openReport = (target: IReportTarget) => reveal(reports, reportId(target), () => reportWidget(target));
+
+    const backfills = new WidgetTracker<MainAreaWidget<BackfillView>>({ namespace: 'nbflow-backfill' });
+    const openBackfill = (id: number) =>
+      reveal(backfills, `nbflow-backfill-${id}`, () => {
+        const widget = new MainAreaWidget({
+          content: new BackfillView({
+            id,
+            openRun: run => void app.commands.execute(CommandIDs.openRun, { id: run }),
+            notify
+          })
+        });
+        widget.title.label = `Backfill #${id}`;
+        return widget;
+      });
+
     const panel = new NbflowPanel({
       openRun: id => void app.commands.execute(CommandIDs.openRun, { id }),
       openMatrix: workflow => void app.commands.execute(CommandIDs.openMatrix, { workflow }),
       openFile: path => void docManager.openOrReveal(path),
+      backfill: async workflow => {
+        const started = await backfillDialog(workflow);
+        if (started) {
+          notify(`Backfill #${started.id} of ${workflow.name} recorded: ${started.days.length} fire times`, 'success');
+          changed.emit();
+          void app.commands.execute(CommandIDs.openBackfill, { id: started.id });
+        }
+      },
       notify
     });
     panel.title.icon = nbflowIcon;
@@ -203,6 +268,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.openMatrix, {
       label: args => (args.workflow ? `Runs of ${args.workflow} × tasks` : 'Runs × tasks'),
       execute: args => openMatrix(String(args.workflow))
+    });
+    app.commands.addCommand(CommandIDs.openCompare, {
+      label: args => (args.a ? `Compare nbflow runs #${args.a} and #${args.b}` : 'Compare nbflow runs'),
+      execute: args => openCompare(Number(args.a), Number(args.b))
+    });
+    app.commands.addCommand(CommandIDs.openReport, {
+      label: args => (args.run ? `Report of nbflow run #${args.run}` : 'Report of an nbflow run'),
+      execute: args =>
+        openReport({
+          run: Number(args.run),
+          task: typeof args.task === 'string' ? args.task : undefined,
+          attempt: typeof args.attempt === 'number' ? args.attempt : undefined
+        })
+    });
+    app.commands.addCommand(CommandIDs.openBackfill, {
+      label: args => (args.id ? `Open nbflow backfill #${args.id}` : 'Open nbflow backfill'),
+      execute: args => openBackfill(Number(args.id))
     });
     app.commands.addCommand(CommandIDs.openPanel, {
       label: 'Show nbflow workflows and runs',
@@ -260,6 +342,24 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void restorer.restore(matrices, {
         command: CommandIDs.openMatrix,
         args: widget => ({ workflow: widget.id.replace('nbflow-matrix-', '') }),
+        name: widget => widget.id
+      });
+      void restorer.restore(comparisons, {
+        command: CommandIDs.openCompare,
+        args: widget => {
+          const [a, b] = widget.id.replace('nbflow-compare-', '').split('-').map(Number);
+          return { a, b };
+        },
+        name: widget => widget.id
+      });
+      void restorer.restore(reports, {
+        command: CommandIDs.openReport,
+        args: widget => ({ ...widget.content.target }),
+        name: widget => widget.id
+      });
+      void restorer.restore(backfills, {
+        command: CommandIDs.openBackfill,
+        args: widget => ({ id: Number(widget.id.replace('nbflow-backfill-', '')) }),
         name: widget => widget.id
       });
     }

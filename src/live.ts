@@ -55,6 +55,10 @@ export class Feed {
   get workflowsChanged(): ISignal<Feed, void> {
     return this._workflowsChanged;
   }
+  /** A backfill was recorded or changed state (its days' runs come as `runChanged`). */
+  get backfillChanged(): ISignal<Feed, { id: number; state: string }> {
+    return this._backfillChanged;
+  }
   /** A connection opened and its snapshot arrived: what changed before it was not pushed. */
   get opened(): ISignal<Feed, void> {
     return this._opened;
@@ -157,6 +161,8 @@ export class Feed {
       this._runChanged.emit(run);
     } else if (event === 'workflows') {
       this._workflowsChanged.emit();
+    } else if (event === 'backfill') {
+      this._backfillChanged.emit(data as { id: number; state: string });
     }
   }
 
@@ -177,6 +183,7 @@ export class Feed {
   private _runChanged = new Signal<Feed, IRun>(this);
   private _listChanged = new Signal<Feed, void>(this);
   private _workflowsChanged = new Signal<Feed, void>(this);
+  private _backfillChanged = new Signal<Feed, { id: number; state: string }>(this);
   private _statusChanged = new Signal<Feed, FeedStatus>(this);
   private _opened = new Signal<Feed, void>(this);
 }

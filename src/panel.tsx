@@ -1,5 +1,5 @@
 /**
- * The nbflow side panel: workflows (next fire, pause/resume, run now) and recent runs,
+ * The nbflow side panel: workflows (next fire, pause/resume, run now, backfill) and recent runs,
  * kept up to date by the server's event stream (see live.ts).
  */
 import { ReactWidget } from '@jupyterlab/apputils';
@@ -14,6 +14,8 @@ interface IPanelProps {
   openRun: (id: number) => void;
   openMatrix: (workflow: string) => void;
   openFile: (path: string) => void;
+  /** Ask for a backfill of `workflow`'s range, start it and follow it. */
+  backfill: (workflow: IWorkflow) => void;
   notify: Notify;
 }
 
@@ -113,6 +115,16 @@ function Workflows(props: IPanelProps): JSX.Element {
                 >
                   Matrix
                 </button>
+                {w.ok && (
+                  <button
+                    className="jp-mod-styled nbflow-small nbflow-backfill"
+                    title={`One run of ${w.name} per fire time over a range of days`}
+                    aria-label={`Backfill ${w.name}`}
+                    onClick={() => props.backfill(w)}
+                  >
+                    Backfill…
+                  </button>
+                )}
                 {s && (
                   <button
                     className="jp-mod-styled nbflow-small nbflow-pause"

@@ -1,24 +1,32 @@
 /**
  * The run view: a run's DAG with each task's state, a Gantt timeline of its attempts, the
- * selected task's attempts, values and errors, and buttons to cancel or repair.
+ * selected task's attempts, values and errors, charts of the workflow's glued numbers
+ * across runs, and buttons to cancel, repair, compare with another run or read the report.
  */
 import { ReactWidget } from '@jupyterlab/apputils';
 import React, { useCallback, useEffect, useState } from 'react';
 
 import { FINISHED, IAttempt, IRun, ITask, IUnit, api } from './api';
+import { chooseRunToCompare } from './compareview';
 import { NODE_H, NODE_W, edgePath, layout } from './dag';
 import { attemptTitle } from './drive';
 import { duration, secondsText, short, stateClass, stateColour, stateLabel, when } from './format';
 import { Notify, act as perform, changed, feed, useClock, useReload } from './live';
 import { repairWithParameters } from './paramsdialog';
 import { settings } from './settings';
+import { IReportTarget } from './reports';
 import { tickLabel, timeline } from './timeline';
+import { ValuesOverTime } from './valueschart';
 
 export interface IRunViewProps {
   id: number;
   /** Open an attempt's executed notebook or log, titled `title`. */
   openArtifact: (path: string, title: string) => void;
   openRun: (id: number) => void;
+  /** Open the comparison of two runs (the older is A). */
+  openCompare: (a: number, b: number) => void;
+  /** Open a run's or an attempt's HTML report. */
+  openReport: (target: IReportTarget) => void;
   notify: Notify;
 }
 
@@ -217,6 +225,7 @@ function Attempts(props: {
   unit: IUnit;
   label: string;
   openArtifact: (path: string, unit: string) => void;
+  openReport: (unit: string, attempt: number) => void;
 }) {
   const { unit } = props;
   if (!unit.attempts.length) {
@@ -257,6 +266,17 @@ function Attempts(props: {
                 ) : (
                   <span className="nbflow-muted">none</span>
                 )}
+                {a.artifact?.endsWith('.ipynb') && (
+                  <button
+                    className="nbflow-link nbflow-open-report"
+                    data-label={props.label}
+                    data-attempt={a.number}
+                    onClick={() => props.openReport(props.label, a.number)}
+                    title="This attempt's executed notebook as an HTML report"
+                  >
+                    Report
+                  </button>
+                )}
               </td>
             </tr>
             {a.error && (
@@ -287,6 +307,7 @@ function TaskDetails(props: {
   run: IRun;
   task: ITask;
   openArtifact: (path: string, unit: string) => void;
+  openReport: (unit: string, attempt: number) => void;
   openRun: (id: number) => void;
   rerun: (key: string) => void;
 }) {
@@ -332,11 +353,18 @@ function TaskDetails(props: {
               <span className={stateClass(it.state)}>{stateLabel(it.state)}</span>
             </h4>
             <Values values={it.values} />
-            <Attempts unit={it} label={`${task.key}[${it.index}]`} openArtifact={props.openArtifact} />
+            <Attempts
+              unit={it}
+              label={`${task.key}[${it.index}]`}
+              openArtifact={props.openArtifact}
+              openReport={props.openReport}
+            />
           </div>
         ))
       ) : (
-        task.kind !== 'condition' && <Attempts unit={task} label={task.key} openArtifact={props.openArtifact} />
+        task.kind !== 'condition' && (
+          <Attempts unit={task} label={task.key} openArtifact={props.openArtifact} openReport={props.openReport} />
+        )
       )}
     </div>
   );
@@ -389,6 +417,17 @@ function RunPage(props: IRunViewProps): JSX.Element {
     }
   };
 
+  const compare = async () => {
+    try {
+      const other = await chooseRunToCompare(run, text => props.notify(text, 'info'));
+      if (other !== null) {
+        props.openCompare(Math.min(other, run.id), Math.max(other, run.id));
+      }
+    } catch (e) {
+      props.notify((e as Error).message, 'error');
+    }
+  };
+
   return (
     <div className="nbflow-run-view" data-run={run.id} data-state={run.state}>
       <header className="nbflow-run-header">
@@ -406,6 +445,20 @@ function RunPage(props: IRunViewProps): JSX.Element {
         </button>
         <button className="jp-mod-styled jp-mod-accept nbflow-repair" disabled={!repairable} onClick={() => void repair([])}>
           Repair run
+        </button>
+        <button
+          className="jp-mod-styled nbflow-compare"
+          title={`Compare this run with another run of ${run.workflow}`}
+          onClick={() => void compare()}
+        >
+          Compare with…
+        </button>
+        <button
+          className="jp-mod-styled nbflow-report"
+          title="The whole run as one HTML page: its graph, timeline, values and each notebook"
+          onClick={() => props.openReport({ run: run.id })}
+        >
+          Report
         </button>
       </header>
       <p className="nbflow-muted">
@@ -443,10 +496,12 @@ function RunPage(props: IRunViewProps): JSX.Element {
           run={run}
           task={focus}
           openArtifact={(path, unit) => props.openArtifact(path, attemptTitle(run.id, unit))}
+          openReport={(unit, attempt) => props.openReport({ run: run.id, task: unit, attempt })}
           openRun={props.openRun}
           rerun={key => void repair([key])}
         />
       )}
+      <ValuesOverTime workflow={run.workflow} current={run.id} openRun={props.openRun} />
     </div>
   );
 }

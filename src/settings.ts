@@ -9,6 +9,8 @@ export interface INbflowSettings {
   recentRuns: number;
   /** Runs a workflow's matrix view shows. */
   matrixRuns: number;
+  /** Runs a value-over-time chart spans. */
+  valuesRuns: number;
   /** Milliseconds before reconnecting to the event stream. */
   reconnectDelay: number;
   /** Milliseconds between redraws of running durations. */
@@ -23,6 +25,7 @@ export interface INbflowSettings {
 export const DEFAULTS: Readonly<INbflowSettings> = {
   recentRuns: 30,
   matrixRuns: 10,
+  valuesRuns: 20,
   reconnectDelay: 2000,
   clockTick: 1000,
   defaultCron: '0 6 * * *',

@@ -49,9 +49,12 @@ class Feed:
         self.documents: dict[int, str] = {}
         self.workflows: Any = None
         self.schedulers: Any = None
+        self.backfills: dict[int, str] = {}
         self.files: Any = None
         self.last_read = 0.0
         self.primed = False
+        # Set once the feed has read what is there: a change after that is pushed.
+        self.ready = asyncio.Event()
 
     def subscribe(self) -> asyncio.Queue[Event | None]:
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
@@ -66,6 +69,7 @@ class Feed:
     def close(self) -> None:
         """The server stops: every stream ends (a client reconnects to the next server)."""
         self.closed = True
+        self.ready.set()  # a stream waiting for the first read goes on, and ends
         for queue in self.queues:
             queue.put_nowait(None)
         if self.task is not None:
@@ -81,9 +85,13 @@ class Feed:
             for event in events:
                 for queue in self.queues:
                     queue.put_nowait(event)
+            self.ready.set()
             await asyncio.sleep(self.tick)
-        # Nobody listens: the next stream starts from a fresh read.
+        # Nobody listens: the next stream starts from a fresh read (a closed feed reads no more:
+        # its streams end at once).
         self.primed = False
+        if not self.closed:
+            self.ready.clear()
 
     def _files(self) -> Any:
         """What changes when the history is written: its SQLite files' sizes and times."""
@@ -160,6 +168,16 @@ class Feed:
                         events.append(("run", full))
                 if not active:
                     self.documents.pop(run_id, None)
+            # A backfill's days are runs (pushed above); its own state changes (recorded,
+            # finished, canceled) are pushed as well, so a view of it needs no polling.
+            backfills = {b["id"]: b["state"] for b in store.list_backfills()}
+            if self.primed:
+                events += [
+                    ("backfill", {"id": backfill_id, "state": state})
+                    for backfill_id, state in backfills.items()
+                    if self.backfills.get(backfill_id) != state
+                ]
+            self.backfills = backfills
         finally:
             store.close()
         return events, appeared_or_ended or schedulers_changed

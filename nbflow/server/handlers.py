@@ -98,6 +98,8 @@ MAX_RUN_ID = 2**63 - 1
 # and a parser, an encoder or a notebook's parameter cell recurses on it.
 MAX_BODY_DEPTH = 64
 MAX_RUNS_LISTED = 10_000
+# Each run's document is read for its values: a chart over more runs than this is no chart.
+MAX_VALUES_RUNS = 1_000
 
 
 class BadRequest(Exception):
@@ -237,11 +239,12 @@ class NbflowHandler(APIHandler):
             inside = self.inside_root(str(api.workflow_named(self.project, workflow)), "workflow")
         return str(self.project.root / inside)
 
-    def run_number(self, text: str) -> int:
-        """A run id from the URL; one past what the history can hold is simply not there."""
+    def run_number(self, text: str, what: str = "run") -> int:
+        """A run (or backfill) id from the URL; one past what the history can hold is simply
+        not there."""
         number = int(text)
         if number > MAX_RUN_ID:
-            raise RunNotFound(f"no run {text}")
+            raise RunNotFound(f"no {what} {text}")
         return number
 
     def int_arg(
@@ -334,6 +337,52 @@ class BackfillHandler(NbflowHandler):
             )
 
         await self.answer(work, 202)
+
+
+class BackfillsHandler(NbflowHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        def work() -> Any:
+            workflow = self.get_query_argument("workflow", None)
+            docs = api.backfills(self.project)
+            return [d for d in docs if d["workflow"] == workflow] if workflow else docs
+
+        await self.answer(work)
+
+
+class BackfillOneHandler(NbflowHandler):
+    @tornado.web.authenticated
+    async def get(self, backfill_id: str) -> None:
+        await self.answer(
+            lambda: api.backfills(self.project, self.run_number(backfill_id, "backfill"))[0]
+        )
+
+
+class BackfillCancelHandler(NbflowHandler):
+    @tornado.web.authenticated
+    async def post(self, backfill_id: str) -> None:
+        await self.answer(
+            lambda: api.cancel_backfill(self.project, self.run_number(backfill_id, "backfill")), 202
+        )
+
+
+class ValuesHandler(NbflowHandler):
+    @tornado.web.authenticated
+    async def get(self, workflow: str) -> None:
+        """Glued values over a workflow's last runs, as `nbflow values NAME --json`."""
+
+        def work() -> Any:
+            if _looks_like_a_path(workflow):
+                raise BadRequest(
+                    f"{_shown(workflow)}: name the workflow (as `GET workflows` lists it), "
+                    "not its file"
+                )
+            last = self.int_arg("last", 20, low=1, high=MAX_VALUES_RUNS) or 20
+            names = self.get_query_arguments("value") or None
+            columns, rows = api.values(self.project, workflow, names, last)
+            return {"workflow": workflow, "columns": columns, "runs": rows}
+
+        await self.answer(work)
 
 
 class WorkflowTasksHandler(NbflowHandler):
@@ -561,8 +610,9 @@ class PauseHandler(NbflowHandler):
 
 class EventsHandler(NbflowHandler):
     """Server-sent events: `snapshot` (the newest runs) at once, then `run` (a run's document)
-    each time a run or one of its tasks changes, and `workflows` when the workflows list would
-    show something new (a file changed, a run appeared or finished). A comment line every
+    each time a run or one of its tasks changes, `workflows` when the workflows list would
+    show something new (a file changed, a run appeared or finished), and `backfill` when a
+    backfill was recorded or changed state. A comment line every
     KEEPALIVE seconds lets either side notice a connection that died."""
 
     KEEPALIVE = 15.0
@@ -590,9 +640,11 @@ class EventsHandler(NbflowHandler):
 
         async def action() -> None:
             limit = self.int_arg("limit", 30, low=1, high=MAX_RUNS_LISTED) or 30
-            # Listening before the snapshot is read: a change in between is sent twice, never lost.
+            # Listening before the snapshot is read, and the feed has read what was there
+            # before it: a change in between is sent twice, never lost.
             self.queue = queue = feed.subscribe()
             try:
+                await feed.ready.wait()
                 snapshot = await loop.run_in_executor(
                     None, lambda: api.list_runs(self.project, limit=limit)
                 )
@@ -632,6 +684,10 @@ ROUTES: list[tuple[str, type[NbflowHandler]]] = [
     ("workflows/validate", ValidateHandler),
     (r"workflows/([A-Za-z0-9_.-]+)/tasks", WorkflowTasksHandler),
     (r"workflows/([A-Za-z0-9_.-]+)/backfill", BackfillHandler),
+    (r"workflows/([A-Za-z0-9_.-]+)/values", ValuesHandler),
+    ("backfills", BackfillsHandler),
+    (r"backfills/(\d+)", BackfillOneHandler),
+    (r"backfills/(\d+)/cancel", BackfillCancelHandler),
     ("notebooks/parameters", NotebookParametersHandler),
     ("notebooks/run", NotebookRunHandler),
     ("runs", RunsHandler),

@@ -177,8 +177,8 @@ async def test_the_openapi_description_matches_the_routes(jp_fetch, root):
         path = path.replace(
             "schedules/([A-Za-z0-9_.-]+)/(pause|resume)", "schedules/{workflow}/VERB"
         )
-        path = path.replace("workflows/([A-Za-z0-9_.-]+)/tasks", "workflows/{name}/tasks")
-        path = path.replace("workflows/([A-Za-z0-9_.-]+)/backfill", "workflows/{name}/backfill")
+        path = path.replace("workflows/([A-Za-z0-9_.-]+)/", "workflows/{name}/")
+        path = path.replace("backfills/(\\d+)", "backfills/{backfill_id}")
         for variant in ["pause", "resume"] if "VERB" in path else [None]:
             p = path.replace("VERB", variant) if variant else path
             methods = {m for m in ("get", "post") if m in handler.__dict__}

@@ -53,3 +53,36 @@ async def test_bad_backfill_requests_get_4xx(jp_fetch, root, route, body, status
         jp_fetch, "POST", "workflows/good/backfill", {"from": "2026-01-01", "to": "2026-01-01"}
     )
     assert code == 202 and listed["id"] == 1  # nothing was recorded by the bad request
+
+
+async def test_backfills_are_listed_shown_and_canceled(jp_fetch, root):
+    (root / "workflows" / "other.yaml").write_text(
+        "tasks:\n  - {key: a, notebook: notebooks/ok.ipynb}\n"
+    )
+    code, first = await call(
+        jp_fetch, "POST", "workflows/good/backfill", {"from": "2026-01-01", "to": "2026-01-02"}
+    )
+    assert code == 202
+    code, second = await call(
+        jp_fetch,
+        "POST",
+        "workflows/other/backfill",
+        {"from": "2026-01-01", "to": "2026-01-01", "every": "6h"},
+    )
+    assert code == 202 and second["counts"] == {"pending": 4}
+    code, listed = await call(jp_fetch, "GET", "backfills")
+    assert code == 200 and [b["id"] for b in listed] == [1, 2]
+    code, listed = await call(jp_fetch, "GET", "backfills", workflow="other")
+    assert code == 200 and [b["id"] for b in listed] == [2]
+    code, shown = await call(jp_fetch, "GET", "backfills/1")
+    assert code == 200 and shown == first
+    code, canceled = await call(jp_fetch, "POST", "backfills/1/cancel")
+    assert code == 202 and canceled["state"] == "canceled"
+    assert canceled["counts"] == {"not_started": 2}
+    code, error = await call(jp_fetch, "POST", "backfills/1/cancel")
+    assert code == 409 and "already ended (canceled)" in error["message"]
+    for route, method in (("backfills/7", "GET"), ("backfills/7/cancel", "POST")):
+        code, error = await call(jp_fetch, method, route)
+        assert code == 404 and "no backfill 7" in error["message"], error
+    code, error = await call(jp_fetch, "GET", f"backfills/{2**63}")
+    assert code == 404 and f"no backfill {2**63}" in error["message"]

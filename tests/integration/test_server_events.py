@@ -128,6 +128,25 @@ async def test_a_bad_stream_request_is_a_4xx_in_json(jp_fetch, root):
     assert code == 400 and error["message"].startswith("limit: expected an integer")
 
 
+async def test_a_backfill_recorded_and_canceled_is_pushed(
+    jp_fetch, jp_serverapp, jp_base_url, jp_auth_header, http_server_client, root
+):
+    stream = Stream(http_server_client, f"{jp_base_url}nbflow/api/events", jp_auth_header)
+    name, _ = await asyncio.wait_for(stream.events.get(), 30)
+    assert name == "snapshot"
+    body = {"from": "2026-01-01", "to": "2026-01-02", "every": "1d"}
+    code, doc = await call(jp_fetch, "POST", "workflows/good/backfill", body)
+    assert code == 202
+    seen = await stream.until(lambda n, d: n == "backfill", timeout=30)
+    assert seen[-1] == ("backfill", {"id": doc["id"], "state": "running"})
+    code, _ = await call(jp_fetch, "POST", f"backfills/{doc['id']}/cancel")
+    assert code == 202
+    seen = await stream.until(lambda n, d: n == "backfill", timeout=30)
+    assert seen[-1] == ("backfill", {"id": doc["id"], "state": "canceled"})
+    jp_serverapp.web_app.settings["nbflow_feed"].close()
+    await asyncio.wait_for(stream.done, 10)
+
+
 async def test_a_scheduler_starting_tells_the_workflows_list_to_look_again(
     jp_fetch, jp_serverapp, jp_base_url, jp_auth_header, http_server_client, root
 ):

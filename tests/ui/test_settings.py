@@ -33,6 +33,7 @@ def test_the_user_settings_set_the_lists_and_the_new_schedule(page, ui_project):
     schema = _settings(lab, "GET")["schema"]["properties"]
     assert schema["recentRuns"]["default"] == 30 and schema["matrixRuns"]["default"] == 10
     assert {"reconnectDelay", "clockTick", "defaultCron", "defaultTimezone"} <= set(schema)
+    assert schema["valuesRuns"]["default"] == 20 and schema["valuesRuns"]["minimum"] == 2
 
     _settings(
         lab,
