@@ -91,6 +91,11 @@ def open_store(project: Project, clock: Clock | None = None, *, create: bool = F
     return store
 
 
+def recover(project: Project, store: Store, clock: Clock | None = None) -> list[int]:
+    """Finish the runs whose runner died (as opening the history does); their ids."""
+    return recovery.recover(store, project, (clock or Clock()).now())
+
+
 def _shown(path: Path) -> Path:
     """A path as the user would write it: relative to the current folder when inside it."""
     try:
@@ -1030,13 +1035,17 @@ def schedule_list(project: Project) -> list[dict[str, Any]]:
         store.close()
 
 
-def scheduler_status(project: Project, now: float | None = None) -> dict[str, Any]:
+def scheduler_status(
+    project: Project, now: float | None = None, store: Store | None = None
+) -> dict[str, Any]:
     """Whether a scheduler serves the project now: the ones heard from recently."""
-    store = open_store(project)
+    own = store is None
+    store = store or open_store(project)
     try:
         beats = store.schedulers()
     finally:
-        store.close()
+        if own:
+            store.close()
     alive = scheduler_module.alive_schedulers(beats, time.time() if now is None else now)
     return {
         "running": bool(alive),
@@ -1084,14 +1093,16 @@ def set_paused(project: Project, name: str, paused: bool) -> dict[str, Any]:
 
 
 def list_runs(
-    project: Project, workflow: str | None = None, limit: int = 50
+    project: Project, workflow: str | None = None, limit: int = 50, store: Store | None = None
 ) -> list[dict[str, Any]]:
     """The newest runs (of one workflow); a workflow that has no runs must at least exist."""
-    store = open_store(project)
+    own = store is None
+    store = store or open_store(project)
     try:
         found = [run_document({**r, "tasks": []}) for r in store.list_runs(workflow, limit)]
     finally:
-        store.close()
+        if own:
+            store.close()
     if workflow and not found:
         workflow_path(project, workflow)  # raises WorkflowNotFound naming the known ones
     return found

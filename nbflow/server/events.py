@@ -15,11 +15,14 @@ import asyncio
 import json
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import api
 from ..project import Project
 from ..states import TERMINAL_RUN_STATES
+
+if TYPE_CHECKING:
+    from ..history import Store
 
 # Runs in the window the feed follows: the newest ones (a repair makes an old run active
 # again; beyond this window a run view learns of it when it is reloaded).
@@ -55,6 +58,7 @@ class Feed:
         self.primed = False
         # Set once the feed has read what is there: a change after that is pushed.
         self.ready = asyncio.Event()
+        self.store: Store | None = None  # the history, read in the looks' thread
 
     def subscribe(self) -> asyncio.Queue[Event | None]:
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
@@ -90,6 +94,7 @@ class Feed:
         # Nobody listens: the next stream starts from a fresh read (a closed feed reads no more:
         # its streams end at once).
         self.primed = False
+        await loop.run_in_executor(None, self.drop_store)
         if not self.closed:
             self.ready.clear()
 
@@ -140,13 +145,17 @@ class Feed:
         """Run documents that changed; and whether the workflows list shows something new: a
         run appeared or finished (active runs, next fire), a scheduler started or stopped."""
         events: list[Event] = []
-        status = api.scheduler_status(self.project)
+        if self.store is None:  # one for the feed's life: opened once, its schema checked once
+            self.store = api.open_store(self.project)
+        else:
+            api.recover(self.project, self.store)  # a runner that died, as opening would
+        store = self.store
+        status = api.scheduler_status(self.project, store=store)
         schedulers = sorted((s["host"], s["pid"]) for s in status["schedulers"])
         schedulers_changed = schedulers != self.schedulers
         self.schedulers = schedulers
-        listed = api.list_runs(self.project, limit=WINDOW)
+        listed = api.list_runs(self.project, limit=WINDOW, store=store)
         appeared_or_ended = False
-        store = api.open_store(self.project)
         try:
             for doc in reversed(listed):  # oldest first, so a new run arrives after older ones
                 run_id = doc["id"]
@@ -178,9 +187,16 @@ class Feed:
                     if self.backfills.get(backfill_id) != state
                 ]
             self.backfills = backfills
-        finally:
-            store.close()
+        except Exception:  # a broken connection: the next look opens the history again
+            self.drop_store()
+            raise
         return events, appeared_or_ended or schedulers_changed
+
+    def drop_store(self) -> None:
+        """Close the feed's history (it is opened again by the next look)."""
+        if self.store is not None:
+            store, self.store = self.store, None
+            store.close()
 
 
 def feed_of(settings: dict[str, Any], project: Project) -> Feed:
