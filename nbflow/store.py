@@ -54,6 +54,8 @@ from sqlalchemy.exc import (
 from .errors import NbflowError
 
 SCHEMA_VERSION = 1
+# Nullable columns added after a history may have been made: added to it when it is opened.
+ADDED_COLUMNS = {"attempts": ("executor",)}
 
 
 class HistoryError(NbflowError):
@@ -144,6 +146,7 @@ attempts = Table(
     Column("output", JSON),
     Column("pid", Integer),  # the attempt's process, so a dead runner's leftovers can be ended
     Column("pid_started", Float),
+    Column("executor", JSON),  # where it ran: {"kind": "local"}, {"kind": "dask", "worker": ...}
     UniqueConstraint("run_id", "task_key", "number"),
 )
 
@@ -415,16 +418,33 @@ class Store:
             pass
 
     def _check_columns(self) -> None:
-        """A database made by another nbflow version is refused rather than misread."""
+        """A database made by another nbflow version is refused rather than misread.
+
+        Columns added since (`ADDED_COLUMNS`, each nullable) are added to an older history.
+        """
         found = inspect(self.engine)
         for table in metadata.sorted_tables:
             have = {c["name"] for c in found.get_columns(table.name)}
+            for name in ADDED_COLUMNS.get(table.name, ()):
+                if name not in have:
+                    self._add_column(table, name)
+                    have.add(name)
             missing = [c.name for c in table.columns if c.name not in have]
             if missing:
                 raise HistoryError(
                     f"the run history at {self.where} was made by another version of nbflow (table {table.name} lacks "
                     f"{', '.join(missing)}); move it aside to start a new one"
                 )
+
+    def _add_column(self, table: Table, name: str) -> None:
+        column = table.c[name]
+        kind = column.type.compile(dialect=self.engine.dialect)
+        try:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+        except (OperationalError, DBAPIError) as exc:  # another process added it first
+            if name not in {c["name"] for c in inspect(self.engine).get_columns(table.name)}:
+                raise exc
 
     def close(self) -> None:
         if self.database:
@@ -1024,6 +1044,7 @@ class Store:
         parameters: dict[str, Any],
         artifact: str | None,
         state: str = "running",
+        executor: dict[str, Any] | None = None,
     ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -1035,6 +1056,7 @@ class Store:
                     start_time=start_time,
                     parameters=parameters,
                     artifact=artifact,
+                    executor=executor,
                 )
             )
             if artifact:
@@ -1061,8 +1083,10 @@ class Store:
         values: dict[str, Any] | None = None,
         output: dict[str, Any] | None = None,
         only_running: bool = False,
+        executor: dict[str, Any] | None = None,
     ) -> None:
         error = error or {}
+        where = {"executor": executor} if executor is not None else {}  # known once it ran
         match = [
             attempts.c.run_id == run_id,
             attempts.c.task_key == task_key,
@@ -1083,6 +1107,7 @@ class Store:
                     error_traceback=error.get("traceback"),
                     task_values=values or {},
                     output=output,
+                    **where,
                 )
             )
 
