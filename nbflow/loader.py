@@ -194,6 +194,7 @@ def _messages(
                 hint = f" (did you mean {meant!r}?)" if meant else hint
             message = f"{where}: {_describe(value)} is not one of {', '.join(choices)}{hint}"
         elif kind == "string_pattern_mismatch":
+            value = err.get("input", value)  # a mapping's key, when the key is what is wrong
             if full[-1] == "key" or full[-2:-1] == ("parameters",) or full[-1] == "name":
                 message = f"{where}: {_describe(value)} may only contain letters, digits, " + (
                     "'_' and '-'"
