@@ -188,6 +188,7 @@ def run(
     if from_run is not None and not only:
         raise UsageError("--from-run needs --only: it says where the left-out tasks' values are")
     make_executor = _engine(project, dask)
+    parallel = _parallel(parallel, dask)
     clock = clock or Clock()
     store = open_store(project, clock, create=True)
     try:
@@ -506,7 +507,7 @@ async def serve_scheduler(
     reporting = asyncio.ensure_future(_report_pool(project, executor))
     try:
         scheduler = scheduler_module.Scheduler(
-            project, store, launcher=_launcher(project, store, None, executor)
+            project, store, launcher=_launcher(project, store, _parallel(None, dask), executor)
         )
         await scheduler.serve(stop, tick, ready=ready)
     finally:
@@ -555,6 +556,7 @@ def repair(
 ) -> dict[str, Any]:
     """Rerun part of a finished run inside the same run id and return its document."""
     make_executor = _engine(project, dask)
+    parallel = _parallel(parallel, dask)
     clock = clock or Clock()
     store = open_store(project, clock)
     try:
@@ -694,6 +696,15 @@ def _drive(
     return asyncio.run(main())
 
 
+# Attempts of one run out at once on a cluster when --parallel is not given: the workers'
+# `kernel` resources are what limits them there, not this machine's cores.
+CLUSTER_PARALLEL = 256
+
+
+def _parallel(parallel: int | None, dask: str | None) -> int | None:
+    return parallel or (CLUSTER_PARALLEL if dask else None)
+
+
 def _engine(project: Project, dask: str | None) -> Callable[[], Executor]:
     """What makes the executor of a run: local, or a Dask cluster's once its settings hold."""
     if not dask:
@@ -783,6 +794,7 @@ def schedule(
     `dask`: runs' attempts execute on that Dask scheduler's workers.
     """
     make_executor = _engine(project, dask)
+    parallel = _parallel(parallel, dask)
     store = open_store(project)
     executor = make_executor()  # warm between runs
     sched = scheduler_module.Scheduler(

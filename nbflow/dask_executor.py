@@ -25,6 +25,7 @@ attempt's cancel `Event`, which the worker polls, and waits until it has stopped
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -101,8 +102,6 @@ class DaskExecutor:
         on_start: Callable[[int], None] | None = None,
         resources: dict[str, float] | None = None,
     ) -> execute.AttemptResult:
-        from . import secrets
-
         try:
             files = {source.name: source.read_bytes()}
         except OSError as exc:
@@ -113,7 +112,6 @@ class DaskExecutor:
             "source": source.name,
             "parameters": parameters,
             "kernel": kernel,
-            "mask": secrets.known(),
         }
         return await self._submit(job, artifact, cwd, env, timeout, resources)
 
@@ -201,18 +199,26 @@ class DaskExecutor:
     ) -> execute.AttemptResult:
         from distributed import Event, KilledWorker
 
+        from . import secrets
         from .databricks import context as task_context
 
         token = uuid.uuid4().hex
         context = env.get(task_context.CONTEXT_ENV)
+        context_text = Path(context).read_text(encoding="utf-8") if context else None
+        # The variables the task sets, not this machine's whole environment (PATH, HOME...),
+        # and those its secret parameters are read from (a worker has its own environment).
+        secret_vars = (
+            json.loads(context_text).get("secret_env", {}).values() if context_text else ()
+        )
         job.update(
             token=token,
             artifact=artifact.name,
             artifact_url=self._url(artifact),
             cwd=str(cwd),
-            env={k: v for k, v in env.items() if os.environ.get(k) != v},
+            env={k: v for k, v in env.items() if os.environ.get(k) != v or k in secret_vars},
             timeout=timeout,
-            context=Path(context).read_text(encoding="utf-8") if context else None,
+            context=context_text,
+            mask=secrets.known(),  # what the worker masks in the artifact before it uploads it
         )
         client = await self.client()
         future = client.submit(
@@ -305,8 +311,6 @@ async def _attempt_here(
     artifact = folder / job["artifact"]
     env = {**os.environ, **job["env"]}
     if job.get("context"):  # dbutils' context file, its exit file on this worker
-        import json
-
         doc = json.loads(job["context"])
         doc["exit_file"] = str(task_context.exit_path(artifact))
         path = task_context.context_path(artifact)

@@ -272,7 +272,7 @@ def test_a_timeout_kills_the_kernel_on_the_worker(on_cluster):
           - key: sleepy
             notebook: notebooks/sleepy.ipynb
             parameters: {{seconds: 120, marker: "{marker}"}}
-            timeout: 8s
+            timeout: 15s
         """,
     )
     code, doc = project.cli_json("run", "slow")
@@ -422,3 +422,68 @@ def test_a_worker_killed_mid_attempt_fails_that_attempt_and_the_retry_succeeds(o
     killed = next(a for a, pid in workers.items() if pid == owner.pid)
     assert retried["executor"]["worker"] != killed
     assert counter.read_text() == "xx"  # two attempts recorded, two ran: none twice
+
+
+def test_a_secret_reaches_the_kernel_on_a_worker_and_no_artifact_on_s3_holds_it(
+    on_cluster, s3_endpoint
+):
+    import boto3
+
+    from tests.integration.test_secrets import SECRET, WORKFLOW
+
+    project = on_cluster
+    project.workflow("w", WORKFLOW)
+    proc = project.cli("run", "w", "--json", env={"NBFLOW_TEST_SECRET": SECRET})
+    assert proc.returncode == 1, proc.stderr  # `boom` fails, by design
+    doc = json.loads(proc.stdout)
+    tasks = {t["key"]: t for t in doc["tasks"]}
+    assert tasks["nb"]["values"] == {"matches": True, "echo": "***"}  # it got the real value
+    assert tasks["boom"]["message"] == "ValueError: bad ***"
+    assert "got x***x" in project.cli("logs", "1", "cmd").stdout
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, **_boto_args())
+    prefix = os.environ["NBFLOW_ARTIFACTS"].split(f"{BUCKET}/", 1)[1]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]]
+    assert len(keys) == 3
+    for key in keys:
+        assert SECRET.encode() not in s3.get_object(Bucket=BUCKET, Key=key)["Body"].read(), key
+
+
+def test_the_scheduler_daemon_sends_its_runs_to_the_cluster(on_cluster):
+    from nbflow.store import Store
+
+    project = on_cluster
+    project.workflow(
+        "often",
+        f"""
+        schedule: {{cron: "*/2 * * * * ?"}}
+        tasks:
+          - key: t
+            command: {json.dumps([sys.executable, "-c", "print('scheduled')"])}
+        """,
+    )
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "nbflow.cli", "schedule", "--tick", "0.2"],  # --dask from env
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    store = Store(os.environ["NBFLOW_DATABASE_URL"])
+    try:
+        done = wait_for(
+            lambda: [r for r in store.list_runs("often", 10) if r["state"] == "success"],
+            "a scheduled run to succeed",
+            120,
+        )
+        daemon.send_signal(signal.SIGINT)
+        _, err = daemon.communicate(timeout=120)
+        assert daemon.returncode == 0, err
+        run = store.get_run(done[0]["id"])
+        assert run is not None
+        (attempt,) = run["tasks"][0]["attempts"]
+        assert attempt["executor"]["kind"] == "dask" and attempt["executor"]["worker"]
+    finally:
+        store.close()
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate(timeout=30)
