@@ -9,8 +9,11 @@ the same invocation. Reported per configuration:
   wall s        the `nbflow run` subprocess, start to exit
   ideal s       tasks x 1 s / kernels at once (the workers' kernels, or --parallel)
   / ideal       wall / ideal
-  overhead s    per attempt: its recorded duration (end - start) minus the 1 s of sleep,
-                the median over the 40 attempts: what running one attempt costs there
+  per task s    wall x kernels / tasks - sleep: what each task cost beyond its sleep, all
+                in (dispatch, kernel start, saving and uploading the notebook, recording)
+  attempt s     an attempt's recorded duration (end - start) minus its sleep, the median:
+                what one attempt costs from the runner's start to its result (`--parallel`
+                equals the kernels, so attempts do not wait in Dask's queue)
 
     .venv/bin/python benchmarks/dask.py [--tasks 40] [--workers 1,2,4] [--sleep 1]
 
@@ -35,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+# This file is named dask.py: its folder must not shadow the `dask` package it imports.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 REPO = HERE.parent
 RESULTS_DIR = HERE / "results"
 BIN = Path(sys.executable).parent
@@ -120,8 +125,12 @@ class Cluster:
             )
         from distributed import Client
 
-        with Client(self.address, timeout=60) as client:
-            client.wait_for_workers(workers, timeout=180)
+        try:
+            with Client(self.address, timeout=60) as client:
+                client.wait_for_workers(workers, timeout=180)
+        except BaseException:
+            self.stop()
+            raise
 
     def _start(self, home: Path, argv: list[str], env: dict[str, str]) -> None:
         home.mkdir(parents=True)
@@ -192,6 +201,8 @@ def main() -> int:
     parser.add_argument("--sleep", type=float, default=1.0)
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
+    load_before = os.getloadavg()
+    print(f"load average before: {load_before[0]:.1f} (cores: {os.cpu_count()})", flush=True)
     with tempfile.TemporaryDirectory(prefix="nbflow-bench-dask-") as tmp:
         root = Path(tmp) / "project"
         write_project(root, args.tasks, args.sleep)
@@ -202,7 +213,7 @@ def main() -> int:
                 found = run_once(
                     root,
                     Path(tmp) / f"home-{n}",
-                    ["--dask", cluster.address, "--parallel", str(kernels * 4)],
+                    ["--dask", cluster.address, "--parallel", str(kernels)],
                     args.sleep,
                 )
             finally:
@@ -228,6 +239,8 @@ def main() -> int:
                 "sleep": args.sleep,
                 "cores": os.cpu_count(),
                 "python": platform.python_version(),
+                "load_before": load_before,
+                "load_after": os.getloadavg(),
                 "rows": rows,
             },
             indent=2,
@@ -241,9 +254,11 @@ def print_row(row: dict[str, Any], args: argparse.Namespace) -> None:
     ideal = args.tasks * args.sleep / row["kernels"]
     row["ideal"] = ideal
     row["ratio"] = row["wall"] / ideal
+    row["per_task"] = row["wall"] * row["kernels"] / args.tasks - args.sleep
     print(
-        f"{row['config']:42} wall {row['wall']:6.1f} s  ideal {ideal:5.1f} s  / ideal {row['ratio']:4.2f}"
-        f"  overhead/attempt {row['overhead_median']:5.2f} s (median)  workers used {len(row['workers_used'])}",
+        f"{row['config']:40} wall {row['wall']:6.1f} s  ideal {ideal:5.1f} s  "
+        f"/ ideal {row['ratio']:4.2f}  per task {row['per_task']:5.2f} s  "
+        f"attempt {row['overhead_median']:5.2f} s  workers used {len(row['workers_used'])}",
         flush=True,
     )
 

@@ -25,10 +25,12 @@ attempt's cancel `Event`, which the worker polls, and waits until it has stopped
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -281,10 +283,11 @@ def _lost(evalue: str) -> execute.AttemptResult:
 
 def attempt_on_worker(job: dict[str, Any]) -> dict[str, Any]:
     """Run one attempt on this worker; its artifact goes to the store, a small report back."""
-    from distributed import Event, get_worker
+    from distributed import Event, get_client, get_worker
 
     address = get_worker().address
-    started = Event(f"nbflow-started-{job['token']}")
+    client = get_client()  # bound here: the cancel flag is read from another thread
+    started = Event(f"nbflow-started-{job['token']}", client=client)
     if started.is_set():  # Dask computes it again after its first worker died: never run twice
         return {
             "state": "failed",
@@ -292,15 +295,55 @@ def attempt_on_worker(job: dict[str, Any]) -> dict[str, Any]:
             "worker": address,
         }
     started.set()
-    cancel = Event(f"nbflow-cancel-{job['token']}")
+    cancel = Event(f"nbflow-cancel-{job['token']}", client=client)
+    loop, pool = _attempt_loop()
     with tempfile.TemporaryDirectory(prefix="nbflow-attempt-") as folder:
-        report = asyncio.run(_attempt_here(job, Path(folder), cancel.is_set))
+        running = asyncio.run_coroutine_threadsafe(
+            _attempt_here(job, Path(folder), cancel.is_set, pool), loop
+        )
+        report = running.result()
     report["worker"] = address
     return report
 
 
+_LOOP: tuple[asyncio.AbstractEventLoop, Any] | None = None
+_LOOP_LOCK = threading.Lock()
+
+
+def _attempt_loop() -> tuple[asyncio.AbstractEventLoop, Any]:
+    """This worker process's event loop for attempts, and its warm-kernel pool (or None).
+
+    The pool lives as long as the worker, in one loop every attempt runs in, so kernels
+    forked ahead of time serve the worker's next attempts as they do a local run's
+    (`NBFLOW_WARM_KERNELS` in the worker's environment: idle kernels per kernelspec, 0 none).
+    """
+    global _LOOP
+    with _LOOP_LOCK:
+        if _LOOP is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="nbflow-attempts", daemon=True).start()
+            pool = asyncio.run_coroutine_threadsafe(_new_pool(), loop).result()
+            _LOOP = (loop, pool)
+            atexit.register(_close_pool, loop, pool)
+        return _LOOP
+
+
+async def _new_pool() -> Any:
+    from .executor import LocalExecutor
+
+    return LocalExecutor.from_settings().pool
+
+
+def _close_pool(loop: asyncio.AbstractEventLoop, pool: Any) -> None:
+    if pool is not None and loop.is_running():
+        try:
+            asyncio.run_coroutine_threadsafe(pool.close(), loop).result(timeout=10)
+        except Exception:  # noqa: BLE001 - the worker is exiting; its kernels die with it
+            pass
+
+
 async def _attempt_here(
-    job: dict[str, Any], folder: Path, canceled: Callable[[], bool]
+    job: dict[str, Any], folder: Path, canceled: Callable[[], bool], pool: Any = None
 ) -> dict[str, Any]:
     from . import secrets
     from .databricks import context as task_context
@@ -317,7 +360,7 @@ async def _attempt_here(
         path.write_text(json.dumps(doc), encoding="utf-8")
         env[task_context.CONTEXT_ENV] = str(path)
     cwd = Path(job["cwd"]) if Path(job["cwd"]).is_dir() else folder  # shared, or its own
-    running = asyncio.ensure_future(_start(job, folder, artifact, cwd, env))
+    running = asyncio.ensure_future(_start(job, folder, artifact, cwd, env, pool))
     while not running.done():
         await asyncio.wait({running}, timeout=CANCEL_POLL)
         if not running.done() and await asyncio.to_thread(canceled):
@@ -342,10 +385,16 @@ async def _attempt_here(
 
 
 async def _start(
-    job: dict[str, Any], folder: Path, artifact: Path, cwd: Path, env: dict[str, str]
+    job: dict[str, Any],
+    folder: Path,
+    artifact: Path,
+    cwd: Path,
+    env: dict[str, str],
+    pool: Any = None,
 ) -> execute.AttemptResult:
     if job["kind"] == "notebook":
         return await execute.run_notebook(
+            pool=pool,
             python=sys.executable,
             source=folder / job["source"],
             artifact=artifact,
