@@ -230,6 +230,8 @@ def test_the_demo_runs_across_both_workers_with_artifacts_on_s3(on_cluster, clus
 
     served = api.artifact(Project(project.root), doc["id"], "clean")
     assert served["kind"] == "notebook" and served["content"]["cells"]
+    opened = api.run_file(Project(project.root), artifacts[0])  # the lab's drive of runs
+    assert opened["type"] == "notebook" and opened["path"] == artifacts[0]
 
 
 def counting_command(counter: Path, code: int) -> str:

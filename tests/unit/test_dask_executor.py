@@ -4,6 +4,7 @@ in a folder of its own, and the artifact store read back through fsspec."""
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +153,25 @@ def test_the_store_root_from_the_environment(tmp_path):
     assert artifactstore.root_from_env({"NBFLOW_ARTIFACTS": "s3://b/p/"}) == "s3://b/p"
     shared = artifactstore.root_from_env({"NBFLOW_ARTIFACTS": str(tmp_path)})
     assert shared == f"file://{Path(tmp_path).resolve()}"
+
+
+def test_the_runs_drive_reads_an_artifact_from_the_store_and_nothing_else(tmp_path, monkeypatch):
+    import nbformat
+
+    from nbflow import runfiles
+    from nbflow.errors import Forbidden
+
+    store = tmp_path / "store"
+    (store / "runs/w/1/a").mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nbformat.write(nb, store / "runs/w/1/a/attempt-1.ipynb")
+    monkeypatch.setenv("NBFLOW_ARTIFACTS", str(store))
+    project = Project(tmp_path / "project")
+    url = f"file://{store.resolve()}/runs/w/1/a/attempt-1.ipynb"
+    model = runfiles.file_model(project, url)
+    assert model["type"] == "notebook" and model["path"] == url and not model["writable"]
+    assert model["content"]["cells"][0]["source"] == "x = 1"
+    collapsed = re.sub("/+", "/", url)  # as JupyterLab normalises a drive's path
+    assert runfiles.file_model(project, collapsed)["name"] == "attempt-1.ipynb"
+    with pytest.raises(Forbidden):
+        runfiles.file_model(project, f"file://{tmp_path}/elsewhere.ipynb")
