@@ -376,7 +376,9 @@ def _show_unit(
         late = f"  ! ran longer than {_duration(mark['threshold'])}" if mark else ""
         ran = a.get("executor") or {}
         on = (
-            f"  on {ran.get('worker') or ran.get('scheduler')}" if ran.get("kind") == "dask" else ""
+            f"  on {ran.get('worker') or 'dask scheduler ' + str(ran.get('scheduler'))}"
+            if ran.get("kind") == "dask"
+            else ""
         )
         click.echo(
             f"{indent}attempt {a['number']}: {a['state']}{where}  {a['artifact'] or ''}{on}{late}"
