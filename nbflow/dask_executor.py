@@ -28,6 +28,8 @@ import asyncio
 import atexit
 import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -360,7 +362,13 @@ async def _attempt_here(
         path.write_text(json.dumps(doc), encoding="utf-8")
         env[task_context.CONTEXT_ENV] = str(path)
     cwd = Path(job["cwd"]) if Path(job["cwd"]).is_dir() else folder  # shared, or its own
-    running = asyncio.ensure_future(_start(job, folder, artifact, cwd, env, pool))
+    started: list[int] = []
+
+    def watched(pid: int) -> None:  # its kernel or process ends if this worker dies
+        started.append(pid)
+        _reaper_say(f"+{pid}")
+
+    running = asyncio.ensure_future(_start(job, folder, artifact, cwd, env, pool, watched))
     while not running.done():
         await asyncio.wait({running}, timeout=CANCEL_POLL)
         if not running.done() and await asyncio.to_thread(canceled):
@@ -370,6 +378,8 @@ async def _attempt_here(
         result = await running
     except asyncio.CancelledError:
         result = execute.AttemptResult("canceled", {"ename": "Canceled", "evalue": "canceled"})
+    for pid in started:
+        _reaper_say(f"-{pid}")
     secrets.scrub(artifact)
     exited = task_context.read_exit(artifact)
     if result.state == "success" and exited is not None:
@@ -391,9 +401,11 @@ async def _start(
     cwd: Path,
     env: dict[str, str],
     pool: Any = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> execute.AttemptResult:
     if job["kind"] == "notebook":
         return await execute.run_notebook(
+            on_start=on_start,
             pool=pool,
             python=sys.executable,
             source=folder / job["source"],
@@ -412,7 +424,7 @@ async def _start(
             for arg in job["argv"]
         ]
         return await execute.run_process(
-            argv, cwd=cwd, env=env, log=artifact, timeout=job["timeout"]
+            argv, cwd=cwd, env=env, log=artifact, timeout=job["timeout"], on_start=on_start
         )
     return await execute.run_sql(
         python=sys.executable,
@@ -423,4 +435,55 @@ async def _start(
         cwd=cwd,
         env=env,
         timeout=job["timeout"],
+        on_start=on_start,
     )
+
+
+# -- the reaper: a dead worker's attempt processes end with it ---------------------------
+
+_REAPER: subprocess.Popen[bytes] | None = None
+_REAPER_LOCK = threading.Lock()
+
+
+def _reaper_say(line: str) -> None:
+    """Tell this worker's reaper that an attempt's process started (+PID) or ended (-PID).
+
+    An attempt's kernel or process runs in a session of its own, so it would outlive a
+    worker that is killed; the reaper (`python -m nbflow.dask_executor`) reads these lines
+    and, when its input closes because the worker died, kills every process still listed
+    and their descendants.
+    """
+    global _REAPER
+    with _REAPER_LOCK:
+        try:
+            if _REAPER is None or _REAPER.poll() is not None:
+                _REAPER = subprocess.Popen(
+                    [sys.executable, "-m", "nbflow.dask_executor"],
+                    stdin=subprocess.PIPE,
+                    start_new_session=True,  # a signal to the worker's group spares it
+                )
+            assert _REAPER.stdin is not None
+            _REAPER.stdin.write(f"{line}\n".encode())
+            _REAPER.stdin.flush()
+        except OSError:  # no reaper: the attempt runs unguarded, as a local one does
+            pass
+
+
+def reap(lines: Any) -> int:
+    """The reaper's loop: track +PID/-PID lines; at end of input kill what is still listed."""
+    from . import processes
+
+    listed: dict[int, float | None] = {}
+    for raw in lines:
+        text = raw.strip()
+        if text[:1] == "+" and text[1:].isdigit():
+            pid = int(text[1:])
+            listed[pid] = processes.started_at(pid)
+        elif text[:1] == "-" and text[1:].isdigit():
+            listed.pop(int(text[1:]), None)
+    return sum(processes.kill_tree(pid, started) for pid, started in listed.items())
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the end of its input stops it
+    reap(sys.stdin)

@@ -403,11 +403,13 @@ def test_a_worker_killed_mid_attempt_fails_that_attempt_and_the_retry_succeeds(o
         owner = next(p for p in kernel.parents() if p.pid in workers.values())
         leftovers = [c for c in owner.children(recursive=True)]
         os.kill(owner.pid, signal.SIGKILL)  # the machine is gone, as far as Dask knows
+        # Its reaper ends the kernel, which would otherwise finish its cell orphaned.
+        wait_for(lambda: not psutil.pid_exists(kernel.pid), "the dead worker's kernel to end", 60)
         out, err = running.communicate(timeout=300)
     finally:
         if running.poll() is None:
             running.kill()
-        for proc in leftovers:  # what the dead worker had started would run on, orphaned
+        for proc in leftovers:  # should the reaper have failed: no stray processes
             try:
                 proc.kill()
             except psutil.Error:

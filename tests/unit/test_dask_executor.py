@@ -175,3 +175,19 @@ def test_the_runs_drive_reads_an_artifact_from_the_store_and_nothing_else(tmp_pa
     assert runfiles.file_model(project, collapsed)["name"] == "attempt-1.ipynb"
     with pytest.raises(Forbidden):
         runfiles.file_model(project, f"file://{tmp_path}/elsewhere.ipynb")
+
+
+def test_the_reaper_ends_what_a_dead_worker_left_running_and_nothing_that_ended():
+    import psutil
+
+    left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    done = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        killed = dask_executor.reap([f"+{left.pid}\n", f"+{done.pid}\n", f"-{done.pid}\n"])
+        assert killed == 1
+        assert not psutil.pid_exists(left.pid)  # killed (and reaped by kill_tree's wait)
+        assert done.poll() is None and psutil.pid_exists(done.pid)  # ended as far as it knew
+    finally:
+        for proc in (left, done):
+            proc.kill()
+            proc.wait()
