@@ -167,8 +167,12 @@ def run(
     parent_run_id: int | None = None,
     only: list[str] | None = None,
     from_run: int | None = None,
+    dask: str | None = None,
 ) -> dict[str, Any]:
     """Run a workflow to its end and return the run document.
+
+    `dask`: the address of a Dask scheduler whose workers run the attempts (see
+    `cluster_executor`); checked before anything is recorded.
 
     A child run of `parent_run_id` when given (`dbutils.notebook.run` records its
     notebook's run so). `only`: run just those tasks (a partial run); the others are
@@ -177,8 +181,10 @@ def run(
     """
     if from_run is not None and not only:
         raise UsageError("--from-run needs --only: it says where the left-out tasks' values are")
-    # The warm pool's fork server imports ipykernel while the workflow loads.
-    executor = executor_module.LocalExecutor.from_settings(one_run=True).launch()
+    make_executor = _engine(project, dask)  # a cluster's settings checked first
+    parallel = _parallel(parallel, dask)
+    # Local: the warm pool's fork server imports ipykernel while the workflow loads.
+    early = None if dask else executor_module.LocalExecutor.from_settings(one_run=True).launch()
     store = None
     try:
         workflow = load(project, name_or_path)
@@ -216,11 +222,13 @@ def run(
                 selection=selection,
                 executor=executor,
             ),
-            executor,
+            make_executor,
+            early,
         )
         return show(project, run_id, store=store)
     finally:
-        executor.abandon()  # a run that never started; nothing once the run closed it
+        if early is not None:
+            early.abandon()  # a run that never started; nothing once the run closed it
         if store is not None:
             store.close()
 
@@ -493,17 +501,18 @@ async def serve_scheduler(
     *,
     tick: float = 0.5,
     ready: asyncio.Event | None = None,
+    dask: str | None = None,
 ) -> None:
     """The scheduler inside another program's event loop (the Jupyter server).
 
-    `ready` is set once its first look (and heartbeat) is done.
+    `ready` is set once its first look (and heartbeat) is done; `dask` as for `schedule`.
     """
     store = open_store(project)
-    executor = executor_module.LocalExecutor.from_settings()  # its pool serves every run
+    executor = _engine(project, dask)()  # its pool serves every run
     reporting = asyncio.ensure_future(_report_pool(project, executor))
     try:
         scheduler = scheduler_module.Scheduler(
-            project, store, launcher=_launcher(project, store, None, executor)
+            project, store, launcher=_launcher(project, store, _parallel(None, dask), executor)
         )
         await scheduler.serve(stop, tick, ready=ready)
     finally:
@@ -551,8 +560,11 @@ def repair(
     parallel: int | None = None,
     observer: Observer | None = None,
     clock: Clock | None = None,
+    dask: str | None = None,
 ) -> dict[str, Any]:
     """Rerun part of a finished run inside the same run id and return its document."""
+    make_executor = _engine(project, dask)
+    parallel = _parallel(parallel, dask)
     clock = clock or Clock()
     store = open_store(project, clock)
     try:
@@ -637,7 +649,8 @@ def repair(
                 observer=observer,
                 repair=start,
                 executor=executor,
-            )
+            ),
+            make_executor,
         )
         store.finish_repair(run_id, number, result.value, clock.now())
         return show(project, run_id, store=store)
@@ -680,20 +693,71 @@ async def _report_pool(project: Project, executor: Executor, every: float = 5.0)
 
 def _drive(
     make_runner: Callable[[Executor], Runner],
-    executor: executor_module.LocalExecutor | None = None,
+    make_executor: Callable[[], Executor] | None = None,
+    executor: Executor | None = None,
 ) -> RunState:
-    """Run one runner to its end on a local executor (warm kernels unless turned off);
-    `executor`, when given, is one `_launched()` started early, and is closed here."""
+    """Run one runner to its end: on `executor` (a local one started early), else on the one
+    `make_executor` makes (a Dask cluster's), else on a local executor (warm kernels unless
+    turned off); closed here."""
 
     async def main() -> RunState:
         nonlocal executor
-        executor = executor or executor_module.LocalExecutor.from_settings()
+        executor = executor or (make_executor or executor_module.LocalExecutor.from_settings)()
         try:
             return await make_runner(executor).run()
         finally:
             await executor.close()
 
     return asyncio.run(main())
+
+
+# Attempts of one run out at once on a cluster when --parallel is not given: the workers'
+# `kernel` resources are what limits them there, not this machine's cores.
+CLUSTER_PARALLEL = 256
+
+
+def _parallel(parallel: int | None, dask: str | None) -> int | None:
+    return parallel or (CLUSTER_PARALLEL if dask else None)
+
+
+def _engine(project: Project, dask: str | None) -> Callable[[], Executor]:
+    """What makes the executor of a run: local, or a Dask cluster's once its settings hold."""
+    if not dask:
+        return executor_module.LocalExecutor.from_settings
+    return cluster_executor(project, dask)
+
+
+def cluster_executor(project: Project, address: str) -> Callable[[], Executor]:
+    """Check what running on the Dask scheduler at `address` needs; what makes its executor.
+
+    The history must be one every machine can reach (not SQLite) and the artifacts must go
+    where every machine can read them (`NBFLOW_ARTIFACTS`), unless the scheduler listens on
+    a loopback address: its workers are then all on this machine, and the project's SQLite
+    history and state folder serve. Each problem is one sentence (exit code 2).
+    """
+    from . import artifactstore, dask_executor
+
+    local = dask_executor.is_local(address)
+    if project.database_url.startswith("sqlite") and not local:
+        raise UsageError(
+            f"--dask {address}: the run history is SQLite, which only this machine can use; "
+            "set NBFLOW_DATABASE_URL to a PostgreSQL database every machine reaches (a "
+            "scheduler on 127.0.0.1 or localhost, whose workers are all here, may keep SQLite)"
+        )
+    root = artifactstore.root_from_env()
+    if root is None and not local:
+        raise UsageError(
+            f"--dask {address}: set {artifactstore.ARTIFACTS_ENV} to a folder every worker "
+            "shares or an fsspec URL (s3://bucket/prefix): workers write executed notebooks "
+            "and logs there"
+        )
+    host, port = dask_executor.host_port(address)
+    try:
+        socket.create_connection((host, port), timeout=10).close()
+    except OSError as exc:
+        raise UsageError(f"--dask {address}: no Dask scheduler answers there ({exc})") from None
+    store_root = root or "file://" + str(project.state_dir.resolve())
+    return lambda: dask_executor.DaskExecutor(address, store_root, state_dir=project.state_dir)
 
 
 def _launcher(project: Project, store: Store, parallel: int | None, executor: Executor) -> Any:
@@ -736,13 +800,18 @@ def _stop_on_signals(sched: Any) -> asyncio.Event:
     return stop
 
 
-def schedule(project: Project, *, parallel: int | None = None, tick: float = 0.5) -> None:
+def schedule(
+    project: Project, *, parallel: int | None = None, tick: float = 0.5, dask: str | None = None
+) -> None:
     """Run the scheduler in the foreground until SIGINT/SIGTERM.
 
     The first signal stops new runs and waits for the running ones; a second cancels them.
+    `dask`: runs' attempts execute on that Dask scheduler's workers.
     """
+    make_executor = _engine(project, dask)
+    parallel = _parallel(parallel, dask)
     store = open_store(project)
-    executor = executor_module.LocalExecutor.from_settings()  # warm between runs
+    executor = make_executor()  # warm between runs
     sched = scheduler_module.Scheduler(
         project, store, launcher=_launcher(project, store, parallel, executor)
     )
@@ -1156,10 +1225,18 @@ def _chosen_attempt(
     return chosen, Path(chosen["artifact"])
 
 
+def _artifact_file(project: Project, artifact: str) -> Path:
+    """An attempt's artifact on this machine: in the project, or a copy from the artifact
+    store a cluster's workers wrote it to (`NBFLOW_ARTIFACTS`)."""
+    from . import artifactstore
+
+    return artifactstore.local_path(project.root, project.state_dir / "artifact-cache", artifact)
+
+
 def logs(project: Project, run_id: int, task: str, attempt: int | None = None) -> tuple[str, str]:
     """(artifact path, text) of an attempt of a task (or `KEY[i]` iteration); default: the last."""
-    chosen, artifact = _chosen_attempt(show(project, run_id), task, attempt)
-    path = project.root / artifact
+    chosen, _ = _chosen_attempt(show(project, run_id), task, attempt)
+    path = _artifact_file(project, chosen["artifact"])
     if not path.is_file():
         raise UsageError(f"{chosen['artifact']}: the log is gone")
     return chosen["artifact"], logs_module.attempt_text(path, chosen["artifact"])
@@ -1185,8 +1262,8 @@ def report(
         return bool(no_input) if hidden is None else label.split("[", 1)[0] in hidden
 
     if task is not None:
-        chosen, artifact = _chosen_attempt(doc, task, attempt)
-        path = project.root / artifact
+        chosen, _ = _chosen_attempt(doc, task, attempt)
+        path = _artifact_file(project, chosen["artifact"])
         if path.suffix != ".ipynb":
             raise UsageError(
                 f"task {task!r} of run {run_id} is not a notebook: `nbflow logs` shows its log"
@@ -1201,7 +1278,7 @@ def report(
     for label, unit in _units(doc).items():
         last = unit["attempts"][-1] if unit["attempts"] else None
         if last and (last["artifact"] or "").endswith(".ipynb"):
-            path = project.root / last["artifact"]
+            path = _artifact_file(project, last["artifact"])
             if path.is_file():
                 notebooks[f"{label} · attempt {last['number']} · {last['state']}"] = _attempt_page(
                     path, last, f"run {run_id} · {label}", leave_out(label)
@@ -1243,7 +1320,7 @@ def diff(project: Project, run_a: int, run_b: int, task: str | None = None) -> d
 
     def notebook(unit: dict[str, Any] | None) -> Path | None:
         artifact = diff_module.last_notebook(unit)
-        path = project.root / artifact if artifact else None
+        path = _artifact_file(project, artifact) if artifact else None
         return path if path is not None and path.is_file() else None
 
     notebooks = {
@@ -1306,7 +1383,7 @@ def artifact(
     if not path.endswith(".ipynb"):
         return {"path": path, "kind": "log", "content": text}
     try:
-        content = json.loads((project.root / path).read_text(encoding="utf-8"))
+        content = json.loads(_artifact_file(project, path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:  # replaced or cut short since `logs` read it
         raise UsageError(f"{path}: not a readable notebook ({exc})") from None
     return {"path": path, "kind": "notebook", "content": content}

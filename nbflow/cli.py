@@ -27,6 +27,16 @@ FINISHED_OK = ("success", "success_with_failures")
 QUIET_STATES = ("success", "excluded", "disabled", "skipped_by_selection")  # not in a summary
 
 
+dask_option = click.option(
+    "--dask",
+    metavar="ADDRESS",
+    envvar="NBFLOW_DASK_ADDRESS",
+    default=None,
+    help="Run the attempts on the workers of this Dask scheduler (tcp://HOST:8786); "
+    "env NBFLOW_DASK_ADDRESS. See docs/cluster.md.",
+)
+
+
 def _project(ctx: click.Context) -> Project:
     return Project.discover(ctx.obj.get("project"))
 
@@ -115,6 +125,7 @@ def validate(ctx: click.Context, files: tuple[str, ...]) -> None:
     help="With --only: read left-out tasks' values from this run (default: the latest "
     "successful one).",
 )
+@dask_option
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -124,6 +135,7 @@ def run(
     as_json: bool,
     only: tuple[str, ...],
     from_run: int | None,
+    dask: str | None,
 ) -> None:
     """Run WORKFLOW (a file or a name in workflows/) and wait for it to finish."""
     project = _project(ctx)
@@ -152,6 +164,7 @@ def run(
             on_created=created,
             only=list(only) or None,
             from_run=from_run,
+            dask=dask,
         )
     finally:
         if started and isinstance(reporter, reporting.LiveReporter):
@@ -228,6 +241,7 @@ def cancel(ctx: click.Context, run_id: int, wait: float, as_json: bool) -> None:
 )
 @click.option("--parallel", type=click.IntRange(min=1), default=None)
 @click.option("--json", "as_json", is_flag=True)
+@dask_option
 @click.pass_context
 def repair(
     ctx: click.Context,
@@ -237,6 +251,7 @@ def repair(
     params: tuple[str, ...],
     parallel: int | None,
     as_json: bool,
+    dask: str | None,
 ) -> None:
     """Rerun the failed part of a finished run (or the tasks named) in the same run."""
     project = _project(ctx)
@@ -249,6 +264,7 @@ def repair(
         overrides=parse_assignments(params),
         parallel=parallel,
         observer=reporter,
+        dask=dask,
     )
     if as_json:
         _print_json(doc)
@@ -358,8 +374,14 @@ def _show_unit(
         where = f" (cell {err['cell_index']})" if err and err.get("cell_index") is not None else ""
         mark = (warned or {}).get((name, a["number"]))
         late = f"  ! ran longer than {_duration(mark['threshold'])}" if mark else ""
+        ran = a.get("executor") or {}
+        on = (
+            f"  on {ran.get('worker') or 'dask scheduler ' + str(ran.get('scheduler'))}"
+            if ran.get("kind") == "dask"
+            else ""
+        )
         click.echo(
-            f"{indent}attempt {a['number']}: {a['state']}{where}  {a['artifact'] or ''}{late}"
+            f"{indent}attempt {a['number']}: {a['state']}{where}  {a['artifact'] or ''}{on}{late}"
         )
 
 
@@ -547,8 +569,9 @@ def values_(
     show_default=True,
     help="Seconds between looks at file-arrival folders and pause changes.",
 )
+@dask_option
 @click.pass_context
-def schedule(ctx: click.Context, parallel: int | None, tick: float) -> None:
+def schedule(ctx: click.Context, parallel: int | None, tick: float, dask: str | None) -> None:
     """Run the scheduler for every workflow of the project until Ctrl-C (see subcommands)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -556,7 +579,7 @@ def schedule(ctx: click.Context, parallel: int | None, tick: float) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("nbflow.notify").setLevel(logging.WARNING)
-    api.schedule(_project(ctx), parallel=parallel, tick=tick)
+    api.schedule(_project(ctx), parallel=parallel, tick=tick, dask=dask)
 
 
 @schedule.command("list")

@@ -26,6 +26,7 @@ class AttemptResult:
     error: dict[str, Any] | None = None  # ename, evalue, cell_index, traceback
     values: dict[str, Any] = field(default_factory=dict)
     output: dict[str, Any] | None = None  # a sql task's rows; a workflow task's child run
+    executor: dict[str, Any] | None = None  # where it ran, when only known once it has
 
     @property
     def message(self) -> str | None:

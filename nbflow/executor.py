@@ -33,6 +33,10 @@ class Executor(Protocol):
         """A run of `workflow` starts: get ready for its attempts (warm kernels)."""
         ...
 
+    def locate(self, artifact: Path) -> str | None:
+        """Where an attempt's artifact will be kept, as the history records it; None: there."""
+        ...
+
     async def run_notebook(
         self,
         *,
@@ -45,6 +49,7 @@ class Executor(Protocol):
         env: dict[str, str],
         timeout: float | None,
         on_start: Callable[[int], None] | None = None,
+        resources: dict[str, float] | None = None,
     ) -> execute.AttemptResult: ...
 
     async def run_process(
@@ -56,6 +61,7 @@ class Executor(Protocol):
         log: Path,
         timeout: float | None,
         on_start: Callable[[int], None] | None = None,
+        resources: dict[str, float] | None = None,
     ) -> execute.AttemptResult: ...
 
     async def run_sql(
@@ -70,6 +76,7 @@ class Executor(Protocol):
         env: dict[str, str],
         timeout: float | None,
         on_start: Callable[[int], None] | None = None,
+        resources: dict[str, float] | None = None,
     ) -> execute.AttemptResult: ...
 
     async def close(self) -> None: ...
@@ -123,13 +130,20 @@ class LocalExecutor:
                 names += [name] * (self.pool.settings.size + 1 if task.for_each else 1)
         self.pool.warm(names)
 
+    def locate(self, artifact: Path) -> str | None:
+        return None
+
+    # `resources` are a cluster scheduler's business: one machine runs whatever it is given.
     async def run_notebook(self, **kwargs: Any) -> execute.AttemptResult:
+        kwargs.pop("resources", None)
         return await execute.run_notebook(pool=self.pool, **kwargs)
 
     async def run_process(self, argv: list[str], **kwargs: Any) -> execute.AttemptResult:
+        kwargs.pop("resources", None)
         return await execute.run_process(argv, **kwargs)
 
     async def run_sql(self, **kwargs: Any) -> execute.AttemptResult:
+        kwargs.pop("resources", None)
         return await execute.run_sql(**kwargs)
 
     async def close(self) -> None:

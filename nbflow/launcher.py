@@ -58,6 +58,8 @@ class Launcher:
 
         self.start()
         assert self.loop is not None
+        if parallel is None and self.executor.describe()["kind"] == "dask":
+            parallel = api.CLUSTER_PARALLEL  # the workers' kernels limit a cluster's runs
         future = asyncio.run_coroutine_threadsafe(
             api.execute_here(
                 project, run_id, self.executor, parallel=parallel, runners=self.runners

@@ -44,6 +44,7 @@ _EXPECTED = {
     "inputs": "a list, or a {{reference}} to a list",
     "args": "a list of strings or numbers",
     "retry_backoff": "a number of at least 1",
+    "resources": "a mapping of resource names to amounts, as {kernel: 1, gpu: 1}",
 }
 
 _TYPE_WORDS = {
@@ -193,6 +194,7 @@ def _messages(
                 hint = f" (did you mean {meant!r}?)" if meant else hint
             message = f"{where}: {_describe(value)} is not one of {', '.join(choices)}{hint}"
         elif kind == "string_pattern_mismatch":
+            value = err.get("input", value)  # a mapping's key, when the key is what is wrong
             if full[-1] == "key" or full[-2:-1] == ("parameters",) or full[-1] == "name":
                 message = f"{where}: {_describe(value)} may only contain letters, digits, " + (
                     "'_' and '-'"
@@ -207,8 +209,11 @@ def _messages(
                 message = f"{where}: {_describe(value)} is not an http:// or https:// URL"
             else:
                 message = f"{where}: {_describe(value)} does not have the expected form"
-        elif kind in ("greater_than_equal", "greater_than"):
-            limit = (err.get("ctx") or {}).get("ge", (err.get("ctx") or {}).get("gt"))
+        elif kind == "greater_than":
+            limit = (err.get("ctx") or {}).get("gt")
+            message = f"{where}: must be more than {limit}, got {_describe(value)}"
+        elif kind == "greater_than_equal":
+            limit = (err.get("ctx") or {}).get("ge")
             message = f"{where}: must be at least {limit}, got {_describe(value)}"
         elif kind == "too_short":
             message = f"{where}: must not be empty"
@@ -265,6 +270,7 @@ def _build_task(raw: schema.Task, defaults: schema.TaskSettings, line: int | Non
         cwd=pick("cwd", None),
         env=env,
         python=pick("python", None),
+        resources={k: float(v) for k, v in pick("resources", {}).items()},
         notifications=pick("notifications", None),
         report_no_input=bool(raw.report and raw.report.no_input),
         duration_warning=raw.health.duration_warning if raw.health else None,

@@ -45,6 +45,7 @@ class Task:
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     python: str | None = None
+    resources: dict[str, float] = field(default_factory=dict)  # of a Dask worker; {} = kernel: 1
     notifications: schema.Notifications | None = None
     report_no_input: bool = False  # reports leave the code out (`report: {no_input: true}`)
     duration_warning: float | None = None  # `health.duration_warning`, per attempt

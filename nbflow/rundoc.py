@@ -25,6 +25,7 @@ def _attempt(row: dict[str, Any]) -> dict[str, Any]:
         "values": row.get("task_values") or {},
         "output": row.get("output"),
         "error": error,
+        "executor": row.get("executor"),
     }
 
 

@@ -1,13 +1,16 @@
 """Files of the project's runs folder, read-only, as models shaped like Jupyter's contents API.
 
 Jupyter's own contents API hides `.nbflow/` (a hidden folder); the JupyterLab extension
-opens executed notebooks and logs through a read-only drive backed by these models.
+opens executed notebooks and logs through a read-only drive backed by these models. An
+attempt a Dask worker ran is kept in the artifact store (`NBFLOW_ARTIFACTS`) and named by
+its URL: such a file is read through a local copy (`artifactstore`).
 """
 
 from __future__ import annotations
 
 import base64
 import mimetypes
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,9 @@ def file_model(project: Project, path: str, *, content: bool = True) -> dict[str
     Notebooks come as JSON, text files as text, anything else as base64; never writable.
     """
     runs = runs_folder(project)
+    stored = _stored(project, path)
+    if stored is not None:
+        return _model(project, path, stored, content=content, shown=path)
     given = Path(path)
     try:
         target = (given if given.is_absolute() else project.root / given).resolve()
@@ -48,6 +54,34 @@ def file_model(project: Project, path: str, *, content: bool = True) -> dict[str
         raise PathNotFound(f"{path}: no such file in {project.relative(runs)}/")
     if not is_file:
         raise UsageError(f"{path} is a folder, not a file")
+    return _model(project, path, target, content=content, shown=project.relative(target))
+
+
+def _stored(project: Project, path: str) -> Path | None:
+    """A local copy of an artifact a cluster's worker kept in `NBFLOW_ARTIFACTS`, or None
+    when `path` is not a URL. URLs elsewhere are refused: this reads only that store."""
+    from . import artifactstore
+
+    collapsed = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):/+(.*)$", path)
+    if collapsed is None:
+        return None
+    # A drive path has its slashes collapsed (`s3:/bucket/...`): the URL's are put back.
+    scheme, rest = collapsed.groups()
+    url = f"{scheme}:///{rest}" if scheme == "file" else f"{scheme}://{rest}"
+    root = artifactstore.root_from_env()
+    if root is None or not url.startswith(root.rstrip("/") + "/") or "/../" in url:
+        raise Forbidden(
+            f"{path!r} is not in the artifact store; only files of runs can be read here"
+        )
+    found = artifactstore.local_path(project.root, project.state_dir / "artifact-cache", url)
+    if not found.is_file():
+        raise PathNotFound(f"{path}: no such file in the artifact store")
+    return found
+
+
+def _model(
+    project: Project, path: str, target: Path, *, content: bool, shown: str
+) -> dict[str, Any]:
     try:
         info = target.stat()
         raw = target.read_bytes() if content else b""
@@ -55,7 +89,7 @@ def file_model(project: Project, path: str, *, content: bool = True) -> dict[str
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     model: dict[str, Any] = {
         "name": target.name,
-        "path": project.relative(target),
+        "path": shown,
         "type": "notebook" if target.suffix == ".ipynb" else "file",
         "format": None,
         "mimetype": None,

@@ -49,6 +49,7 @@ class RunLog(Protocol):
         parameters: dict[str, Any],
         artifact: str | None,
         state: str = "running",
+        executor: dict[str, Any] | None = None,
     ) -> None: ...
 
     def finish_attempt(
@@ -63,6 +64,7 @@ class RunLog(Protocol):
         values: dict[str, Any] | None = None,
         output: dict[str, Any] | None = None,
         only_running: bool = False,
+        executor: dict[str, Any] | None = None,
     ) -> None: ...
 
     def set_attempt_pid(

@@ -795,6 +795,7 @@ class Runner:
                 error=result.error,
                 values=result.values,
                 output=result.output,
+                executor=result.executor,
             )
             if result.state == "success":
                 self.store.update_task(
@@ -813,14 +814,18 @@ class Runner:
             env.update(self._task_context(task, at))
 
         def record(parameters: dict[str, Any], artifact: Path | None) -> None:
+            kept = artifact and (self.executor.locate(artifact) or self.project.relative(artifact))
             self.store.add_attempt(
                 self.run_id,
                 at.unit,
                 at.number,
                 start_time=at.start,
                 parameters=parameters,
-                artifact=self.project.relative(artifact) if artifact else None,
+                artifact=kept or None,
+                executor=self.executor.describe() if task.kind != "workflow" else None,
             )
+
+        resources = task.resources or None
 
         def started(pid: int) -> None:
             self._started(at.unit, at.number, pid)
@@ -843,6 +848,7 @@ class Runner:
                 env=env,
                 timeout=task.timeout,
                 on_start=started,
+                resources=resources,
             )
         if task.kind in ("script", "command"):
             if task.kind == "script":
@@ -857,7 +863,13 @@ class Runner:
             argv += at.args
             record({"argv": argv}, at.artifact)
             return await self.executor.run_process(
-                argv, cwd=cwd, env=env, log=at.artifact, timeout=task.timeout, on_start=started
+                argv,
+                cwd=cwd,
+                env=env,
+                log=at.artifact,
+                timeout=task.timeout,
+                on_start=started,
+                resources=resources,
             )
         if task.kind == "sql":
             sql = at.target
@@ -883,6 +895,7 @@ class Runner:
                 env=env,
                 timeout=task.timeout,
                 on_start=started,
+                resources=resources,
             )
         record(at.task_params, None)
         return await self._child_run(task, at)

@@ -31,6 +31,7 @@ from .durations import parse_duration
 KEY_PATTERN = r"^[A-Za-z0-9_-]+$"
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 PARAM_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+RESOURCE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 TASK_KINDS = ("notebook", "script", "command", "sql", "condition", "workflow")
 RUN_IF = (
     "all_success",
@@ -223,6 +224,14 @@ class TaskSettings(Strict):
     env: Annotated[dict[str, str], BeforeValidator(_env)] | None = None
     notifications: Notifications | None = None
     python: StrictStr | None = None
+    # What an attempt takes of a Dask worker (`{kernel: 1}` when not given); see docs/cluster.md.
+    resources: (
+        dict[
+            Annotated[str, Field(pattern=RESOURCE_PATTERN)],
+            Annotated[Number, Field(gt=0)],
+        ]
+        | None
+    ) = None
 
 
 class Report(Strict):

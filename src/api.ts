@@ -26,6 +26,8 @@ export interface IAttempt {
   values: Record<string, unknown>;
   output: unknown;
   error: { ename: string | null; evalue: string | null; cell_index: number | null } | null;
+  /** Where it ran: `{kind: 'local'}`, or `{kind: 'dask', worker}` (docs/cluster.md). */
+  executor?: { kind: string; worker?: string | null; scheduler?: string | null } | null;
 }
 
 export interface IUnit {

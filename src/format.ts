@@ -101,3 +101,16 @@ export function localTimezone(): string {
     return 'UTC';
   }
 }
+
+/** Where an attempt ran, as the run view shows it: a Dask worker's address, or this machine. */
+export function ranOn(
+  executor: { kind: string; worker?: string | null; scheduler?: string | null } | null | undefined
+): string {
+  if (!executor) {
+    return '';
+  }
+  if (executor.kind === 'local') {
+    return 'this machine';
+  }
+  return executor.worker || (executor.scheduler ? `${executor.kind} ${executor.scheduler}` : executor.kind);
+}

@@ -10,7 +10,7 @@ import { FINISHED, IAttempt, IRun, ITask, IUnit, api } from './api';
 import { chooseRunToCompare } from './compareview';
 import { NODE_H, NODE_W, edgePath, layout } from './dag';
 import { attemptTitle } from './drive';
-import { duration, secondsText, short, stateClass, stateColour, stateLabel, when } from './format';
+import { duration, ranOn, secondsText, short, stateClass, stateColour, stateLabel, when } from './format';
 import { Notify, act as perform, changed, feed, useClock, useReload } from './live';
 import { repairWithParameters } from './paramsdialog';
 import { settings } from './settings';
@@ -239,6 +239,7 @@ function Attempts(props: {
           <th>State</th>
           <th>Started</th>
           <th>Duration</th>
+          <th>Ran on</th>
           <th>Executed copy</th>
         </tr>
       </thead>
@@ -252,6 +253,7 @@ function Attempts(props: {
               </td>
               <td>{when(a.start_time)}</td>
               <td>{duration(a.start_time, a.end_time)}</td>
+              <td className="nbflow-ran-on">{ranOn(a.executor)}</td>
               <td>
                 {a.artifact ? (
                   <button
@@ -282,7 +284,7 @@ function Attempts(props: {
             {a.error && (
               <tr className="nbflow-attempt-error">
                 <td />
-                <td colSpan={4}>
+                <td colSpan={5}>
                   <code>
                     {a.error.ename}: {a.error.evalue}
                   </code>

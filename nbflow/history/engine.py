@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event, insert, inspect, select
+from sqlalchemy import Table, create_engine, event, insert, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import (
     DatabaseError,
@@ -30,7 +30,7 @@ from sqlalchemy.exc import (
 )
 
 from ..errors import HistoryError
-from .tables import SCHEMA_VERSION, meta, metadata
+from .tables import ADDED_COLUMNS, SCHEMA_VERSION, meta, metadata
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -198,16 +198,33 @@ class Database:
             pass
 
     def _check_columns(self) -> None:
-        """A database made by another nbflow version is refused rather than misread."""
+        """A database made by another nbflow version is refused rather than misread.
+
+        Columns added since (`ADDED_COLUMNS`, each nullable) are added to an older history.
+        """
         found = inspect(self.engine)
         for table in metadata.sorted_tables:
             have = {c["name"] for c in found.get_columns(table.name)}
+            for name in ADDED_COLUMNS.get(table.name, ()):
+                if name not in have:
+                    self._add_column(table, name)
+                    have.add(name)
             missing = [c.name for c in table.columns if c.name not in have]
             if missing:
                 raise HistoryError(
                     f"the run history at {self.where} was made by another version of nbflow (table {table.name} lacks "
                     f"{', '.join(missing)}); move it aside to start a new one"
                 )
+
+    def _add_column(self, table: Table, name: str) -> None:
+        column = table.c[name]
+        kind = column.type.compile(dialect=self.engine.dialect)
+        try:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+        except (OperationalError, DBAPIError) as exc:  # another process added it first
+            if name not in {c["name"] for c in inspect(self.engine).get_columns(table.name)}:
+                raise exc
 
     def close(self) -> None:
         if self.database:

@@ -209,6 +209,7 @@ class RunWrites(Database):
         parameters: dict[str, Any],
         artifact: str | None,
         state: str = "running",
+        executor: dict[str, Any] | None = None,
     ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -220,6 +221,7 @@ class RunWrites(Database):
                     start_time=start_time,
                     parameters=parameters,
                     artifact=artifact,
+                    executor=executor,
                 )
             )
             if artifact:
@@ -246,8 +248,10 @@ class RunWrites(Database):
         values: dict[str, Any] | None = None,
         output: dict[str, Any] | None = None,
         only_running: bool = False,
+        executor: dict[str, Any] | None = None,
     ) -> None:
         error = error or {}
+        where = {"executor": executor} if executor is not None else {}  # known once it ran
         match = [
             attempts.c.run_id == run_id,
             attempts.c.task_key == task_key,
@@ -268,6 +272,7 @@ class RunWrites(Database):
                     error_traceback=error.get("traceback"),
                     task_values=values or {},
                     output=output,
+                    **where,
                 )
             )
 

@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 
 SCHEMA_VERSION = 1
+# Nullable columns added after a history may have been made: added to it when it is opened.
+ADDED_COLUMNS = {"attempts": ("executor",)}
 
 metadata = MetaData()
 
@@ -105,6 +107,7 @@ attempts = Table(
     Column("output", JSON),
     Column("pid", Integer),  # the attempt's process, so a dead runner's leftovers can be ended
     Column("pid_started", Float),
+    Column("executor", JSON),  # where it ran: {"kind": "local"}, {"kind": "dask", "worker": ...}
     UniqueConstraint("run_id", "task_key", "number"),
 )
 

@@ -45,12 +45,25 @@ class NbflowServer(Configurable):
         help="Modules the kernels' fork server imports once; default: $NBFLOW_PRELOAD, "
         "else scrapbook.",
     )
+    dask_address = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="Run the attempts of the runs this server starts (and of its scheduler) on the "
+        "workers of this Dask scheduler (tcp://HOST:8786); default: $NBFLOW_DASK_ADDRESS, "
+        "else on this machine. See docs/cluster.md.",
+    )
     kernel_idle = Float(
         None,
         allow_none=True,
         config=True,
         help="Seconds an idle kernel is kept; default: $NBFLOW_KERNEL_IDLE, else 600.",
     )
+
+    def dask(self) -> str | None:
+        import os
+
+        return self.dask_address or os.environ.get("NBFLOW_DASK_ADDRESS") or None
 
     def pool_settings(self) -> Any:
         """The kernel pool's settings: these traits where set, else the environment's."""
@@ -87,7 +100,9 @@ def start_scheduler(web_app: Any, project: Any) -> asyncio.Event | None:
     web_app.settings["nbflow_scheduler_stop"] = stop
     tick = web_app.settings["nbflow_settings"].scheduler_tick
     task = asyncio.get_event_loop().create_task(
-        api.serve_scheduler(project, stop, tick=tick, ready=ready)
+        api.serve_scheduler(
+            project, stop, tick=tick, ready=ready, dask=web_app.settings["nbflow_settings"].dask()
+        )
     )
     web_app.settings["nbflow_scheduler_task"] = task  # a reference, so it is not collected
     return ready
@@ -101,7 +116,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     root = Project(Path(serverapp.root_dir).resolve())
     web_app = serverapp.web_app
     web_app.settings["nbflow_settings"] = settings
-    web_app.settings["nbflow_launcher"] = _launcher(settings)
+    web_app.settings["nbflow_launcher"] = _launcher(settings, root)
     base = web_app.settings["base_url"]
     web_app.add_handlers(".*$", handlers(base, root))
     _load_what_the_api_imports_lazily()
@@ -111,11 +126,17 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     serverapp.log.info("nbflow: REST API at %snbflow/api/", base)
 
 
-def _launcher(settings: NbflowServer) -> Any:
-    """Where runs started over REST execute: a thread of this server, kernels kept warm."""
+def _launcher(settings: NbflowServer, project: Any) -> Any:
+    """Where runs started over REST execute: a thread of this server, kernels kept warm; or
+    a Dask cluster's workers (`dask_address`)."""
     from ..executor import LocalExecutor
     from ..launcher import Launcher
 
+    address = settings.dask()
+    if address:
+        from .. import api
+
+        return Launcher(api.cluster_executor(project, address)())
     return Launcher(LocalExecutor.from_settings(settings.pool_settings()))
 
 

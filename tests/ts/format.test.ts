@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   duration,
+  ranOn,
   seconds,
   secondsText,
   short,
@@ -63,5 +64,15 @@ describe('whenIn', () => {
 
   it('falls back to the browser\'s zone for a zone it does not know', () => {
     expect(whenIn('2024-01-15T05:30:00Z', 'Mars/Base', 'en-GB')).toMatch(/^15 Jan 2024, \d\d:30/);
+  });
+});
+
+describe('where an attempt ran', () => {
+  it('names a Dask worker, this machine, or nothing for an older history', () => {
+    expect(ranOn({ kind: 'dask', worker: 'tcp://10.0.0.7:40123' })).toBe('tcp://10.0.0.7:40123');
+    expect(ranOn({ kind: 'dask', scheduler: 'tcp://s:8786' })).toBe('dask tcp://s:8786');
+    expect(ranOn({ kind: 'local' })).toBe('this machine');
+    expect(ranOn(null)).toBe('');
+    expect(ranOn(undefined)).toBe('');
   });
 });

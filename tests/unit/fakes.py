@@ -142,6 +142,9 @@ class FakeExecutor:
     def expect(self, workflow: Any, project: Any) -> None:
         pass
 
+    def locate(self, artifact: Any) -> str | None:
+        return None  # kept where the runner put it
+
     async def run_process(self, argv: list[str], **kwargs: Any) -> AttemptResult:
         name = argv[1]
         done = [n for n, _ in self.calls if n == name]

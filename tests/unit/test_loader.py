@@ -1115,3 +1115,33 @@ def test_a_task_may_ask_for_reports_without_code(mini):
     assert problem.startswith("4: unknown key 'no_inputs' in tasks[a].report"), problem
     (problem,) = mini.problems(ONE_TASK + "    report: {no_input: yes}\n")
     assert problem.startswith("4:") and "no_input" in problem, problem
+
+
+# -- resources (what an attempt takes of a Dask worker) ----------------------------------
+
+
+def test_resources_from_defaults_and_the_task(mini):
+    wf = mini.load(
+        "defaults: {resources: {kernel: 1}}\n"
+        + ONE_TASK
+        + "    resources: {kernel: 1, gpu: 1}\n"
+        + "  - key: b\n    notebook: notebooks/x.ipynb\n"
+    )
+    assert wf.task("a").resources == {"kernel": 1.0, "gpu": 1.0}
+    assert wf.task("b").resources == {"kernel": 1.0}
+
+
+def test_a_task_without_resources_asks_for_nothing_special(mini):
+    assert mini.load(ONE_TASK).task("a").resources == {}
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("{gpu: 0}", "4: tasks[a].resources.gpu: must be more than 0, got 0"),
+        ("[kernel]", "4: tasks[a].resources: expected a mapping, got ['kernel']"),
+        ("{'a b': 1}", "4: tasks[a].resources.a b: 'a b' does not have the expected form"),
+    ],
+)
+def test_a_bad_resources_value_is_reported_at_its_line(mini, bad, message):
+    assert mini.problems(ONE_TASK + f"    resources: {bad}\n") == [message]
