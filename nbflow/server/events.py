@@ -89,7 +89,8 @@ class Feed:
             for event in events:
                 for queue in self.queues:
                     queue.put_nowait(event)
-            self.ready.set()
+            if self.primed:  # a stream's snapshot waits for a look that read the history
+                self.ready.set()
             await asyncio.sleep(self.tick)
         # Nobody listens: the next stream starts from a fresh read (a closed feed reads no more:
         # its streams end at once).
@@ -130,12 +131,14 @@ class Feed:
         now = time.monotonic()
         due = files is None or files != self.files or now - self.last_read >= RESYNC
         changed_workflows = workflow_files != self.workflows
-        self.workflows = workflow_files
         if due:
+            # Recorded only once read: a look that fails is done again, so no change it
+            # should have seen is taken as already known.
+            events, runs_changed = self._read()
             self.files = files
             self.last_read = now
-            events, runs_changed = self._read()
             changed_workflows = changed_workflows or runs_changed
+        self.workflows = workflow_files
         if changed_workflows and self.primed:
             events.append(("workflows", {}))
         self.primed = True

@@ -11,6 +11,7 @@ file or reading the history never stalls the server's event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 from collections.abc import Callable
@@ -98,6 +99,7 @@ MAX_RUN_ID = 2**63 - 1
 # and a parser, an encoder or a notebook's parameter cell recurses on it.
 MAX_BODY_DEPTH = 64
 MAX_RUNS_LISTED = 10_000
+FIRST_READ_WAIT = 30.0  # seconds an event stream waits for the feed's first read
 # Each run's document is read for its values: a chart over more runs than this is no chart.
 MAX_VALUES_RUNS = 1_000
 
@@ -644,7 +646,9 @@ class EventsHandler(NbflowHandler):
             # before it: a change in between is sent twice, never lost.
             self.queue = queue = feed.subscribe()
             try:
-                await feed.ready.wait()
+                # The feed's first read, or (a history failing to read) not longer than this.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(feed.ready.wait(), FIRST_READ_WAIT)
                 snapshot = await loop.run_in_executor(
                     None, lambda: api.list_runs(self.project, limit=limit)
                 )

@@ -54,3 +54,33 @@ def test_the_feed_opens_the_history_once_and_still_finishes_a_dead_runners_run(
     assert feed.store.get_run(run_id)["state"] == "failed"  # a look finished it
     feed.drop_store()
     assert feed.store is None
+
+
+def test_a_look_that_fails_is_read_again_so_the_change_it_missed_is_pushed(
+    project, monkeypatch: pytest.MonkeyPatch
+):
+    """A scheduler's heartbeat lands; the look that should see it fails (a history busy for
+    a moment): the next look reads again and pushes the change, not takes it as known."""
+    import time
+
+    project.workflow("w", "tasks: [{key: a, command: [echo]}]")
+    root = Project(project.root)
+    api.open_store(root, create=True).close()
+    feed = events.Feed(root, tick=0.1)
+    assert feed.look() == []  # the first look learns what is there
+    store = api.open_store(root)
+    store.beat_scheduler("here:1", {"host": "here", "pid": 1, "started": 1.0, "seen": time.time()})
+    store.close()
+    real_read = feed._read
+    failures = [RuntimeError("database is locked")]
+
+    def read_failing_once():
+        if failures:
+            raise failures.pop()
+        return real_read()
+
+    monkeypatch.setattr(feed, "_read", read_failing_once)
+    with pytest.raises(RuntimeError):
+        feed.look()
+    assert ("workflows", {}) in feed.look()
+    feed.drop_store()
