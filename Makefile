@@ -65,9 +65,10 @@ test-fast: $(STAMP) ## Only the tests that need no kernel, no browser and no ins
 lab: $(STAMP) ## Start JupyterLab on this project (the nbflow button, panel and run views)
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
-lint: $(STAMP) ## ruff, mypy and eslint
+lint: $(STAMP) ## ruff, mypy, the import rules (.importlinter) and eslint
 	$(BIN)/ruff check nbflow tests benchmarks
 	$(BIN)/mypy nbflow
+	$(BIN)/lint-imports
 	$(VPATH_ENV) jlpm lint
 
 bench: $(STAMP) ## The fan-out benchmark against plain papermill

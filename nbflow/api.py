@@ -727,6 +727,33 @@ def _engine(project: Project, dask: str | None) -> Callable[[], Executor]:
     return cluster_executor(project, dask)
 
 
+def server_launcher(
+    project: Project,
+    *,
+    dask: str | None = None,
+    warm_kernels: int | None = None,
+    preload: list[str] | None = None,
+    kernel_idle: float | None = None,
+) -> Launcher:
+    """Where a Jupyter server's REST-started runs execute: a thread of its own with warm
+    kernels (the settings given override the environment's), or a Dask cluster's workers."""
+    from dataclasses import replace
+
+    from .kernelpool import PoolSettings
+    from .launcher import Launcher
+
+    if dask:
+        return Launcher(cluster_executor(project, dask)())
+    settings = PoolSettings.from_env()
+    if warm_kernels is not None:
+        settings = replace(settings, size=max(0, warm_kernels))
+    if preload is not None:
+        settings = replace(settings, preload=tuple(preload))
+    if kernel_idle is not None:
+        settings = replace(settings, idle_seconds=kernel_idle)
+    return Launcher(executor_module.LocalExecutor.from_settings(settings))
+
+
 def cluster_executor(project: Project, address: str) -> Callable[[], Executor]:
     """Check what running on the Dask scheduler at `address` needs; what makes its executor.
 

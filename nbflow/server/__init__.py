@@ -65,21 +65,6 @@ class NbflowServer(Configurable):
 
         return self.dask_address or os.environ.get("NBFLOW_DASK_ADDRESS") or None
 
-    def pool_settings(self) -> Any:
-        """The kernel pool's settings: these traits where set, else the environment's."""
-        from dataclasses import replace
-
-        from ..kernelpool import PoolSettings
-
-        settings = PoolSettings.from_env()
-        if self.warm_kernels is not None:
-            settings = replace(settings, size=max(0, self.warm_kernels))
-        if self.preload is not None:
-            settings = replace(settings, preload=tuple(self.preload))
-        if self.kernel_idle is not None:
-            settings = replace(settings, idle_seconds=self.kernel_idle)
-        return settings
-
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "nbflow.server"}]
@@ -129,15 +114,15 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
 def _launcher(settings: NbflowServer, project: Any) -> Any:
     """Where runs started over REST execute: a thread of this server, kernels kept warm; or
     a Dask cluster's workers (`dask_address`)."""
-    from ..executor import LocalExecutor
-    from ..launcher import Launcher
+    from .. import api
 
-    address = settings.dask()
-    if address:
-        from .. import api
-
-        return Launcher(api.cluster_executor(project, address)())
-    return Launcher(LocalExecutor.from_settings(settings.pool_settings()))
+    return api.server_launcher(
+        project,
+        dask=settings.dask(),
+        warm_kernels=settings.warm_kernels,
+        preload=settings.preload,
+        kernel_idle=settings.kernel_idle,
+    )
 
 
 def _load_what_the_api_imports_lazily() -> None:
