@@ -1,0 +1,5 @@
+"""`python -m nbflow.cli`."""
+
+from . import main
+
+main()

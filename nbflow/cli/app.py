@@ -1,0 +1,77 @@
+"""The `nbflow` command group, and what its commands share (options, project, output)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..startup import lazy_module, skip_unused_imports
+
+skip_unused_imports()  # before anything imports nbformat (see startup.py)
+
+import click  # noqa: E402
+
+from .. import __version__  # noqa: E402
+from ..errors import NbflowError, WorkflowFileError  # noqa: E402
+from ..project import Project  # noqa: E402
+
+# Each command imports only what it uses: `--help`, `runs` and `show` never load the runner,
+# papermill, nbformat or the YAML loader.
+api = lazy_module("nbflow.api")
+reporting = lazy_module("nbflow.reporting")
+
+FINISHED_OK = ("success", "success_with_failures")
+QUIET_STATES = ("success", "excluded", "disabled", "skipped_by_selection")  # not in a summary
+
+
+dask_option = click.option(
+    "--dask",
+    metavar="ADDRESS",
+    envvar="NBFLOW_DASK_ADDRESS",
+    default=None,
+    help="Run the attempts on the workers of this Dask scheduler (tcp://HOST:8786); "
+    "env NBFLOW_DASK_ADDRESS. See docs/cluster.md.",
+)
+
+
+def _project(ctx: click.Context) -> Project:
+    return Project.discover(ctx.obj.get("project"))
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _print_json(doc: Any) -> None:
+    click.echo(json.dumps(doc, indent=2, default=str))
+
+
+class _Group(click.Group):
+    """Turns nbflow's own errors into one clear line and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WorkflowFileError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            sys.exit(2)
+        except NbflowError as exc:
+            click.echo(f"nbflow: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="nbflow")
+@click.option(
+    "--project", metavar="DIR", help="Project root (default: found from the current folder)."
+)
+@click.pass_context
+def main(ctx: click.Context, project: str | None) -> None:
+    """Run Jupyter notebooks as workflows."""
+    ctx.obj = {"project": project}
