@@ -15,9 +15,8 @@ next attempt with the same combination (a for_each, the next scheduled run). The
 context file (`dbutils`), the one variable that differs between attempts, is set in an
 IPython kernel by a silent cell when it is handed out.
 
-`Kernel` is the face nbclient needs of a kernel manager (`has_kernel`, `client`,
-`is_alive`, `interrupt_kernel`, `shutdown_kernel`, `cleanup_resources`), so papermill
-drives a pooled kernel exactly as one it started.
+The fork server's client is `forkserver.py`; a leased kernel, as nbclient drives it,
+`pooledkernel.py`.
 """
 
 from __future__ import annotations
@@ -27,8 +26,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,15 +33,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import processes
+from .forkserver import ForkServer, Spec, forkable_spec, starts_differently, write_job
+from .pooledkernel import Kernel, run_silently, shut
 
 POOL_SIZE_ENV = "NBFLOW_WARM_KERNELS"  # idle kernels kept ready per kernelspec; 0 turns off
 PRELOAD_ENV = "NBFLOW_PRELOAD"  # modules the fork server imports once, comma-separated
 IDLE_ENV = "NBFLOW_KERNEL_IDLE"  # seconds an unused kernel is kept before it is culled
-
-# Variables read when Python or Jupyter start, not when a cell runs: a task that sets one
-# gets a kernel started for it, as before, since a forked kernel started long ago.
-_READ_AT_START = ("PYTHON", "LD_", "JUPYTER_", "IPYTHONDIR")
 
 
 @dataclass(frozen=True)
@@ -69,323 +63,10 @@ class PoolSettings:
         return cls(size=size, preload=preload, idle_seconds=idle)
 
 
-@dataclass(frozen=True)
-class _Spec:
-    """What the fork server needs of a kernelspec it can serve."""
-
-    argv: tuple[str, ...]  # the kernel's own arguments, besides the connection file
-    env: tuple[tuple[str, str], ...]
-
-
-class Kernel:
-    """One pooled kernel, leased to one attempt; the kernel manager nbclient talks to."""
-
-    def __init__(
-        self,
-        kernel_id: str,
-        pid: int,
-        connection_file: str,
-        kernel_name: str,
-        job_fd: int = -1,
-        manager: Any = None,
-    ):
-        self.kernel_id = kernel_id
-        self.manager = manager  # jupyter_client's, for a kernel started the ordinary way
-        self.pid = pid
-        self.job_fd = job_fd  # the pool's end of the FIFO this kernel reads its attempt from
-        self.started = processes.started_at(pid)
-        self.connection_file = connection_file
-        self.kernel_name = kernel_name
-        self.born = time.monotonic()
-        self._clients: list[Any] = []
-
-    # -- what nbclient calls -------------------------------------------------------------
-
-    @property
-    def has_kernel(self) -> bool:
-        return self.alive()
-
-    def client(self, **kwargs: Any) -> Any:
-        if self.manager is not None:  # jupyter_client's own client and readiness check
-            kc = self.manager.client(**kwargs)
-            self._clients.append(kc)
-            return kc
-        kc = _client_class()(**kwargs)
-        kc.kernel = self
-        kc.load_connection_file(self.connection_file)
-        self._clients.append(kc)
-        return kc
-
-    async def is_alive(self) -> bool:
-        return self.alive()
-
-    async def interrupt_kernel(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGINT)
-
-    async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
-        self.kill()
-
-    async def cleanup_resources(self, restart: bool = False) -> None:
-        pass
-
-    # -- the pool's own ------------------------------------------------------------------
-
-    def alive(self) -> bool:
-        try:
-            import psutil
-
-            proc = psutil.Process(self.pid)
-            return proc.status() != psutil.STATUS_ZOMBIE and processes.alive(self.pid, self.started)
-        except Exception:  # noqa: BLE001 - gone, or not ours to see
-            return False
-
-    def stop_clients(self) -> None:
-        """Close the channels papermill opened (it does not own this kernel, so it leaves them)."""
-        for kc in self._clients:
-            with contextlib.suppress(Exception):
-                kc.stop_channels()
-        self._clients.clear()
-
-    def kill(self) -> None:
-        """End the kernel and what it started; it served its one attempt."""
-        processes.kill_tree(self.pid, self.started, wait=False)
-        self.close_job()
-
-    def close_job(self) -> None:
-        if self.job_fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self.job_fd)
-            self.job_fd = -1
-
-
-_CLIENT: Any = None
-
-
-def _client_class() -> Any:
-    """A kernel client that asks the pool whether its kernel lives.
-
-    A client made outside a KernelManager waits for heartbeats before its first request
-    (polling every 0.2 s); the pool knows the kernel's process, as a manager would.
-    """
-    global _CLIENT
-    if _CLIENT is None:
-        from jupyter_client.asynchronous import AsyncKernelClient
-
-        class PooledKernelClient(AsyncKernelClient):  # type: ignore[misc]
-            kernel: Kernel
-
-            async def _async_is_alive(self) -> bool:
-                return self.kernel.alive()
-
-            is_alive = _async_is_alive
-
-            async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
-                """Ready once IOPub greeted this client and the kernel answered kernel_info.
-
-                ipykernel greets each new IOPub subscriber (JEP 65), so nothing published
-                afterwards is lost: no need for jupyter_client's 0.2 s guesses.
-                """
-                from queue import Empty
-
-                deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
-                greeted = False
-                while True:
-                    if not greeted:
-                        try:
-                            msg = await self.iopub_channel.get_msg(timeout=0.5)
-                            greeted = msg["msg_type"] == "iopub_welcome"
-                        except Empty:
-                            pass
-                        if greeted:
-                            self.kernel_info()
-                    else:
-                        try:
-                            msg = await self.shell_channel.get_msg(timeout=0.5)
-                        except Empty:
-                            pass
-                        else:
-                            if msg["msg_type"] == "kernel_info_reply":
-                                self._handle_kernel_info_reply(msg)
-                                return
-                    if not self.kernel.alive():
-                        raise RuntimeError("Kernel died before replying to kernel_info")
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
-
-            wait_for_ready = _async_wait_for_ready
-
-        _CLIENT = PooledKernelClient
-    return _CLIENT
-
-
-def forkable_spec(kernel_name: str, python: str = sys.executable) -> _Spec | None:
-    """The kernelspec's arguments if it is an IPython kernel of `python`; None otherwise."""
-    try:
-        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-        spec = KernelSpecManager().get_kernel_spec(kernel_name)
-    except (NoSuchKernel, Exception):  # noqa: BLE001 - the cold path reports it in its words
-        return None
-    argv = list(spec.argv)
-    if len(argv) < 3 or argv[1] != "-m" or argv[2] not in ("ipykernel_launcher", "ipykernel"):
-        return None
-    own = {
-        "python",
-        f"python{sys.version_info[0]}",
-        f"python{sys.version_info[0]}.{sys.version_info[1]}",
-    }
-    if argv[0] not in own and os.path.realpath(argv[0]) != os.path.realpath(python):
-        return None
-    if (spec.metadata or {}).get("kernel_provisioner"):
-        return None
-    rest, skip = [], False
-    for arg in argv[3:]:
-        if skip:
-            skip = False
-        elif arg == "-f":
-            skip = True
-        elif "{" not in arg:
-            rest.append(arg)
-    env = tuple((k, str(v)) for k, v in (spec.env or {}).items() if "{" not in str(v))
-    # As nbclient starts a kernel for papermill: no history written to the user's profile.
-    rest.append("--HistoryManager.hist_file=:memory:")
-    from .databricks.dbutils import kernel_arguments
-
-    rest += kernel_arguments(argv)  # `dbutils`, loaded once the attempt's env is set
-    return _Spec(tuple(rest), env)
-
-
-def starts_differently(env: dict[str, str], base: dict[str, str] | None = None) -> bool:
-    """Whether `env` changes a variable read only when Python or Jupyter start."""
-    base = dict(os.environ) if base is None else base
-    keys = set(env) | set(base)
-    return any(k.startswith(_READ_AT_START) and env.get(k) != base.get(k) for k in keys)
-
-
 @dataclass
 class _Idle:
     kernels: list[Kernel] = field(default_factory=list)
     spawning: int = 0
-
-
-class _ForkServer:
-    """The `kernelfork` process, and the requests and replies exchanged with it."""
-
-    def __init__(self, python: str, folder: str):
-        self.python = python
-        self.folder = folder
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self.replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self.ready: asyncio.Future[int] | None = None
-        self.failed_preloads: list[str] = []
-        self.reader: asyncio.Task[None] | None = None
-
-    def launch(self) -> None:
-        """Start the process now; it imports while the caller does other work (no loop needed)."""
-        if self.proc is None:
-            self.proc = subprocess.Popen(
-                [self.python, "-m", "nbflow.kernelfork"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                cwd=self.folder,
-            )
-
-    async def start(self) -> None:
-        """Launch if not yet launched, talk to it through this loop, wait until it is ready."""
-        self.launch()
-        assert self.proc is not None and self.proc.stdin and self.proc.stdout
-        loop = asyncio.get_running_loop()
-        self.ready = loop.create_future()
-        reader = asyncio.StreamReader(limit=1 << 20)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), self.proc.stdout)
-        transport, protocol = await loop.connect_write_pipe(
-            asyncio.streams.FlowControlMixin, self.proc.stdin
-        )
-        self.writer = asyncio.StreamWriter(transport, protocol, None, loop)
-        self.reader = asyncio.ensure_future(self._read(reader))
-        await asyncio.wait_for(asyncio.shield(self.ready), 120)
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        try:
-            while line := await reader.readline():
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    continue
-                if "ready" in message and self.ready and not self.ready.done():
-                    self.ready.set_result(int(message["ready"]))
-                elif "preload_failed" in message:
-                    self.failed_preloads.append(str(message["preload_failed"]))
-                elif (future := self.replies.pop(str(message.get("id")), None)) is not None:
-                    if not future.done():
-                        future.set_result(message)
-        finally:
-            gone = ConnectionError("the kernel fork server ended")
-            if self.ready and not self.ready.done():
-                self.ready.set_exception(gone)
-            for future in self.replies.values():
-                if not future.done():
-                    future.set_exception(gone)
-            self.replies.clear()
-
-    def _send(self, request: dict[str, Any]) -> None:
-        assert self.writer is not None
-        self.writer.write((json.dumps(request) + "\n").encode())
-
-    def preload(self, modules: tuple[str, ...]) -> None:
-        """Have these modules imported for the kernels forked from now on (in a copy)."""
-        if modules:
-            self._send({"op": "preload", "modules": list(modules)})
-
-    async def spawn(self, kernel_id: str, connection_file: str, job: str, argv: list[str]) -> int:
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.replies[kernel_id] = future
-        request = {
-            "op": "spawn",
-            "id": kernel_id,
-            "connection_file": connection_file,
-            "job": job,
-            "argv": argv,
-        }
-        self._send(request)
-        return int((await asyncio.wait_for(future, 60))["pid"])
-
-    async def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.writer is not None:
-            self.writer.close()  # end of input: the server ends its unassigned kernels
-        elif self.proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, self.proc.wait, 1)
-        except subprocess.TimeoutExpired:
-            # Busy importing a preloaded module: killed, its kernels waiting for an attempt
-            # read end of file on their pipes and end too.
-            self.proc.kill()
-            await asyncio.get_running_loop().run_in_executor(None, self.proc.wait)
-        if self.reader is not None:
-            await self.reader
-
-    def end_now(self) -> None:
-        """Without a loop: end of input, and a kill if it is still there a second later."""
-        if self.proc is None or self.proc.stdin is None:
-            return
-        with contextlib.suppress(OSError):
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(1)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 _Key = tuple[str, str, tuple[tuple[str, str], ...]]  # kernelspec, folder, environment
@@ -403,34 +84,6 @@ def _language(kernel_name: str) -> str | None:
     if (spec.metadata or {}).get("kernel_provisioner"):
         return None
     return str(spec.language or "unknown")
-
-
-async def _shut(manager: Any) -> None:
-    """Let jupyter_client finish a killed kernel: reap it, remove its connection file."""
-    with contextlib.suppress(Exception):
-        await manager.shutdown_kernel(now=True)
-
-
-async def _run_silently(kernel: Kernel, code: str) -> None:
-    """Execute `code` in a kernel before its attempt, leaving no trace in its history."""
-    kc = kernel.manager.client()
-    kc.start_channels()
-    try:
-        await kc.wait_for_ready(timeout=60)
-        msg_id = kc.execute(code, silent=True, store_history=False)
-        while (await kc.get_shell_msg(timeout=60))["parent_header"].get("msg_id") != msg_id:
-            pass
-    finally:
-        kc.stop_channels()
-
-
-async def _write_job(fd: int, data: bytes) -> None:
-    """Write all of `data` to a non-blocking FIFO whose reader may still be initialising."""
-    while data:
-        try:
-            data = data[os.write(fd, data) :]
-        except BlockingIOError:  # more than the FIFO holds: the kernel reads as it starts
-            await asyncio.sleep(0.01)
 
 
 class KernelPool:
@@ -451,11 +104,11 @@ class KernelPool:
         self.expected: dict[str, int] = {}  # kernelspec -> attempts still to come (one run)
         self.preload_wanted = not one_run
         self.folder = tempfile.mkdtemp(prefix="nbflow-k-")  # short: Unix socket paths are
-        self.server: _ForkServer | None = None
-        self.launched: _ForkServer | None = None  # started early, not yet talked to
+        self.server: ForkServer | None = None
+        self.launched: ForkServer | None = None  # started early, not yet talked to
         self.server_failed: str | None = None
         self.idle: dict[str, _Idle] = {}
-        self.specs: dict[str, _Spec | None] = {}
+        self.specs: dict[str, Spec | None] = {}
         self.leased: dict[str, Kernel] = {}
         self.languages: dict[str, str | None] = {}  # of kernelspecs started the ordinary way
         self.ordinary: dict[_Key, _Idle] = {}  # started the ordinary way, per combination
@@ -491,7 +144,7 @@ class KernelPool:
         """Start the fork server's process now, without a loop: it imports ipykernel while
         the caller loads its workflow; the first kernel asked for then waits less."""
         if self.server is None and self.launched is None and not self.closed:
-            self.launched = _ForkServer(self.python, self.folder)
+            self.launched = ForkServer(self.python, self.folder)
             try:
                 self.launched.launch()
             except OSError as exc:
@@ -550,7 +203,7 @@ class KernelPool:
         self.leased[kernel.kernel_id] = kernel
         job = json.dumps({"cwd": cwd, "env": {**env, **dict(spec.env)}}) + "\n"
         try:
-            await _write_job(kernel.job_fd, job.encode())
+            await write_job(kernel.job_fd, job.encode())
         except OSError:  # the kernel is gone: its attempt sees a dead kernel
             pass
         return kernel
@@ -647,7 +300,7 @@ class KernelPool:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _server(self) -> _ForkServer:
+    async def _server(self) -> ForkServer:
         if self.server is not None and self.server.running:
             return self.server
         if self._starting is None or self._starting.done():
@@ -658,7 +311,7 @@ class KernelPool:
 
     async def _start_server(self) -> None:
         if self.launched is None:
-            self.launched = _ForkServer(self.python, self.folder)
+            self.launched = ForkServer(self.python, self.folder)
         server = self.launched
         try:
             await server.start()
@@ -671,7 +324,7 @@ class KernelPool:
         if self.preload_wanted:
             server.preload(self.settings.preload)
 
-    async def _spawn(self, kernel_name: str, spec: _Spec) -> Kernel:
+    async def _spawn(self, kernel_name: str, spec: Spec) -> Kernel:
         from jupyter_client.connect import write_connection_file
 
         server = await self._server()
@@ -747,7 +400,7 @@ class KernelPool:
             from .databricks.dbutils import kernel_setup_code
 
             try:  # its `dbutils` reads this attempt's context
-                await _run_silently(kernel, kernel_setup_code(context))
+                await run_silently(kernel, kernel_setup_code(context))
             except asyncio.CancelledError:  # the attempt timed out or was canceled meanwhile
                 self.release(kernel)
                 raise
@@ -762,12 +415,12 @@ class KernelPool:
         try:
             await manager.start_kernel(cwd=cwd, env=env)
         except BaseException:  # canceled while it starts: nothing may be left running
-            await asyncio.shield(_shut(manager))
+            await asyncio.shield(shut(manager))
             raise
         self._count += 1
         pid = getattr(manager.provisioner, "pid", None)  # a local provisioner's process
         if pid is None:
-            await _shut(manager)
+            await shut(manager)
             raise RuntimeError(f"kernel {kernel_name!r} has no local process to pool")
         return Kernel(f"k{self._count}", pid, manager.connection_file, kernel_name, -1, manager)
 
@@ -792,7 +445,7 @@ class KernelPool:
         kernel.kill()
         if kernel.manager is not None:  # its connection file and sockets; the process reaped
             with contextlib.suppress(RuntimeError):  # no running loop: nothing more to do
-                task = asyncio.ensure_future(_shut(kernel.manager))
+                task = asyncio.ensure_future(shut(kernel.manager))
                 self._stopping.add(task)
                 task.add_done_callback(self._stopping.discard)
         self._remove_files(kernel)

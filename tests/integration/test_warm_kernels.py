@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from nbflow import api, kernelpool
+from nbflow import api, forkserver, kernelpool
 from nbflow.history import Store
 from nbflow.kernelpool import KernelPool, PoolSettings
 from nbflow.project import Project
@@ -149,16 +149,16 @@ def test_which_kernelspecs_the_fork_server_serves(tmp_path, monkeypatch):
     kernelspec(
         tmp_path, "r", ["R", "--slave", "-e", "IRkernel::main()", "--args", "{connection_file}"]
     )
-    ours = kernelpool.forkable_spec("ours")
+    ours = forkserver.forkable_spec("ours")
     assert ours is not None and ours.argv[0] == "--matplotlib=inline"
-    assert kernelpool.forkable_spec("plain") is not None
-    assert kernelpool.forkable_spec("other") is None
-    assert kernelpool.forkable_spec("r") is None
-    assert kernelpool.forkable_spec("no-such-kernel") is None
+    assert forkserver.forkable_spec("plain") is not None
+    assert forkserver.forkable_spec("other") is None
+    assert forkserver.forkable_spec("r") is None
+    assert forkserver.forkable_spec("no-such-kernel") is None
     base = {"PATH": "/bin", "HOME": "/root"}
-    assert not kernelpool.starts_differently({**base, "MY_SETTING": "1"}, base)
-    assert kernelpool.starts_differently({**base, "PYTHONHASHSEED": "0"}, base)
-    assert kernelpool.starts_differently({**base, "JUPYTER_PATH": "/x"}, base)
+    assert not forkserver.starts_differently({**base, "MY_SETTING": "1"}, base)
+    assert forkserver.starts_differently({**base, "PYTHONHASHSEED": "0"}, base)
+    assert forkserver.starts_differently({**base, "JUPYTER_PATH": "/x"}, base)
 
 
 def test_pool_settings_come_from_the_environment():
