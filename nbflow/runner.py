@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 from . import conditions, execute, notify, processes, references, secrets
 from .attempts import Attempts, Launch, plain
-from .clock import Clock, iso
+from .clock import Clock
 from .databricks import context as task_context
-from .durations import format_duration
 from .executor import Executor, LocalExecutor
 from .model import Task, Workflow
+from .notifications import Notifications
 from .project import Project
 from .runlog import RunLog
 from .states import (
@@ -143,7 +143,7 @@ class _NoSlot:
 _NO_SLOT = _NoSlot()
 
 
-class Runner(Attempts):
+class Runner(Attempts, Notifications):
     def __init__(
         self,
         workflow: Workflow,
@@ -415,101 +415,6 @@ class Runner(Attempts):
         return result
 
     # -- notifications -------------------------------------------------------------------
-
-    def _event(self, kind: str, state: str, **extra: Any) -> notify.Event:
-        failed = []
-        if kind == "on_failure":
-            run = self.store.get_run(self.run_id) or {"tasks": []}
-            for row in run["tasks"]:
-                if row["state"] in ("failed", "timed_out") and not row.get("parent_key"):
-                    last = row["attempts"][-1] if row["attempts"] else {}
-                    error = (
-                        {"ename": last.get("error_ename"), "evalue": last.get("error_evalue")}
-                        if last.get("error_ename")
-                        else None
-                    )
-                    failed.append({"key": row["key"], "state": row["state"], "error": error})
-        return notify.Event(
-            kind=kind,
-            workflow=self.workflow.name,
-            run_id=self.run_id,
-            state=state,
-            time=iso(self.clock.now()) or "",
-            failed_tasks=tuple(failed),
-            artifacts=str(self.project.run_dir(self.workflow.name, self.run_id)),
-            **extra,
-        )
-
-    def _notify_run(self, kind: str, state: RunState) -> None:
-        settings = self.workflow.settings
-        destinations = getattr(settings.notifications, kind) if settings else []
-        if destinations:
-            self.notifier.send(destinations, self._event(kind, state.value))
-
-    def _notify_attempt(
-        self, task: Task, kind: str, state: str, number: int, error: dict[str, Any] | None = None
-    ) -> None:
-        destinations = getattr(task.notifications, kind) if task.notifications else []
-        if not destinations:
-            return
-        failed: tuple[dict[str, Any], ...] = ()
-        if error:
-            failed = (
-                {
-                    "key": task.key,
-                    "state": state,
-                    "error": {"ename": error.get("ename"), "evalue": error.get("evalue")},
-                },
-            )
-        event = self._event(kind, state, task=task.key, attempt=number)
-        if failed:
-            event = notify.Event(**{**event.__dict__, "failed_tasks": failed})
-        self.notifier.send(destinations, event)
-
-    def _record_deliveries(self, deliveries: list[notify.Delivery]) -> None:
-        self.store.add_notifications(
-            self.run_id,
-            [
-                {
-                    "event": d.event,
-                    "kind": d.kind,
-                    "target": d.target,
-                    "ok": d.ok,
-                    "error": d.error,
-                    "time": d.time,
-                }
-                for d in deliveries
-            ],
-        )
-
-    def _check_attempt_durations(self, now: float) -> None:
-        """Warn once for each attempt running longer than its task's `health.duration_warning`.
-
-        To the task's own `on_duration_warning` destinations, else to the workflow's.
-        """
-        for unit, (number, started) in list(self.attempt_clock.items()):
-            task = self.tasks.get(unit.split("[", 1)[0])
-            limit = task.duration_warning if task is not None else None
-            if task is None or limit is None or (unit, number) in self.warned:
-                continue
-            if now - started < limit:
-                continue
-            self.warned.add((unit, number))
-            self.store.add_duration_warning(
-                self.run_id, task_key=unit, attempt=number, threshold=limit, now=now
-            )
-            own = task.notifications.on_duration_warning if task.notifications else []
-            settings = self.workflow.settings
-            destinations = own or (settings.notifications.on_duration_warning if settings else [])
-            if destinations:
-                event = self._event(
-                    "on_duration_warning",
-                    "running",
-                    task=unit,
-                    attempt=number,
-                    message=f"attempt {number} has run longer than {format_duration(limit)}",
-                )
-                self.notifier.send(destinations, event)
 
     def _record_selection(self, selection: Selection) -> None:
         """Mark the tasks a partial run leaves out, with the values they are read from."""
