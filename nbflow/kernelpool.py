@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,13 +191,7 @@ class KernelPool:
         assert spec is not None
         self._start_culling()
         idle = self.idle.setdefault(kernel_name, _Idle())
-        kernel = None
-        while idle.kernels:
-            candidate = idle.kernels.pop(0)
-            if candidate.alive():
-                kernel = candidate
-                break
-            self._forget(candidate)
+        kernel = self._first_alive(idle)
         if kernel is None:
             kernel = await self._spawn(kernel_name, spec)
         self._in_background(self._fill(kernel_name))
@@ -360,14 +355,20 @@ class KernelPool:
     async def _fill(self, kernel_name: str) -> None:
         """Fork kernels until `size` wait for this kernelspec."""
         spec = self.specs.get(kernel_name)
-        if spec is None:
-            return
-        idle = self.idle.setdefault(kernel_name, _Idle())
+        if spec is not None:
+            idle = self.idle.setdefault(kernel_name, _Idle())
+            await self._keep_ready(idle, kernel_name, lambda: self._spawn(kernel_name, spec))
+
+    async def _keep_ready(
+        self, idle: _Idle, kernel_name: str, start: Callable[[], Awaitable[Kernel]]
+    ) -> None:
+        """Start kernels with `start` until as many as the pool keeps wait in `idle`; a start
+        that fails is left to the next attempt, which starts one and reports why."""
         while not self.closed and len(idle.kernels) + idle.spawning < self._target(kernel_name):
             idle.spawning += 1
             try:
-                kernel = await self._spawn(kernel_name, spec)
-            except Exception:  # noqa: BLE001 - a kernel is then forked when one is asked for
+                kernel = await start()
+            except Exception:  # noqa: BLE001 - see above
                 return
             finally:
                 idle.spawning -= 1
@@ -375,6 +376,15 @@ class KernelPool:
                 self._forget(kernel)
                 return
             idle.kernels.append(kernel)
+
+    def _first_alive(self, idle: _Idle) -> Kernel | None:
+        """The oldest idle kernel still alive (the dead ones forgotten on the way), if any."""
+        while idle.kernels:
+            candidate = idle.kernels.pop(0)
+            if candidate.alive():
+                return candidate
+            self._forget(candidate)
+        return None
 
     async def _take_ordinary(self, kernel_name: str, cwd: str, env: dict[str, str]) -> Kernel:
         """An ordinarily started kernel for this combination; the next one starts meanwhile."""
@@ -385,13 +395,7 @@ class KernelPool:
         key: _Key = (kernel_name, cwd, tuple(sorted(fixed.items())))
         self._start_culling()
         idle = self.ordinary.setdefault(key, _Idle())
-        kernel = None
-        while idle.kernels:
-            candidate = idle.kernels.pop(0)
-            if candidate.alive():
-                kernel = candidate
-                break
-            self._forget(candidate)
+        kernel = self._first_alive(idle)
         if kernel is None:
             kernel = await self._start_ordinary(kernel_name, cwd, fixed)
         self._in_background(self._fill_ordinary(key))
@@ -428,18 +432,7 @@ class KernelPool:
         """Start kernels until `size` wait for this combination."""
         name, cwd, fixed = key
         idle = self.ordinary.setdefault(key, _Idle())
-        while not self.closed and len(idle.kernels) + idle.spawning < self._target(name):
-            idle.spawning += 1
-            try:
-                kernel = await self._start_ordinary(name, cwd, dict(fixed))
-            except Exception:  # noqa: BLE001 - the next attempt starts one and reports why
-                return
-            finally:
-                idle.spawning -= 1
-            if self.closed:
-                self._forget(kernel)
-                return
-            idle.kernels.append(kernel)
+        await self._keep_ready(idle, name, lambda: self._start_ordinary(name, cwd, dict(fixed)))
 
     def _forget(self, kernel: Kernel) -> None:
         kernel.kill()
