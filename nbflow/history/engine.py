@@ -35,9 +35,9 @@ from .tables import ADDED_COLUMNS, SCHEMA_VERSION, meta, metadata
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may wait too
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -179,15 +179,22 @@ class Database:
     @recovering
     def _create(self) -> None:
         # Several processes (a scheduler, a run, `nbflow show`) may open a new history at
-        # once: whoever loses a race to create a table or the schema row carries on.
-        for attempt in range(20):
+        # once: whoever loses a race to create a table or the schema row carries on. SQLite
+        # answers "database is locked" at once, without waiting, to a connection whose read
+        # went stale while another one wrote (its busy timeout cannot help): that is tried
+        # again as well.
+        for attempt in range(40):
             try:
-                metadata.create_all(self.engine)
-                break
+                self._create_once()
+                return
             except OperationalError as exc:
-                if "already exists" not in str(exc.orig) or attempt == 19:
+                message = str(exc.orig)
+                if attempt == 39 or not ("already exists" in message or "locked" in message):
                     raise
-                time.sleep(0.02 * (attempt + 1))  # another process is creating it
+                time.sleep(0.01 * min(attempt + 1, 10))  # another process is creating it
+
+    def _create_once(self) -> None:
+        metadata.create_all(self.engine)
         self._check_columns()
         try:
             with self.engine.begin() as conn:

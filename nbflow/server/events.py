@@ -81,23 +81,28 @@ class Feed:
 
     async def _follow(self) -> None:
         loop = asyncio.get_running_loop()
-        while self.queues and not self.closed:
-            try:
-                events = await loop.run_in_executor(None, self.look)
-            except Exception:  # the history unreadable for a moment: try again at the next tick
-                events = []
-            for event in events:
-                for queue in self.queues:
-                    queue.put_nowait(event)
-            if self.primed:  # a stream's snapshot waits for a look that read the history
-                self.ready.set()
-            await asyncio.sleep(self.tick)
-        # Nobody listens: the next stream starts from a fresh read (a closed feed reads no more:
-        # its streams end at once).
-        self.primed = False
-        await loop.run_in_executor(None, self.drop_store)
-        if not self.closed:
-            self.ready.clear()
+        while not self.closed:
+            while self.queues and not self.closed:
+                try:
+                    events = await loop.run_in_executor(None, self.look)
+                except Exception:  # the history unreadable for a moment: try again next tick
+                    events = []
+                for event in events:
+                    for queue in self.queues:
+                        queue.put_nowait(event)
+                if self.primed:  # a stream's snapshot waits for a look that read the history
+                    self.ready.set()
+                await asyncio.sleep(self.tick)
+            # Nobody listens: the next stream starts from a fresh read (a closed feed reads no
+            # more: its streams end at once).
+            self.primed = False
+            if not self.closed:
+                self.ready.clear()
+            await loop.run_in_executor(None, self.drop_store)
+            if not self.queues:
+                return
+            # A stream subscribed while the store was being closed: it found this follower
+            # still running, so this follower reads for it.
 
     def _files(self) -> Any:
         """What changes when the history is written: its SQLite files' sizes and times."""

@@ -84,3 +84,48 @@ def test_a_look_that_fails_is_read_again_so_the_change_it_missed_is_pushed(
         feed.look()
     assert ("workflows", {}) in feed.look()
     feed.drop_store()
+
+
+def test_a_stream_that_subscribes_while_the_last_one_leaves_still_gets_its_first_read(
+    project, monkeypatch: pytest.MonkeyPatch
+):
+    """The panel reconnects (its settings ask for another number of runs): the old stream
+    leaves, and the new one subscribes while the feed is closing its store. The feed reads
+    for the new stream at once, rather than leave it waiting for a read that never comes."""
+    import asyncio
+    import threading
+
+    project.workflow("w", "tasks: [{key: a, command: [echo]}]")
+    root = Project(project.root)
+    api.open_store(root, create=True).close()
+    feed = events.Feed(root, tick=0.01)
+    closing = threading.Event()
+    release = threading.Event()
+    real_drop = feed.drop_store
+
+    def drop_slowly() -> None:
+        closing.set()
+        assert release.wait(30)
+        real_drop()
+
+    monkeypatch.setattr(feed, "drop_store", drop_slowly)
+
+    async def scenario() -> bool:
+        first = feed.subscribe()
+        await asyncio.wait_for(feed.ready.wait(), 30)
+        feed.unsubscribe(first)
+        await asyncio.to_thread(closing.wait, 30)  # the feed is closing its store now
+        second = feed.subscribe()
+        release.set()
+        try:
+            # The feed reads the history again (for the new stream's snapshot), and goes on.
+            for _ in range(1000):
+                if feed.primed and feed.ready.is_set():
+                    return feed.task is not None and not feed.task.done()
+                await asyncio.sleep(0.01)  # polling the feed's state, bounded
+            return False
+        finally:
+            feed.unsubscribe(second)
+            feed.close()
+
+    assert asyncio.run(scenario()), "the new stream never got the feed's first read"
