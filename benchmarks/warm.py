@@ -238,7 +238,7 @@ def rest(root: Path, repeat: int, warm: bool) -> dict[str, Any]:
 def pool_memory() -> dict[str, Any]:
     import psutil
 
-    from nbflow.kernelpool import KernelPool, PoolSettings
+    from nbflow.execution.kernels.kernelpool import KernelPool, PoolSettings
 
     async def measure() -> dict[str, Any]:
         pool = KernelPool(PoolSettings(size=3))

@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any
 
-from .scraps import SCRAP_PREFIX, too_big
+from .core.scraps import SCRAP_PREFIX, too_big
 
 VALUES_FILE_ENV = "NBFLOW_VALUES_FILE"
 

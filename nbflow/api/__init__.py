@@ -6,7 +6,7 @@ runs execute), `runs`, `schedules`, `backfills`, `review`, `authoring`, `databri
 
 from __future__ import annotations
 
-from ..errors import NbflowError, UsageError, WorkflowFileError
+from ..core.errors import NbflowError, UsageError, WorkflowFileError
 from .authoring import add_task, create_workflow
 from .backfills import MAX_BACKFILL_RUNS, backfill, backfills, cancel_backfill, serve_backfill
 from .databricks import export_databricks, import_databricks

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..project import Project
+from ..workflows.project import Project
 from .modules import (
     authoring,
 )

@@ -6,14 +6,14 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..clock import Clock, iso
-from ..errors import (
+from ..core.clock import Clock, iso
+from ..core.errors import (
     RunBusy,
     RunNotFound,
     UsageError,
 )
-from ..project import Project
-from ..states import ACTIVE_RUN_STATES
+from ..core.states import ACTIVE_RUN_STATES
+from ..workflows.project import Project
 
 if TYPE_CHECKING:
     from ..history import Store
@@ -76,7 +76,7 @@ def backfill(
     Fire times that already have a successful (or active) run of the schedule or of an
     earlier backfill are skipped unless `rerun`.
     """
-    from ..durations import parse_duration
+    from ..core.durations import parse_duration
 
     workflow = load(project, name)
     run_parameters(workflow, overrides or {})  # names must be the workflow's

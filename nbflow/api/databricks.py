@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import (
+from ..core.errors import (
     Conflict,
     Problem,
     UsageError,
     WorkflowFileError,
 )
-from ..project import Project
+from ..workflows.project import Project
 from .modules import (
     authoring,
     catalog,

@@ -11,18 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import (
+from ..core.errors import (
     UsageError,
 )
-from ..project import Project
-from ..states import RunState
+from ..core.states import RunState
+from ..workflows.project import Project
 
 if TYPE_CHECKING:
-    from ..executor import Executor
+    from ..execution.executor import Executor
+    from ..execution.runner import Runner
     from ..history import Store
-    from ..launcher import Launcher
-    from ..model import Workflow
-    from ..runner import Runner
+    from ..workflows.model import Workflow
+    from .launcher import Launcher
 
 from .modules import (
     executor_module,
@@ -57,8 +57,8 @@ def server_launcher(
     kernels (the settings given override the environment's), or a Dask cluster's workers."""
     from dataclasses import replace
 
-    from ..kernelpool import PoolSettings
-    from ..launcher import Launcher
+    from ..execution.kernels.kernelpool import PoolSettings
+    from .launcher import Launcher
 
     if dask:
         return Launcher(cluster_executor(project, dask)())
@@ -80,7 +80,7 @@ def cluster_executor(project: Project, address: str) -> Callable[[], Executor]:
     a loopback address: its workers are then all on this machine, and the project's SQLite
     history and state folder serve. Each problem is one sentence (exit code 2).
     """
-    from .. import artifactstore, dask_executor
+    from ..execution import artifactstore, dask_executor
 
     local = dask_executor.is_local(address)
     if project.database_url.startswith("sqlite") and not local:

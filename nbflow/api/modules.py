@@ -8,32 +8,34 @@ from typing import TYPE_CHECKING
 from ..startup import lazy_module
 
 if TYPE_CHECKING:
-    from .. import authoring, catalog, loader, runfiles, triggers
-    from .. import diff as diff_module
-    from .. import executor as executor_module
-    from .. import logs as logs_module
-    from .. import params as params_module
-    from .. import report as report_module
-    from .. import runner as runner_module
-    from .. import scheduler as scheduler_module
-    from .. import secrets as secrets_module
+    from ..core import triggers
     from ..databricks import exporter as databricks_exporter
     from ..databricks import importer as databricks_importer
     from ..databricks import jobfile as databricks_jobfile
+    from ..execution import executor as executor_module
+    from ..execution import runner as runner_module
+    from ..review import diff as diff_module
+    from ..review import logs as logs_module
+    from ..review import report as report_module
+    from ..review import runfiles
+    from ..scheduling import scheduler as scheduler_module
+    from ..workflows import authoring, catalog, loader
+    from ..workflows import params as params_module
+    from ..workflows import secrets as secrets_module
 else:
-    authoring = lazy_module("nbflow.authoring")
-    catalog = lazy_module("nbflow.catalog")
-    diff_module = lazy_module("nbflow.diff")
-    secrets_module = lazy_module("nbflow.secrets")
-    loader = lazy_module("nbflow.loader")
-    runfiles = lazy_module("nbflow.runfiles")
-    triggers = lazy_module("nbflow.triggers")
-    logs_module = lazy_module("nbflow.logs")
-    params_module = lazy_module("nbflow.params")
-    report_module = lazy_module("nbflow.report")
-    executor_module = lazy_module("nbflow.executor")
-    runner_module = lazy_module("nbflow.runner")
-    scheduler_module = lazy_module("nbflow.scheduler")
+    authoring = lazy_module("nbflow.workflows.authoring")
+    catalog = lazy_module("nbflow.workflows.catalog")
+    diff_module = lazy_module("nbflow.review.diff")
+    secrets_module = lazy_module("nbflow.workflows.secrets")
+    loader = lazy_module("nbflow.workflows.loader")
+    runfiles = lazy_module("nbflow.review.runfiles")
+    triggers = lazy_module("nbflow.core.triggers")
+    logs_module = lazy_module("nbflow.review.logs")
+    params_module = lazy_module("nbflow.workflows.params")
+    report_module = lazy_module("nbflow.review.report")
+    executor_module = lazy_module("nbflow.execution.executor")
+    runner_module = lazy_module("nbflow.execution.runner")
+    scheduler_module = lazy_module("nbflow.scheduling.scheduler")
     databricks_exporter = lazy_module("nbflow.databricks.exporter")
     databricks_importer = lazy_module("nbflow.databricks.importer")
     databricks_jobfile = lazy_module("nbflow.databricks.jobfile")

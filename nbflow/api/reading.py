@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import recovery
-from ..clock import Clock
-from ..errors import (
+from ..core.clock import Clock
+from ..core.errors import (
     RunNotFound,
     UsageError,
 )
-from ..project import Project
-from ..rundoc import run_document
+from ..execution import recovery
+from ..review.rundoc import run_document
+from ..workflows.project import Project
 
 if TYPE_CHECKING:
     from ..history import Store
@@ -116,7 +116,7 @@ def _chosen_attempt(
 def _artifact_file(project: Project, artifact: str) -> Path:
     """An attempt's artifact on this machine: in the project, or a copy from the artifact
     store a cluster's workers wrote it to (`NBFLOW_ARTIFACTS`)."""
-    from .. import artifactstore
+    from ..execution import artifactstore
 
     return artifactstore.local_path(project.root, project.state_dir / "artifact-cache", artifact)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import (
+from ..core.errors import (
     NbflowError,
     UsageError,
 )
-from ..project import Project
+from ..workflows.project import Project
 from .modules import (
     diff_module,
     loader,
@@ -84,7 +84,7 @@ def _attempt_page(path: Path, attempt: dict[str, Any], title: str, no_input: boo
 
 
 def diff(project: Project, run_a: int, run_b: int, task: str | None = None) -> dict[str, Any]:
-    """What differs between two runs (see `nbflow.diff`); `task` keeps one task (or `KEY[i]`)."""
+    """What differs between two runs (see `nbflow.review.diff`); `task` keeps one task (or `KEY[i]`)."""
     store = open_store(project)
     try:
         doc_a, doc_b = show(project, run_a, store), show(project, run_b, store)

@@ -10,22 +10,23 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from .. import graph, processes
-from ..clock import Clock
-from ..errors import (
+from ..core import graph
+from ..core.clock import Clock
+from ..core.errors import (
     RunBusy,
     RunNotFound,
     UsageError,
 )
-from ..project import Project
-from ..states import ACTIVE_RUN_STATES, TaskState
+from ..core.states import ACTIVE_RUN_STATES, TaskState
+from ..execution import processes
+from ..workflows.project import Project
 
 if TYPE_CHECKING:
-    from ..executor import Executor
+    from ..execution.executor import Executor
+    from ..execution.runner import Observer, Runner
     from ..history import Store
-    from ..launcher import Launcher
-    from ..model import Workflow
-    from ..runner import Observer, Runner
+    from ..workflows.model import Workflow
+    from .launcher import Launcher
 
 from .engines import _drive, _engine, _parallel
 from .modules import (

@@ -7,11 +7,11 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..clock import iso
-from ..errors import (
+from ..core.clock import iso
+from ..core.errors import (
     UsageError,
 )
-from ..project import Project
+from ..workflows.project import Project
 
 if TYPE_CHECKING:
     from ..history import Store

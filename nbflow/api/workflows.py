@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import (
+from ..core.errors import (
     Problem,
     UsageError,
     WorkflowNotFound,
 )
-from ..project import Project
+from ..workflows.project import Project
 
 if TYPE_CHECKING:
-    from ..model import Workflow
-    from ..params import NotebookParameter
+    from ..workflows.model import Workflow
+    from ..workflows.params import NotebookParameter
 
 from .modules import (
     catalog,

@@ -14,13 +14,13 @@ skip_unused_imports()  # before anything imports nbformat (see startup.py)
 import click  # noqa: E402
 
 from .. import __version__  # noqa: E402
-from ..errors import NbflowError, WorkflowFileError  # noqa: E402
-from ..project import Project  # noqa: E402
+from ..core.errors import NbflowError, WorkflowFileError  # noqa: E402
+from ..workflows.project import Project  # noqa: E402
 
 # Each command imports only what it uses: `--help`, `runs` and `show` never load the runner,
 # papermill, nbformat or the YAML loader.
 api = lazy_module("nbflow.api")
-reporting = lazy_module("nbflow.reporting")
+reporting = lazy_module("nbflow.cli.reporting")
 
 FINISHED_OK = ("success", "success_with_failures")
 QUIET_STATES = ("success", "excluded", "disabled", "skipped_by_selection")  # not in a summary

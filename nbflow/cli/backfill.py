@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from ..params import parse_assignments
-from ..project import Project
+from ..workflows.params import parse_assignments
+from ..workflows.project import Project
 from .app import (
     FINISHED_OK,
     _print_json,
@@ -111,7 +111,7 @@ def _serve_backfill(project: Project, backfill_id: int, parallel: int | None) ->
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    logging.getLogger("nbflow.notify").setLevel(logging.WARNING)
+    logging.getLogger("nbflow.notify.deliveries").setLevel(logging.WARNING)
     return api.serve_backfill(project, backfill_id, parallel=parallel)
 
 

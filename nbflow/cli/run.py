@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from ..params import parse_assignments
-from ..project import Project
+from ..workflows.params import parse_assignments
+from ..workflows.project import Project
 from .app import (
     FINISHED_OK,
     QUIET_STATES,

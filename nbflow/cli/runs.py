@@ -88,7 +88,7 @@ def show(ctx: click.Context, run_id: int, as_json: bool) -> None:
 
 
 def _duration(seconds: float) -> str:
-    from ..durations import format_duration
+    from ..core.durations import format_duration
 
     return format_duration(seconds)
 

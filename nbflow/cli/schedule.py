@@ -38,7 +38,7 @@ def schedule(ctx: click.Context, parallel: int | None, tick: float, dask: str | 
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    logging.getLogger("nbflow.notify").setLevel(logging.WARNING)
+    logging.getLogger("nbflow.notify.deliveries").setLevel(logging.WARNING)
     api.schedule(_project(ctx), parallel=parallel, tick=tick, dask=dask)
 
 

@@ -15,7 +15,7 @@ What the task is comes from the context file the runner names in the attempt's e
 (`context.py`), read at first use. In a kernel, this module is an IPython extension: loading
 it defines `dbutils` (and `displayHTML`), makes `notebook.exit` a success that turns the later
 cells into no-ops, and says that `spark` is not provided when a cell uses it. Cold kernels
-load it at start (`kernel_arguments`, used by `nbflow.kernels`); a kernel started ahead of time
+load it at start (`kernel_arguments`, used by `nbflow.execution.kernels.managers`); a kernel started ahead of time
 runs `kernel_setup_code(...)` before the notebook. A script imports it:
 `from nbflow.databricks.dbutils import dbutils`. Nothing here needs the Databricks SDK.
 """
@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import NbflowError
+from ..core.errors import NbflowError
 from . import context as task_context
 
 EXTENSION = __name__  # the IPython extension: this module

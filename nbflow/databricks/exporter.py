@@ -24,10 +24,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from .. import references, yamlload
-from ..cronexpr import to_quartz
-from ..errors import Problem
-from ..model import Task, Workflow
+from ..core import references
+from ..core.cronexpr import to_quartz
+from ..core.errors import Problem
+from ..workflows import yamlload
+from ..workflows.model import Task, Workflow
 from . import fields as F
 from .jobfile import job_key
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..cronexpr import check_cron
-from ..errors import Problem
-from ..schema import PARAM_PATTERN
+from ..core.cronexpr import check_cron
+from ..core.errors import Problem
+from ..workflows.schema import PARAM_PATTERN
 from . import fields as F
 from .jobfile import Job, JobFile
 from .jobreport import JobReport, Path_
@@ -393,7 +393,7 @@ def import_jobs(
 
 def workflow_text(imported: Imported, shown: str, line: int | None) -> str:
     """The workflow file for an imported job, with a header and a comment on each part."""
-    from ..authoring import new_workflow_text
+    from ..workflows.authoring import new_workflow_text
 
     title = imported.job.settings.get("name")
     header = (

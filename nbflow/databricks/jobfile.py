@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import yamlload
-from ..errors import Problem, UsageError, WorkflowFileError
+from ..core.errors import Problem, UsageError, WorkflowFileError
+from ..workflows import yamlload
 
 Path_ = tuple[Any, ...]
 

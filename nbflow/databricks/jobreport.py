@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Problem
+from ..core.errors import Problem
 from .jobfile import Job, JobFile
 
 Path_ = tuple[Any, ...]

@@ -43,7 +43,7 @@ class Rows(list):  # type: ignore[type-arg]
 
 def database_url(cwd: Path | None = None) -> str:
     """The SQL database of the project around `cwd` (the one `sql` tasks use by default)."""
-    from nbflow.project import Project, find_root
+    from nbflow.workflows.project import Project, find_root
 
     start = cwd or Path.cwd()
     root = find_root(start)
@@ -81,7 +81,7 @@ class DatabricksMagics(Magics):
 
     @cell_magic
     def databricks_sql(self, line: str, cell: str) -> Rows:
-        from nbflow.sqlworker import execute, split_statements
+        from nbflow.execution.sqlworker import execute, split_statements
 
         statements = split_statements(cell)
         if not statements:

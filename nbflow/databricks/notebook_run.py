@@ -25,7 +25,7 @@ HEADER = (
 
 def workflow_file(project: Any, notebook: Path, arguments: dict[str, Any], timeout: float) -> Path:
     """Write (and check) the one-task workflow that runs `notebook`; its path."""
-    from .. import authoring
+    from ..workflows import authoring
 
     written = project.relative(notebook)
     key = authoring.key_for(written)
@@ -43,8 +43,8 @@ def workflow_file(project: Any, notebook: Path, arguments: dict[str, Any], timeo
 def run_child(job: dict[str, Any]) -> dict[str, Any]:
     """Run the job's notebook as a child run; what `dbutils.notebook.run` reads back."""
     from .. import api
-    from ..errors import NbflowError
-    from ..project import Project
+    from ..core.errors import NbflowError
+    from ..workflows.project import Project
 
     project = Project(Path(job["project"]))
     try:

@@ -10,8 +10,8 @@ import json
 import re
 from typing import Any
 
-from ..durations import format_duration
-from ..schema import PARAM_PATTERN
+from ..core.durations import format_duration
+from ..workflows.schema import PARAM_PATTERN
 from . import fields as F
 from .jobreport import JobReport, Path_
 

@@ -17,7 +17,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..schema import KEY_PATTERN
+from ..workflows.schema import KEY_PATTERN
 from . import fields as F
 from .jobfile import Job, JobFile
 from .jobreport import JobReport, Path_

@@ -29,7 +29,7 @@ from sqlalchemy.exc import (
     OperationalError,
 )
 
-from ..errors import HistoryError
+from ..core.errors import HistoryError
 from .tables import ADDED_COLUMNS, SCHEMA_VERSION, meta, metadata
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..states import ACTIVE_RUN_STATES
+from ..core.states import ACTIVE_RUN_STATES
 from .engine import Database, recovering
 from .runs import insert_run
 from .tables import fires, run_triggers, runs, seen_files, trigger_states

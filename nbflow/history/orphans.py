@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Table, select, update
 
-from .. import states
+from ..core import states
 from .engine import Database, recovering
 from .tables import attempts, repairs, runs, task_runs
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ..states import ACTIVE_RUN_STATES
+from ..core.states import ACTIVE_RUN_STATES
 from .engine import Database, recovering
 from .tables import (
     attempts,

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import insert, update
 
-from ..states import ACTIVE_RUN_STATES
+from ..core.states import ACTIVE_RUN_STATES
 from .engine import Database, recovering
 from .tables import repairs, runs, task_runs
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from ..states import ACTIVE_RUN_STATES
+from ..core.states import ACTIVE_RUN_STATES
 from .engine import Database, recovering
 from .tables import (
     artifacts,

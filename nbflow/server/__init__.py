@@ -94,7 +94,7 @@ def start_scheduler(web_app: Any, project: Any) -> asyncio.Event | None:
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
-    from ..project import Project
+    from ..workflows.project import Project
     from .handlers import handlers
 
     settings = NbflowServer(config=serverapp.config)

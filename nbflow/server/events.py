@@ -18,8 +18,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .. import api
-from ..project import Project
-from ..states import TERMINAL_RUN_STATES
+from ..core.states import TERMINAL_RUN_STATES
+from ..workflows.project import Project
 
 if TYPE_CHECKING:
     from ..history import Store

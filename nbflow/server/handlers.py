@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tornado.iostream import StreamClosedError
 
 from .. import api
-from ..errors import (
+from ..core.errors import (
     Conflict,
     Forbidden,
     NbflowError,
@@ -35,7 +35,7 @@ from ..errors import (
     WorkflowFileError,
     WorkflowNotFound,
 )
-from ..project import Project
+from ..workflows.project import Project
 from . import events
 
 

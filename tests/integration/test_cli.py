@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from nbflow import api
-from nbflow.errors import UsageError
+from nbflow.core.errors import UsageError
 from nbflow.history import Store
-from nbflow.project import Project
+from nbflow.workflows.project import Project
 
 GOOD = "tasks:\n  - {key: a, notebook: notebooks/ok.ipynb, parameters: {x: 3}}\n"
 

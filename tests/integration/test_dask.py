@@ -226,7 +226,7 @@ def test_the_demo_runs_across_both_workers_with_artifacts_on_s3(on_cluster, clus
     assert report.returncode == 0 and "Sales report" in out.read_text(), report.stderr
 
     from nbflow import api
-    from nbflow.project import Project
+    from nbflow.workflows.project import Project
 
     served = api.artifact(Project(project.root), doc["id"], "clean")
     assert served["kind"] == "notebook" and served["content"]["cells"]

@@ -16,9 +16,9 @@ import psutil
 import pytest
 
 from nbflow import api
-from nbflow.clock import Clock
+from nbflow.core.clock import Clock
 from nbflow.history import Store
-from nbflow.project import Project
+from nbflow.workflows.project import Project
 
 pytestmark = pytest.mark.kernel
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbflow import api, loader
-from nbflow.project import Project
+from nbflow import api
+from nbflow.workflows import loader
+from nbflow.workflows.project import Project
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

@@ -17,9 +17,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 import nbflow
-from nbflow import api, schema
-from nbflow.notify import Event, Notifier, redact_url
-from nbflow.project import Project
+from nbflow import api
+from nbflow.notify.deliveries import Event, Notifier, redact_url
+from nbflow.workflows import schema
+from nbflow.workflows.project import Project
 
 PASSWORD = "s3cr3t-pw"
 TOKEN = "tok-abc123"
@@ -162,7 +163,7 @@ def warnings_text(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "nbflow.notify" and r.levelno == logging.WARNING
+        if r.name == "nbflow.notify.deliveries" and r.levelno == logging.WARNING
     ]
 
 
@@ -173,7 +174,7 @@ def test_mail_arrives_with_subject_recipient_sender_and_facts(smtp_server, monke
     controller, inbox = smtp_server
     monkeypatch.setenv("NBFLOW_SMTP_URL", smtp_url(controller))
     monkeypatch.setenv("NBFLOW_MAIL_FROM", "robot@nbflow.test")
-    caplog.set_level(logging.INFO, logger="nbflow.notify")
+    caplog.set_level(logging.INFO, logger="nbflow.notify.deliveries")
     notifier = Notifier()
 
     notifier.send([mailto("data-team@example.com")], FAILED)
@@ -295,7 +296,7 @@ def test_smtp_connection_refused_is_a_failed_delivery_without_password(caplog):
 
 def test_webhook_posts_the_exact_payload_as_json(hook_server, caplog):
     base, hooks = hook_server
-    caplog.set_level(logging.INFO, logger="nbflow.notify")
+    caplog.set_level(logging.INFO, logger="nbflow.notify.deliveries")
     notifier = Notifier()
 
     notifier.send([webhook(f"{base}/hook")], FAILED)
@@ -332,7 +333,9 @@ def test_webhook_posts_the_exact_payload_as_json(hook_server, caplog):
         "message": "2 tasks did not succeed",
     }
     assert got["json"] == FAILED.payload()
-    assert any(r.levelno == logging.INFO for r in caplog.records if r.name == "nbflow.notify")
+    assert any(
+        r.levelno == logging.INFO for r in caplog.records if r.name == "nbflow.notify.deliveries"
+    )
 
 
 def test_webhook_http_500_is_a_failed_delivery_without_token(hook_server, caplog):

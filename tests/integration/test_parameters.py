@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nbflow import api
-from nbflow.project import Project
+from nbflow.workflows.project import Project
 
 pytestmark = pytest.mark.kernel
 

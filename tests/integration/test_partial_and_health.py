@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from nbflow import api, notify
-from nbflow.project import Project
+from nbflow import api
+from nbflow.notify import deliveries as notify
+from nbflow.workflows.project import Project
 
 PY = sys.executable
 GLUE_N = "from nbflow import glue; import sys; glue('n', int(sys.argv[1]))"

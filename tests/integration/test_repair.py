@@ -9,7 +9,7 @@ import pytest
 
 from nbflow import api
 from nbflow.history import Store
-from nbflow.project import Project
+from nbflow.workflows.project import Project
 
 pytestmark = pytest.mark.kernel
 

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from nbflow import api
-from nbflow.project import Project
+from nbflow.workflows.project import Project
 
 pytestmark = pytest.mark.kernel
 

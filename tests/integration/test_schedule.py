@@ -134,7 +134,7 @@ def test_file_drops_trigger_a_run_with_the_new_files(project, daemons):
     (run,) = runs(project)
     assert 1.0 <= run["created_time"] - dropped < 2.5  # debounce window plus under a second
     from nbflow import api
-    from nbflow.project import Project
+    from nbflow.workflows.project import Project
 
     doc = api.show(Project(project.root), run["id"])
     assert doc["tasks"][0]["values"]["received"] == {

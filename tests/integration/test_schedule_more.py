@@ -38,7 +38,7 @@ def history(project) -> Store:
 
 def values(project, run_id):
     from nbflow import api
-    from nbflow.project import Project
+    from nbflow.workflows.project import Project
 
     doc = api.show(Project(project.root), run_id)
     return doc["tasks"][0]["values"], doc["trigger"]

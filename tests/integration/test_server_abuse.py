@@ -15,8 +15,8 @@ import pytest
 import tornado
 
 from nbflow import api
-from nbflow.project import Project
-from nbflow.runner import create_run
+from nbflow.execution.runner import create_run
+from nbflow.workflows.project import Project
 from tests.integration.conftest import call, server_root
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]

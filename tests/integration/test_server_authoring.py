@@ -10,7 +10,7 @@ import pytest
 import tornado
 
 from nbflow import api
-from nbflow.project import Project
+from nbflow.workflows.project import Project
 from tests.integration.conftest import call, server_root
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -352,6 +352,6 @@ async def test_runs_started_over_rest_run_in_the_server_on_its_warm_kernels(jp_f
     assert runners == {os.getpid()}  # this process is the server
     values = [d["tasks"][0]["values"] for d in docs]
     assert [v["token"] for v in values] == ["t3", "t4"]
-    assert all("nbflow.kernelfork" in v["parent"] for v in values)
+    assert all("nbflow.execution.kernels.kernelfork" in v["parent"] for v in values)
     assert values[0]["pid"] != values[1]["pid"]
     assert values[1]["found"]["global"] is False

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from nbflow import api
-from nbflow.project import Project
+from nbflow.workflows.project import Project
 from tests.conftest import REPO
 
 

@@ -6,7 +6,7 @@ import pytest
 import scrapbook as sb
 
 from nbflow import api
-from nbflow.project import Project
+from nbflow.workflows.project import Project
 
 pytestmark = pytest.mark.kernel
 

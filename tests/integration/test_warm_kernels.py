@@ -15,10 +15,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from nbflow import api, forkserver, kernelpool
+from nbflow import api
+from nbflow.execution.kernels import forkserver, kernelpool
+from nbflow.execution.kernels.kernelpool import KernelPool, PoolSettings
 from nbflow.history import Store
-from nbflow.kernelpool import KernelPool, PoolSettings
-from nbflow.project import Project
+from nbflow.workflows.project import Project
 from tests.integration.test_schedule import daemons, runs, start, stop  # noqa: F401
 
 pytestmark = pytest.mark.kernel
@@ -72,7 +73,10 @@ def test_nothing_one_attempt_leaves_reaches_the_next_on_a_warm_kernel(project, m
     assert first["cwd"] == second["cwd"] == str(project.root / "notebooks")
     assert first["task_env"] == "one" and second["task_env"] == ""
     # Both ran on kernels the fork server made, each killed after its attempt.
-    assert "nbflow.kernelfork" in first["parent"] and "nbflow.kernelfork" in second["parent"]
+    assert (
+        "nbflow.execution.kernels.kernelfork" in first["parent"]
+        and "nbflow.execution.kernels.kernelfork" in second["parent"]
+    )
     assert first["pid"] != second["pid"]
     assert gone(first["pid"]) and gone(second["pid"])
     # The attempt's recorded process is its kernel: what recovery kills after a kill -9.
@@ -88,7 +92,7 @@ def test_without_warm_kernels_each_attempt_starts_its_own(project, monkeypatch):
     doc = api.run(Project(project.root), "traces")
     assert doc["state"] == "success", doc
     first = task(doc, "first")["values"]
-    assert "nbflow.worker" in first["parent"]
+    assert "nbflow.execution.worker" in first["parent"]
     assert task(doc, "second")["values"]["found"]["global"] is False
 
 
@@ -198,7 +202,7 @@ def fork_servers() -> list[psutil.Process]:
     return [
         p
         for p in psutil.Process().children(recursive=True)
-        if "nbflow.kernelfork" in " ".join(p.cmdline()) and not gone(p.pid)
+        if "nbflow.execution.kernels.kernelfork" in " ".join(p.cmdline()) and not gone(p.pid)
     ]
 
 
@@ -342,7 +346,7 @@ def test_when_the_pools_owner_is_killed_its_fork_server_and_idle_kernels_end(tmp
     script = textwrap.dedent(
         """
         import asyncio, os, sys
-        from nbflow.kernelpool import KernelPool, PoolSettings
+        from nbflow.execution.kernels.kernelpool import KernelPool, PoolSettings
 
         async def main():
             pool = KernelPool(PoolSettings(size=2))
@@ -397,7 +401,7 @@ def test_the_scheduler_keeps_its_kernels_warm_between_runs_and_reports_them(
     values = [d["tasks"][0]["values"] for d in done if d["state"] == "success"]
     assert len({v["ppid"] for v in values}) == 1
     assert len({v["pid"] for v in values}) == len(values)  # one kernel per run
-    assert "nbflow.kernelfork" in values[0]["parent"]
+    assert "nbflow.execution.kernels.kernelfork" in values[0]["parent"]
     code, err = stop(daemon)
     assert code == 0, err
     assert not list((project.root / ".nbflow" / "pools").glob("*.json"))  # removed at exit

@@ -8,9 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbflow.errors import Problem
-from nbflow.loader import check_file
-from nbflow.model import Workflow
+from nbflow.core.errors import Problem
+from nbflow.workflows.loader import check_file
+from nbflow.workflows.model import Workflow
 
 
 class MiniProject:

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from nbflow.execute import AttemptResult
+from nbflow.execution.execute import AttemptResult
 
 
 class FakeClock:

@@ -7,8 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbflow import annotate, logs
-from nbflow.errors import UsageError
+from nbflow.core.errors import UsageError
+from nbflow.execution import annotate
+from nbflow.review import logs
 
 
 def prepared() -> nbformat.NotebookNode:
@@ -83,7 +84,7 @@ def test_an_attempt_whose_worker_cannot_start_leaves_its_notebook_saying_so(tmp_
     import asyncio
     import sys
 
-    from nbflow import execute
+    from nbflow.execution import execute
 
     source = tmp_path / "n.ipynb"
     nb = prepared()

@@ -8,10 +8,10 @@ import math
 import nbformat
 import pytest
 
-from nbflow import authoring, yamlload
-from nbflow.errors import Conflict, UsageError, WorkflowFileError
-from nbflow.loader import check_file
-from nbflow.project import Project
+from nbflow.core.errors import Conflict, UsageError, WorkflowFileError
+from nbflow.workflows import authoring, yamlload
+from nbflow.workflows.loader import check_file
+from nbflow.workflows.project import Project
 
 TRICKY = {
     "text": 'he said "hi" and it\'s fine',

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nbflow import api
-from nbflow.project import Project
+from nbflow.workflows.project import Project
 
 
 def test_cancel_waits_for_a_runner_that_never_stops_on_the_clock_it_is_given(project):
@@ -11,7 +11,7 @@ def test_cancel_waits_for_a_runner_that_never_stops_on_the_clock_it_is_given(pro
     passed in: here the runner (this process) never stops, and nothing really sleeps."""
     import os
 
-    from nbflow.clock import Clock
+    from nbflow.core.clock import Clock
 
     class StepClock(Clock):
         def __init__(self) -> None:
@@ -38,7 +38,9 @@ def test_cancel_waits_for_a_runner_that_never_stops_on_the_clock_it_is_given(pro
         state="running",
         now=1.0,
         runner_pid=os.getpid(),
-        runner_started=__import__("nbflow.processes").processes.started_at(os.getpid()),
+        runner_started=__import__("nbflow.execution.processes", fromlist=["_"]).started_at(
+            os.getpid()
+        ),
     )
     store.close()
     clock = StepClock()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from nbflow import api, catalog
-from nbflow.errors import WorkflowNotFound
-from nbflow.project import Project
+from nbflow import api
+from nbflow.core.errors import WorkflowNotFound
+from nbflow.workflows import catalog
+from nbflow.workflows.project import Project
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbflow.conditions import ConditionError, evaluate
+from nbflow.core.conditions import ConditionError, evaluate
 
 
 @pytest.mark.parametrize(

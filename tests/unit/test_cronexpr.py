@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from croniter import croniter
 
-from nbflow.cronexpr import check_cron, to_croniter, to_quartz
+from nbflow.core.cronexpr import check_cron, to_croniter, to_quartz
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from nbflow import api, artifactstore, dask_executor
-from nbflow.errors import UsageError
-from nbflow.project import Project
+from nbflow import api
+from nbflow.core.errors import UsageError
+from nbflow.execution import artifactstore, dask_executor
+from nbflow.workflows.project import Project
 
 
 def test_loopback_schedulers_are_local_and_others_are_not():
@@ -73,12 +74,12 @@ def test_a_run_without_dask_imports_nothing_of_dask(tmp_path):
     code = (
         "import sys\n"
         "from nbflow import api\n"
-        "from pathlib import Path\nfrom nbflow.project import Project\n"
+        "from pathlib import Path\nfrom nbflow.workflows.project import Project\n"
         f"doc = api.run(Project(Path({str(tmp_path)!r})), 'w')\n"
         "assert doc['state'] == 'success', doc\n"
         "assert doc['tasks'][0]['attempts'][0]['executor'] == {'kind': 'local'}\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('distributed', 'dask', 'fsspec', 's3fs', 'nbflow.dask_executor')))\n"
+        "('distributed', 'dask', 'fsspec', 's3fs', 'nbflow.execution.dask_executor')))\n"
     )
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("NBFLOW_")}
     proc = subprocess.run(
@@ -158,8 +159,8 @@ def test_the_store_root_from_the_environment(tmp_path):
 def test_the_runs_drive_reads_an_artifact_from_the_store_and_nothing_else(tmp_path, monkeypatch):
     import nbformat
 
-    from nbflow import runfiles
-    from nbflow.errors import Forbidden
+    from nbflow.core.errors import Forbidden
+    from nbflow.review import runfiles
 
     store = tmp_path / "store"
     (store / "runs/w/1/a").mkdir(parents=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nbflow import yamlload
+from nbflow.workflows import yamlload
 from tests.databricks.layout import lay_out
 from tests.unit.test_cli_project import nbflow
 from tests.unit.test_startup import loaded_by

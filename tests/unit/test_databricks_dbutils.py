@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nbflow import refcheck
+from nbflow.core import refcheck
 from nbflow.databricks import context as task_context
 from nbflow.databricks import dbutils as module
 from nbflow.databricks.dbutils import DBUtils, InputWidgetNotDefined, NotebookRunError
@@ -220,7 +220,7 @@ def test_an_ipykernel_loads_the_extension_at_start_and_other_kernels_do_not():
 def test_the_kernel_manager_adds_the_extension_to_an_ipykernel_command():
     from jupyter_client.kernelspec import KernelSpec
 
-    from nbflow.kernels import IPCKernelManager
+    from nbflow.execution.kernels.managers import IPCKernelManager
 
     km = IPCKernelManager()
     km._kernel_spec = KernelSpec(

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
-from nbflow import api, loader, references, yamlload
-from nbflow.cronexpr import to_quartz
+from nbflow import api
+from nbflow.core import references
+from nbflow.core.cronexpr import to_quartz
+from nbflow.core.errors import WorkflowFileError
 from nbflow.databricks import exporter
-from nbflow.errors import WorkflowFileError
-from nbflow.project import Project
+from nbflow.workflows import loader, yamlload
+from nbflow.workflows.project import Project
 from tests.databricks.layout import LAYOUT, lay_out
 
 FULL = """\

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from nbflow import api, yamlload
+from nbflow import api
+from nbflow.core.errors import Conflict, UsageError, WorkflowFileError
 from nbflow.databricks import importer, jobfile
-from nbflow.errors import Conflict, UsageError, WorkflowFileError
-from nbflow.project import Project
+from nbflow.workflows import yamlload
+from nbflow.workflows.project import Project
 from tests.databricks.layout import lay_out
 
 

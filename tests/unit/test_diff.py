@@ -6,7 +6,7 @@ import base64
 
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from nbflow.diff import cells, changes
+from nbflow.review.diff import cells, changes
 
 PNG_A = base64.b64encode(b"\x89PNG first").decode()
 PNG_B = base64.b64encode(b"\x89PNG second").decode()

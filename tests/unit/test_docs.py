@@ -18,9 +18,11 @@ import nbformat
 import pytest
 from pydantic import BaseModel
 
-from nbflow import api, durations, refcheck, references, schema, states, yamlload
-from nbflow.loader import check_file
-from nbflow.project import Project
+from nbflow import api
+from nbflow.core import durations, refcheck, references, states
+from nbflow.workflows import schema, yamlload
+from nbflow.workflows.loader import check_file
+from nbflow.workflows.project import Project
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "workflow-file.md"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbflow.durations import format_duration, parse_duration
+from nbflow.core.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from nbflow import annotate, conditions, errors, history, references, secrets, yamlload
+from nbflow import history
+from nbflow.core import conditions, errors, references
+from nbflow.execution import annotate
+from nbflow.workflows import secrets, yamlload
 
 PACKAGE = Path(errors.__file__).resolve().parent
 

@@ -8,8 +8,8 @@ import socket
 import pytest
 
 from nbflow import api
-from nbflow.project import Project
 from nbflow.server import events
+from nbflow.workflows.project import Project
 
 
 def orphan(root: Project) -> int:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from nbflow.rundoc import run_document
-from nbflow.runner import iteration_values
+from nbflow.execution.runner import iteration_values
+from nbflow.review.rundoc import run_document
 
 
 def test_values_are_one_list_per_name_in_input_order_with_none_where_missing():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbflow import graph
+from nbflow.core import graph
 
 DIAMOND = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": []}
 

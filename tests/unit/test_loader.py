@@ -7,10 +7,10 @@ import time
 import nbformat
 import pytest
 
-from nbflow import schema
-from nbflow.errors import Problem, WorkflowFileError
-from nbflow.loader import check_file, load_workflow
-from nbflow.model import Edge
+from nbflow.core.errors import Problem, WorkflowFileError
+from nbflow.workflows import schema
+from nbflow.workflows.loader import check_file, load_workflow
+from nbflow.workflows.model import Edge
 
 ONE_TASK = "tasks:\n  - key: a\n    notebook: notebooks/x.ipynb\n"
 
@@ -1097,7 +1097,7 @@ def test_a_thousand_task_workflow_checks_in_well_under_a_second(mini):
 
 def test_a_cycle_of_workflow_calls_is_reported_at_the_calling_task(mini):
     from nbflow import api
-    from nbflow.project import Project
+    from nbflow.workflows.project import Project
 
     path = mini.write("tasks:\n  - {key: a, command: [echo]}\n  - {key: me, workflow: wf}\n")
     _, problems = api.validate(Project(mini.root), [str(path)])

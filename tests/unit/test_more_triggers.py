@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nbflow import api, triggers
-from nbflow.errors import RunBusy, RunNotFound, UsageError
+from nbflow import api
+from nbflow.core import triggers
+from nbflow.core.errors import RunBusy, RunNotFound, UsageError
 from tests.unit.test_scheduler import T0, World, actions
 
 DAY = 86400.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbflow.states import ACTIVE_TASK_STATES, TERMINAL_TASK_STATES, TaskState, close_orphan
+from nbflow.core.states import ACTIVE_TASK_STATES, TERMINAL_TASK_STATES, TaskState, close_orphan
 
 
 def task(row_id: int, state: str) -> dict:

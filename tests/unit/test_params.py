@@ -5,8 +5,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from nbflow.errors import UsageError
-from nbflow.params import (
+from nbflow.core.errors import UsageError
+from nbflow.workflows.params import (
     NotebookParameter,
     ParametersCell,
     check_overrides,

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from nbflow.references import Context, ReferenceError_, canonical, find, substitute, time_arg
+from nbflow.core.references import Context, ReferenceError_, canonical, find, substitute, time_arg
 
 # Friday 2024-01-05 14:30:15 UTC
 START = datetime(2024, 1, 5, 14, 30, 15, tzinfo=timezone.utc).timestamp()

@@ -8,7 +8,7 @@ import re
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from nbflow import report
+from nbflow.review import report
 
 # What a browser would fetch: a script or link source, a CSS import or url() off this page.
 FETCHED = re.compile(

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from nbflow import loader
-from nbflow.project import Project
-from nbflow.runner import Repair, Runner, create_run
-from nbflow.states import TaskState
+from nbflow.core.states import TaskState
+from nbflow.execution.runner import Repair, Runner, create_run
+from nbflow.workflows import loader
+from nbflow.workflows.project import Project
 from tests.unit.fakes import FakeClock, FakeExecutor, FakeRunLog
 
 

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 import nbformat
 import pytest
 
-from nbflow import processes, triggers
+from nbflow.core import triggers
+from nbflow.execution import processes
 from nbflow.history import Store
-from nbflow.project import Project
-from nbflow.scheduler import Scheduler
+from nbflow.scheduling.scheduler import Scheduler
+from nbflow.workflows.project import Project
 
 T0 = datetime(2026, 11, 25, 9, 0, 0, tzinfo=ZoneInfo("UTC")).timestamp()
 
@@ -224,7 +225,7 @@ def test_dst_skipped_and_repeated_hours_follow_croniter():
 
 def test_a_scheduler_records_a_heartbeat_every_few_seconds_and_is_seen_alive(world):
     from nbflow import api
-    from nbflow.scheduler import HEARTBEAT_EVERY, HEARTBEAT_STALE, alive_schedulers
+    from nbflow.scheduling.scheduler import HEARTBEAT_EVERY, HEARTBEAT_STALE, alive_schedulers
 
     world.workflow("w", "schedule: {cron: '0 6 * * *', timezone: UTC}\n")
     world.project.state_dir.mkdir(parents=True)
@@ -326,7 +327,7 @@ def test_the_daemon_logs_a_failed_look_and_goes_on(world, caplog):
     import asyncio
     import logging
 
-    from nbflow.errors import HistoryError
+    from nbflow.core.errors import HistoryError
 
     world.workflow("hourly", 'schedule: {cron: "0 * * * *"}\n')
     s = world.scheduler()

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbflow import scraps
+from nbflow.core import scraps
 from nbflow.glue import VALUES_FILE_ENV, glue
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from nbflow import secrets
+from nbflow.workflows import secrets
 
 
 @pytest.fixture(autouse=True)

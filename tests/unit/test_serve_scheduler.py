@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from nbflow import api
-from nbflow.project import Project
+from nbflow.workflows.project import Project
 
 
 def test_a_scheduler_left_by_a_closed_loop_ends_quietly_while_another_loop_runs(
@@ -51,7 +51,7 @@ def test_a_slow_trigger_query_does_not_hold_up_the_loop_the_runs_share(
     scheduler's loop (its runs, the Jupyter server's requests) goes on."""
     import threading
 
-    from nbflow import scheduler as scheduler_module
+    from nbflow.scheduling import scheduler as scheduler_module
 
     monkeypatch.setenv("NBFLOW_WARM_KERNELS", "0")
     project.workflow(

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import REPO
 
 # What executing or parsing needs, and `--help`, `runs` and `show` must not load.
-HEAVY = ("nbformat", "papermill", "jupyter_client", "pydantic", "ruamel", "nbflow.runner")
+HEAVY = ("nbformat", "papermill", "jupyter_client", "pydantic", "ruamel", "nbflow.execution.runner")
 
 PROBE = """
 import json, sys
@@ -121,5 +121,5 @@ def test_validate_does_not_load_the_history(empty_project: Path):
     """Checking workflow files reads no run: SQLAlchemy (the history's) is not imported."""
     (empty_project / "workflows" / "w.yaml").write_text("tasks: [{key: a, command: [echo]}]\n")
     modules = loaded_by(["validate"], empty_project)
-    assert "nbflow.loader" in modules
+    assert "nbflow.workflows.loader" in modules
     assert "sqlalchemy" not in modules

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbflow.states import (
+from nbflow.core.states import (
     RUN,
     TERMINAL_RUN_STATES,
     TERMINAL_TASK_STATES,

@@ -388,7 +388,7 @@ def test_a_disk_io_error_from_a_broken_connection_is_recovered(tmp_path, url):
 def test_a_full_database_is_one_sentence_naming_the_file(store, tmp_path):
     from sqlalchemy import event
 
-    from nbflow.errors import HistoryError
+    from nbflow.core.errors import HistoryError
 
     first = new_run(store)
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from nbflow import yamlload
-from nbflow.yamlload import Document, YamlError, load
+from nbflow.workflows import yamlload
+from nbflow.workflows.yamlload import Document, YamlError, load
 
 
 def value(text: str):

@@ -1,0 +1,178 @@
+"""A pooled kernel: the kernel manager nbclient talks to, leased to one attempt.
+
+`Kernel` is the face nbclient needs of a kernel manager (`has_kernel`, `client`,
+`is_alive`, `interrupt_kernel`, `shutdown_kernel`, `cleanup_resources`), so papermill
+drives a pooled kernel exactly as one it started: a forked one (its client waits for the
+kernel's IOPub greeting) or one jupyter_client started (its own manager and client).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from typing import Any
+
+from .. import processes
+
+
+class Kernel:
+    """One pooled kernel, leased to one attempt; the kernel manager nbclient talks to."""
+
+    def __init__(
+        self,
+        kernel_id: str,
+        pid: int,
+        connection_file: str,
+        kernel_name: str,
+        job_fd: int = -1,
+        manager: Any = None,
+    ):
+        self.kernel_id = kernel_id
+        self.manager = manager  # jupyter_client's, for a kernel started the ordinary way
+        self.pid = pid
+        self.job_fd = job_fd  # the pool's end of the FIFO this kernel reads its attempt from
+        self.started = processes.started_at(pid)
+        self.connection_file = connection_file
+        self.kernel_name = kernel_name
+        self.born = time.monotonic()
+        self._clients: list[Any] = []
+
+    # -- what nbclient calls -------------------------------------------------------------
+
+    @property
+    def has_kernel(self) -> bool:
+        return self.alive()
+
+    def client(self, **kwargs: Any) -> Any:
+        if self.manager is not None:  # jupyter_client's own client and readiness check
+            kc = self.manager.client(**kwargs)
+            self._clients.append(kc)
+            return kc
+        kc = _client_class()(**kwargs)
+        kc.kernel = self
+        kc.load_connection_file(self.connection_file)
+        self._clients.append(kc)
+        return kc
+
+    async def is_alive(self) -> bool:
+        return self.alive()
+
+    async def interrupt_kernel(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGINT)
+
+    async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        self.kill()
+
+    async def cleanup_resources(self, restart: bool = False) -> None:
+        pass
+
+    # -- the pool's own ------------------------------------------------------------------
+
+    def alive(self) -> bool:
+        try:
+            import psutil
+
+            proc = psutil.Process(self.pid)
+            return proc.status() != psutil.STATUS_ZOMBIE and processes.alive(self.pid, self.started)
+        except Exception:  # noqa: BLE001 - gone, or not ours to see
+            return False
+
+    def stop_clients(self) -> None:
+        """Close the channels papermill opened (it does not own this kernel, so it leaves them)."""
+        for kc in self._clients:
+            with contextlib.suppress(Exception):
+                kc.stop_channels()
+        self._clients.clear()
+
+    def kill(self) -> None:
+        """End the kernel and what it started; it served its one attempt."""
+        processes.kill_tree(self.pid, self.started, wait=False)
+        self.close_job()
+
+    def close_job(self) -> None:
+        if self.job_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.job_fd)
+            self.job_fd = -1
+
+
+_CLIENT: Any = None
+
+
+def _client_class() -> Any:
+    """A kernel client that asks the pool whether its kernel lives.
+
+    A client made outside a KernelManager waits for heartbeats before its first request
+    (polling every 0.2 s); the pool knows the kernel's process, as a manager would.
+    """
+    global _CLIENT
+    if _CLIENT is None:
+        from jupyter_client.asynchronous import AsyncKernelClient
+
+        class PooledKernelClient(AsyncKernelClient):  # type: ignore[misc]
+            kernel: Kernel
+
+            async def _async_is_alive(self) -> bool:
+                return self.kernel.alive()
+
+            is_alive = _async_is_alive
+
+            async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+                """Ready once IOPub greeted this client and the kernel answered kernel_info.
+
+                ipykernel greets each new IOPub subscriber (JEP 65), so nothing published
+                afterwards is lost: no need for jupyter_client's 0.2 s guesses.
+                """
+                from queue import Empty
+
+                deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
+                greeted = False
+                while True:
+                    if not greeted:
+                        try:
+                            msg = await self.iopub_channel.get_msg(timeout=0.5)
+                            greeted = msg["msg_type"] == "iopub_welcome"
+                        except Empty:
+                            pass
+                        if greeted:
+                            self.kernel_info()
+                    else:
+                        try:
+                            msg = await self.shell_channel.get_msg(timeout=0.5)
+                        except Empty:
+                            pass
+                        else:
+                            if msg["msg_type"] == "kernel_info_reply":
+                                self._handle_kernel_info_reply(msg)
+                                return
+                    if not self.kernel.alive():
+                        raise RuntimeError("Kernel died before replying to kernel_info")
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+            wait_for_ready = _async_wait_for_ready
+
+        _CLIENT = PooledKernelClient
+    return _CLIENT
+
+
+async def shut(manager: Any) -> None:
+    """Let jupyter_client finish a killed kernel: reap it, remove its connection file."""
+    with contextlib.suppress(Exception):
+        await manager.shutdown_kernel(now=True)
+
+
+async def run_silently(kernel: Kernel, code: str) -> None:
+    """Execute `code` in a kernel before its attempt, leaving no trace in its history."""
+    kc = kernel.manager.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=60)
+        msg_id = kc.execute(code, silent=True, store_history=False)
+        while (await kc.get_shell_msg(timeout=60))["parent_header"].get("msg_id") != msg_id:
+            pass
+    finally:
+        kc.stop_channels()

@@ -1,0 +1,1 @@
+"""Notifications: run and task events delivered by email and webhook."""

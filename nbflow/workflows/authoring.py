@@ -1,0 +1,421 @@
+"""Workflow files written for the JupyterLab extension: generated or given a task, checked first.
+
+A new file is generated as text; an existing one gains its task through ruamel's round trip,
+so its comments and order stay. Either way the text goes to a temporary file next to the
+target, is checked by nbflow's own loader, and only then is renamed over the target: a text
+with problems never replaces anything. Parameter values are data: they are written so that
+nbflow reads them back with the same JSON types (a string that would read as a number or a
+boolean is quoted), and the written text is read back and compared before it is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from ..core.errors import Conflict, Problem, UsageError, WorkflowFileError
+from . import catalog, loader, yamlload
+from .params import read_parameters, type_problem, unreadable_cell
+from .project import Project
+from .schema import KEY_PATTERN
+
+# Stricter than the schema's NAME_PATTERN: the name is also the file's name, so no leading dot.
+FILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+HEADER = (
+    "# Written by the nbflow JupyterLab extension. Edit it freely; `nbflow validate` checks it.\n"
+)
+RUN_HEADER = (
+    "# Written by the nbflow JupyterLab extension to run one notebook now. nbflow keeps it\n"
+    "# so the run can be repaired; it is not one of the project's workflows.\n"
+)
+
+
+def key_for(notebook: str) -> str:
+    """A task key from a notebook's file name (`notebooks/Sales report.ipynb` → `Sales_report`)."""
+    stem = PurePosixPath(notebook.replace("\\", "/")).stem
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "notebook"
+
+
+def run_workflow_name(notebook: str) -> str:
+    """The name of the one-task workflow that runs a notebook now: `notebook-<stem>`."""
+    stem = PurePosixPath(notebook.replace("\\", "/")).stem
+    return "notebook-" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("_.") or "notebook")
+
+
+def check_values(values: Any, where: str = "parameters") -> None:
+    """Parameter values must be JSON values; NaN and infinities are not."""
+    if isinstance(values, float) and not math.isfinite(values):
+        raise UsageError(f"{where}: {values} is not a JSON number")
+    if isinstance(values, dict):
+        for name, value in values.items():
+            check_values(value, f"{where}.{name}")
+    elif isinstance(values, list):
+        for i, value in enumerate(values):
+            check_values(value, f"{where}[{i}]")
+
+
+def _plain_safe(text: str) -> bool:
+    """Whether nbflow reads `text` written unquoted back as the same text."""
+    value = yamlload.resolve_plain(text)
+    return isinstance(value, str) and value == text
+
+
+def _node(value: Any, *, flow: bool) -> Any:
+    """A value as ruamel should write it: quoted where nbflow would read it as another type."""
+    if isinstance(value, str):
+        return value if _plain_safe(value) else DoubleQuotedScalarString(value)
+    if isinstance(value, dict):
+        mapping = CommentedMap()
+        for k, v in value.items():
+            mapping[_node(k, flow=True)] = _node(v, flow=True)
+        if flow:
+            mapping.fa.set_flow_style()
+        else:
+            mapping.fa.set_block_style()
+        return mapping
+    if isinstance(value, list):
+        seq = CommentedSeq(_node(v, flow=True) for v in value)
+        if flow:
+            seq.fa.set_flow_style()
+        return seq
+    return value
+
+
+def notebook_task(
+    key: str, notebook: str, parameters: dict[str, Any], depends_on: list[str]
+) -> dict[str, Any]:
+    """A notebook task as plain data, in the order it is written."""
+    task: dict[str, Any] = {"key": key, "notebook": notebook}
+    if depends_on:
+        task["depends_on"] = list(depends_on)
+    if parameters:
+        task["parameters"] = dict(parameters)
+    return task
+
+
+def _task_node(task: dict[str, Any], *, flow: bool) -> CommentedMap:
+    node = CommentedMap()
+    for name, value in task.items():
+        if name == "parameters" and not flow:
+            node[name] = _node(value, flow=False)
+        else:
+            node[name] = _node(value, flow=True)
+    if flow:
+        node.fa.set_flow_style()
+    return node
+
+
+def _yaml(mapping: int = 2, offset: int = 2) -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never re-wrap long lines
+    yaml.indent(mapping=mapping, sequence=offset + 2, offset=offset)
+    yaml.representer.add_representer(
+        type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    return yaml
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal with the same JSON types all the way down (`1 == 1.0 == True` is not enough)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def _reads_back(text: str, expected: dict[str, Any]) -> None:
+    try:
+        data = yamlload.load(text).data
+    except yamlload.YamlError as exc:  # a bug here, not the user's: say so plainly
+        raise UsageError(f"nbflow wrote YAML it cannot read back ({exc.message})") from None
+    if not _same(data, expected):
+        raise UsageError(
+            "these values cannot be written to a workflow file so that they read back unchanged"
+        )
+
+
+def new_workflow_text(
+    content: dict[str, Any],
+    header: str = HEADER,
+    comments: dict[tuple[Any, ...], str] | None = None,
+) -> str:
+    """A workflow file: `header`, then `content` (name, description, schedule, tasks...).
+
+    `comments` go above a top-level key (`("schedule",)`) or a task (`("tasks", 2)`).
+    """
+    root = CommentedMap()
+    for name, value in content.items():
+        if name == "tasks":
+            root[name] = CommentedSeq(_task_node(t, flow=False) for t in value)
+        elif name == "parameters":
+            root[name] = _node(value, flow=False)
+        elif name == "schedule":
+            schedule = _node(value, flow=False)
+            if isinstance(value.get("cron"), str):  # quoted, as people write it
+                schedule["cron"] = DoubleQuotedScalarString(value["cron"])
+            root[name] = schedule
+        else:
+            root[name] = _node(value, flow=False)
+    for path, comment in (comments or {}).items():
+        if not comment:
+            continue
+        if len(path) == 1 and path[0] in root:
+            root.yaml_set_comment_before_after_key(path[0], before=comment, indent=0)
+        elif len(path) == 2 and path[0] == "tasks" and 0 <= path[1] < len(root.get("tasks", ())):
+            root["tasks"].yaml_set_comment_before_after_key(path[1], before=comment, indent=2)
+    out = io.StringIO()
+    _yaml().dump(root, out)
+    text = header + out.getvalue()
+    _reads_back(text, content)
+    return text
+
+
+def _indents(text: str) -> tuple[int, int]:
+    """(mapping indent, dash offset of a sequence under a key) as the file is written."""
+    lines = [
+        line
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "---", "..."))
+    ]
+    mapping: int | None = None
+    offset: int | None = None
+    key_alone = re.compile(r"^(\s*)[^\s#-][^#]*:\s*(#.*)?$")
+    for prev, line in zip(lines, lines[1:], strict=False):
+        m = key_alone.match(prev)
+        if not m:
+            continue
+        before, after = len(m.group(1)), len(line) - len(line.lstrip())
+        if line.lstrip().startswith("- "):
+            offset = after - before if offset is None and after >= before else offset
+        elif after > before and mapping is None:
+            mapping = after - before
+    return mapping or 2, offset if offset is not None else 2
+
+
+def add_task_text(text: str, task: dict[str, Any]) -> str:
+    """`text` (a workflow file) with `task` appended to its `tasks`; the rest stays as it was."""
+    try:
+        before = yamlload.load(text).data
+    except yamlload.YamlError as exc:
+        raise UsageError(exc.message) from None
+    if not isinstance(before, dict) or not isinstance(before.get("tasks"), list):
+        raise UsageError("the workflow file has no `tasks` list to add to")
+    mapping, offset = _indents(text)
+    yaml = _yaml(mapping, offset)
+    if re.match(r"\A(\s*#[^\n]*\n|\s*\n)*---", text):
+        yaml.explicit_start = True
+    try:
+        data = yaml.load(text)
+    except Exception as exc:  # ruamel's own errors have no common base worth naming
+        raise UsageError(f"cannot edit the workflow file: {exc}") from None
+    tasks = data["tasks"]
+    last = tasks[-1] if len(tasks) else None
+    flow = (isinstance(tasks, CommentedSeq) and tasks.fa.flow_style()) or (
+        isinstance(last, CommentedMap) and last.fa.flow_style()
+    )
+    tasks.append(_task_node(task, flow=bool(flow)))
+    out = io.StringIO()
+    yaml.dump(data, out)
+    new = out.getvalue()
+    expected = {**before, "tasks": [*before["tasks"], task]}
+    try:
+        _reads_back(new, expected)
+    except UsageError:
+        raise UsageError(
+            "the task cannot be added without changing how the rest of the file reads "
+            "(it uses YAML that nbflow's editor does not keep); add it by hand"
+        ) from None
+    return new
+
+
+def write_checked(
+    target: Path,
+    text: str,
+    project: Project,
+    *,
+    mode: str,
+    expect: bytes | None = None,
+    tolerated: Callable[[Problem], bool] | None = None,
+) -> None:
+    """Write `text` to `target` if nbflow's loader finds no problem in it.
+
+    `mode`: "new" (the target must not exist), "replace" (the target must still hold
+    `expect`) or "overwrite". The text goes to a temporary file in the target's folder
+    first, is checked there and is renamed over the target, so the target is never half
+    written, and on any problem it is left as it was. `tolerated` lets a caller accept
+    problems it has already told the user about (an imported job's missing notebook).
+    """
+    shown = project.relative(target)
+    temp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_text(text, encoding="utf-8")
+        _, problems = loader.check_file(temp, project.root)
+        problems = [p for p in problems if not (tolerated and tolerated(p))]
+        if problems:
+            raise WorkflowFileError([Problem(shown, p.line, p.message) for p in problems])
+        if mode == "new":
+            try:
+                os.link(temp, target)  # fails if the target exists, even one made just now
+            except FileExistsError:
+                raise Conflict(f"{shown} already exists") from None
+            except OSError:  # a file system without hard links
+                if target.exists():
+                    raise Conflict(f"{shown} already exists") from None
+                os.replace(temp, target)
+        elif mode == "replace":
+            if target.read_bytes() != expect:
+                raise Conflict(f"{shown} changed while it was being edited; try again")
+            shutil.copymode(target, temp)
+            os.replace(temp, target)
+        else:
+            os.replace(temp, target)
+    except OSError as exc:
+        raise UsageError(f"cannot write {shown}: {exc.strerror or exc}") from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def checked_notebook(project: Project, notebook: str, parameters: dict[str, Any]) -> str:
+    """The notebook's path as a workflow file writes it, after checking it and the parameters.
+
+    Every parameter name must be declared in the notebook's `parameters` cell.
+    """
+    if "{{" in notebook:
+        raise UsageError(f"notebook: {notebook!r}: a path with '{{{{' is not supported here")
+    given = Path(notebook)
+    if given.is_absolute():
+        try:
+            given = given.relative_to(project.root)
+        except ValueError:
+            pass
+    written = PurePosixPath(os.path.normpath(given)).as_posix()
+    path = project.root / written
+    if path.suffix != ".ipynb":
+        raise UsageError(f"notebook: {notebook!r} is not an .ipynb notebook")
+    if not path.is_file():
+        raise UsageError(f"notebook: {notebook!r}: no such notebook")
+    cell = read_parameters(path)
+    if cell.error is not None and parameters:
+        raise UsageError(f"parameters: {unreadable_cell(written, cell)}")
+    declared = cell.names
+    unknown = [name for name in parameters if name not in declared]
+    if unknown:
+        names = ", ".join(repr(n) for n in unknown)
+        known = ", ".join(declared) or "none: it has no cell tagged `parameters`"
+        raise UsageError(
+            f"parameters: {written} declares no parameter {names} (its parameters: {known})"
+        )
+    check_values(parameters)
+    for p in cell.parameters:
+        problem = type_problem(p, parameters[p.name]) if p.name in parameters else None
+        if problem:
+            raise UsageError(f"parameters.{p.name}: {problem}")
+    return written
+
+
+def notebook_run_file(
+    project: Project, notebook: str, parameters: dict[str, Any]
+) -> tuple[Path, str]:
+    """Write the one-task workflow that runs `notebook` with `parameters`; (file, name).
+
+    The file lives in the state folder, named after the notebook and a digest of its text:
+    runs with other values get other files, so each run (and its repairs) keeps its own.
+    """
+    written = checked_notebook(project, notebook, parameters)
+    name = run_workflow_name(written)
+    key = key_for(written)
+    text = new_workflow_text(
+        {"name": name, "tasks": [notebook_task(key, written, parameters, [])]}, RUN_HEADER
+    )
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    target = project.state_dir / "notebooks" / f"{key}-{digest}.yaml"
+    write_checked(target, text, project, mode="overwrite")
+    return target, name
+
+
+def create_workflow_file(
+    project: Project,
+    name: str,
+    notebook: str,
+    *,
+    parameters: dict[str, Any],
+    schedule: dict[str, Any] | None = None,
+    description: str | None = None,
+) -> Path:
+    """Write `workflows/<name>.yaml` with one notebook task (and a schedule); its path."""
+    if not re.match(FILE_NAME_PATTERN, name):
+        raise UsageError(
+            f"name: {name!r} must start with a letter or digit and contain only letters, "
+            "digits, '_', '.' and '-'"
+        )
+    folder = project.workflows_dir
+    for suffix in (".yaml", ".yml"):
+        if (folder / f"{name}{suffix}").exists():
+            raise Conflict(f"{project.relative(folder / (name + suffix))} already exists")
+    for path in project.workflow_files():
+        workflow, _ = loader.check_file(path, project.root)
+        if workflow is not None and workflow.name == name:
+            raise Conflict(f"{project.relative(path)} already defines a workflow named {name!r}")
+    written = checked_notebook(project, notebook, parameters)
+    content: dict[str, Any] = {"name": name}
+    if description:
+        content["description"] = description
+    if schedule is not None:
+        content["schedule"] = {k: v for k, v in schedule.items() if v is not None}
+    content["tasks"] = [notebook_task(key_for(written), written, parameters, [])]
+    target = folder / f"{name}.yaml"
+    write_checked(target, new_workflow_text(content), project, mode="new")
+    return target
+
+
+def add_notebook_task(
+    project: Project,
+    workflow: str,
+    notebook: str,
+    *,
+    key: str | None = None,
+    parameters: dict[str, Any],
+    depends_on: list[str],
+) -> Path:
+    """Append a notebook task to a workflow's file (comments and order kept); its path."""
+    path = catalog.find(project, workflow)
+    try:
+        original = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {project.relative(path)}: {exc.strerror}") from None
+    found, problems = loader.check_file(path, project.root)
+    if problems or found is None:
+        raise WorkflowFileError(problems)  # the file must be fine before nbflow edits it
+    written = checked_notebook(project, notebook, parameters)
+    key = key if key is not None else key_for(written)
+    if not re.match(KEY_PATTERN, key):
+        raise UsageError(f"key: {key!r} may only contain letters, digits, '_' and '-'")
+    keys = [t.key for t in found.tasks]
+    if key in keys:
+        raise Conflict(f"workflow {found.name!r} already has a task {key!r}")
+    unknown = [d for d in depends_on if d not in keys]
+    if unknown:
+        raise UsageError(
+            f"depends_on: workflow {found.name!r} has no task "
+            f"{', '.join(repr(d) for d in unknown)} (its tasks: {', '.join(keys)})"
+        )
+    task = notebook_task(key, written, parameters, list(dict.fromkeys(depends_on)))
+    text = add_task_text(original.decode("utf-8"), task)
+    write_checked(path, text, project, mode="replace", expect=original)
+    return path
