@@ -50,12 +50,13 @@ def import_papermill() -> ModuleType:
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]
     try:
-        import papermill
+        import papermill  # noqa: F401  (taken from sys.modules below, typed)
     finally:
         for name in hidden:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
-    return papermill
+    module = sys.modules["papermill"]
+    return module
 
 
 def lazy_module(name: str) -> ModuleType:

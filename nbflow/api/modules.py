@@ -39,3 +39,22 @@ else:
     databricks_exporter = lazy_module("nbflow.databricks.exporter")
     databricks_importer = lazy_module("nbflow.databricks.importer")
     databricks_jobfile = lazy_module("nbflow.databricks.jobfile")
+
+__all__ = [
+    "authoring",
+    "catalog",
+    "databricks_exporter",
+    "databricks_importer",
+    "databricks_jobfile",
+    "diff_module",
+    "executor_module",
+    "loader",
+    "logs_module",
+    "params_module",
+    "report_module",
+    "runfiles",
+    "runner_module",
+    "scheduler_module",
+    "secrets_module",
+    "triggers",
+]

@@ -112,7 +112,8 @@ def _serve_backfill(project: Project, backfill_id: int, parallel: int | None) ->
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("nbflow.notify.deliveries").setLevel(logging.WARNING)
-    return api.serve_backfill(project, backfill_id, parallel=parallel)
+    result: dict[str, Any] = api.serve_backfill(project, backfill_id, parallel=parallel)
+    return result
 
 
 @backfill.command("list")

@@ -108,7 +108,7 @@ def continuous_delay(failures: int, base: float = 2.0, cap: float = 300.0) -> fl
     """Seconds to wait before the next continuous run after `failures` failed in a row."""
     if failures <= 0:
         return 0.0
-    return min(cap, base * 2 ** (failures - 1))
+    return min(cap, base * 2.0 ** (failures - 1))
 
 
 @dataclass(frozen=True)

@@ -350,7 +350,9 @@ def _spark_message(name: str) -> str:
     )
 
 
-def _on_exception(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None):
+def _on_exception(
+    shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None
+) -> list[Any]:
     """IPython's handler for the exceptions this extension watches."""
     if isinstance(value, NotebookExit):
         return []  # nothing to show: `_after_cell` makes the cell a success

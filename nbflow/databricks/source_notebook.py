@@ -302,7 +302,8 @@ class _ConvertingHandler:
     def read(self, path: str) -> str:
         import nbformat
 
-        return nbformat.writes(read_notebook(Path(path)))
+        text: str = nbformat.writes(read_notebook(Path(path)))
+        return text
 
     def write(self, buf: str, path: str) -> None:
         self.local.write(buf, path)

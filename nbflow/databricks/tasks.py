@@ -215,7 +215,8 @@ class TaskImport:
             F.KIND_FIELDS[kind],
             kind,
         )
-        return getattr(self, kind)(body, at, comment)
+        built: dict[str, Any] = getattr(self, kind)(body, at, comment)
+        return built
 
     def notebook_task(self, body: dict[str, Any], at: Path_, comment: list[str]) -> dict[str, Any]:
         path = body.get("notebook_path")

@@ -49,7 +49,7 @@ def changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _same(x: Any, y: Any) -> bool:
     # 1 == 1.0 == True in Python; a parameter that went from 1 to true did change.
-    return type(x) is type(y) and x == y or (x != x and y != y)  # NaN equals NaN here
+    return bool(type(x) is type(y) and x == y or (x != x and y != y))  # NaN equals NaN here
 
 
 def run_summary(doc: dict[str, Any]) -> dict[str, Any]:

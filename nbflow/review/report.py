@@ -112,7 +112,7 @@ def attempt_html(
     exporter.exclude_input_prompt = no_input
     exporter.exclude_output_prompt = no_input
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    return body
+    return str(body)
 
 
 def is_scrap(output: Any) -> bool:

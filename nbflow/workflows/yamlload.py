@@ -74,7 +74,7 @@ class _PyComposer(Reader, Scanner, Parser, Composer, _PlainResolver):
 try:
     from yaml.cyaml import CParser
 
-    class _CComposer(CParser, _PlainResolver):  # type: ignore[misc,valid-type]
+    class _CComposer(CParser, _PlainResolver):
         def __init__(self, stream: str):
             CParser.__init__(self, stream)
             _PlainResolver.__init__(self)
@@ -289,7 +289,7 @@ def _compose(composer_class: Any, text: str) -> Node | None:
     # so only a tag the author wrote (`!!str 12`) overrides the rules above.
     composer = composer_class(text)
     try:
-        return composer.get_single_node()  # type: ignore[no-any-return]
+        return composer.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -99,8 +99,8 @@ def _child(connection_file: str, argv: list[str], job_path: str, inherited: list
         app = IPKernelApp.instance()
         # Extensions and startup code belong to the attempt (its cwd, its environment):
         # they run after the assignment, as in a kernel started for it.
-        app.init_extensions = lambda: None  # type: ignore[method-assign]
-        app.init_code = lambda: None  # type: ignore[method-assign]
+        app.init_extensions = lambda: None
+        app.init_code = lambda: None
         app.initialize(["-f", connection_file, *argv])
         set_by_kernel = {k: v for k, v in os.environ.items() if before.get(k) != v}
         data = _read_job(job_path)

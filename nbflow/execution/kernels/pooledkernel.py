@@ -110,9 +110,9 @@ def _client_class() -> Any:
     """
     global _CLIENT
     if _CLIENT is None:
-        from jupyter_client.asynchronous import AsyncKernelClient
+        from jupyter_client.asynchronous.client import AsyncKernelClient
 
-        class PooledKernelClient(AsyncKernelClient):  # type: ignore[misc]
+        class PooledKernelClient(AsyncKernelClient):
             kernel: Kernel
 
             async def _async_is_alive(self) -> bool:
