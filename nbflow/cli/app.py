@@ -36,6 +36,26 @@ dask_option = click.option(
 )
 
 
+def param_option(help: str) -> Any:
+    """`-p NAME=VALUE`, repeatable: the values commands give workflow parameters."""
+    return click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help=help)
+
+
+PARAM_HELP = (
+    "Override a workflow parameter (JSON when it parses as JSON; True, False and None as "
+    "in Python; else text; \\{{ for a literal {{)."
+)
+
+
+def daemon_logging() -> None:
+    """A long-lived command (the scheduler, a backfill) logs what it does to stderr;
+    deliveries' own lines only when they fail."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("nbflow.notify.deliveries").setLevel(logging.WARNING)
+
+
 def _project(ctx: click.Context) -> Project:
     return Project.discover(ctx.obj.get("project"))
 

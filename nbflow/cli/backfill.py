@@ -14,7 +14,9 @@ from .app import (
     _print_json,
     _project,
     api,
+    daemon_logging,
     main,
+    param_option,
 )
 
 
@@ -59,9 +61,7 @@ def _backfill_line(doc: dict[str, Any]) -> str:
     help="Runs of the backfill at once.",
 )
 @click.option("--rerun", is_flag=True, help="Run fire times again that already ran.")
-@click.option(
-    "-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a parameter."
-)
+@param_option("Override a parameter.")
 @click.option("--detach", is_flag=True, help="Record it and return: the schedulers run it.")
 @click.option("--parallel", type=click.IntRange(min=1), default=None)
 @click.option("--json", "as_json", is_flag=True)
@@ -108,10 +108,7 @@ def _backfill_ok(doc: dict[str, Any]) -> bool:
 
 
 def _serve_backfill(project: Project, backfill_id: int, parallel: int | None) -> dict[str, Any]:
-    import logging
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    logging.getLogger("nbflow.notify.deliveries").setLevel(logging.WARNING)
+    daemon_logging()
     result: dict[str, Any] = api.serve_backfill(project, backfill_id, parallel=parallel)
     return result
 

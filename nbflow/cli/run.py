@@ -11,6 +11,7 @@ from ..workflows.params import parse_assignments
 from ..workflows.project import Project
 from .app import (
     FINISHED_OK,
+    PARAM_HELP,
     QUIET_STATES,
     _print_json,
     _project,
@@ -18,21 +19,14 @@ from .app import (
     api,
     dask_option,
     main,
+    param_option,
     reporting,
 )
 
 
 @main.command()
 @click.argument("workflow")
-@click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Override a workflow parameter (JSON when it parses as JSON; True, False and None as "
-    "in Python; else text; \\{{ for a literal {{).",
-)
+@param_option(PARAM_HELP)
 @click.option(
     "--parallel",
     type=click.IntRange(min=1),
@@ -161,14 +155,7 @@ def cancel(ctx: click.Context, run_id: int, wait: float, as_json: bool) -> None:
     help="Rerun this task (repeatable); default: every task that did not succeed.",
 )
 @click.option("--no-dependents", is_flag=True, help="Do not rerun what depends on them.")
-@click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Override a workflow parameter for the repair.",
-)
+@param_option("Override a workflow parameter for the repair.")
 @click.option("--parallel", type=click.IntRange(min=1), default=None)
 @click.option("--json", "as_json", is_flag=True)
 @dask_option

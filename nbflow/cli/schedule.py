@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from .app import (
     _print_json,
     _project,
     api,
+    daemon_logging,
     dask_option,
     main,
 )
@@ -35,10 +34,7 @@ def schedule(ctx: click.Context, parallel: int | None, tick: float, dask: str | 
     """Run the scheduler for every workflow of the project until Ctrl-C (see subcommands)."""
     if ctx.invoked_subcommand is not None:
         return
-    import logging
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    logging.getLogger("nbflow.notify.deliveries").setLevel(logging.WARNING)
+    daemon_logging()
     api.schedule(_project(ctx), parallel=parallel, tick=tick, dask=dask)
 
 
