@@ -13,7 +13,7 @@ import pytest
 
 from nbflow import api
 from nbflow.core.errors import UsageError
-from nbflow.execution import artifactstore, dask_executor
+from nbflow.execution import artifactstore, dask_executor, daskworker, reaper
 from nbflow.workflows.project import Project
 
 
@@ -106,7 +106,7 @@ def test_an_attempt_runs_on_a_worker_without_the_project_and_its_log_goes_to_the
     }
     folder = tmp_path / "attempt"
     folder.mkdir()
-    report = asyncio.run(dask_executor._attempt_here(job, folder, lambda: False))
+    report = asyncio.run(daskworker._attempt_here(job, folder, lambda: False))
     assert report["state"] == "success", report
     assert (store / "runs/w/1/a/attempt-1.log").read_text() == "hello from attempt\n"
 
@@ -130,7 +130,7 @@ def test_a_canceled_attempt_on_a_worker_stops_its_process_and_keeps_its_log(tmp_
     def canceled() -> bool:  # asked once the process has said it started
         return log.is_file() and "started" in log.read_text()
 
-    report = asyncio.run(dask_executor._attempt_here(job, log.parent, canceled))
+    report = asyncio.run(daskworker._attempt_here(job, log.parent, canceled))
     assert report["state"] == "canceled"
     assert (store / "attempt-1.log").read_text() == "started\n"
 
@@ -184,7 +184,7 @@ def test_the_reaper_ends_what_a_dead_worker_left_running_and_nothing_that_ended(
     left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     done = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        killed = dask_executor.reap([f"+{left.pid}\n", f"+{done.pid}\n", f"-{done.pid}\n"])
+        killed = reaper.reap([f"+{left.pid}\n", f"+{done.pid}\n", f"-{done.pid}\n"])
         assert killed == 1
         assert not psutil.pid_exists(left.pid)  # killed (and reaped by kill_tree's wait)
         assert done.poll() is None and psutil.pid_exists(done.pid)  # ended as far as it knew

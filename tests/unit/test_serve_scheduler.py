@@ -51,7 +51,7 @@ def test_a_slow_trigger_query_does_not_hold_up_the_loop_the_runs_share(
     scheduler's loop (its runs, the Jupyter server's requests) goes on."""
     import threading
 
-    from nbflow.scheduling import scheduler as scheduler_module
+    from nbflow.scheduling import sqltrigger
 
     monkeypatch.setenv("NBFLOW_WARM_KERNELS", "0")
     project.workflow(
@@ -66,7 +66,7 @@ def test_a_slow_trigger_query_does_not_hold_up_the_loop_the_runs_share(
         returned.set()
         return 1
 
-    monkeypatch.setattr(scheduler_module.Scheduler, "_query", slow_query)
+    monkeypatch.setattr(sqltrigger.SqlTrigger, "query", slow_query)
 
     async def scenario() -> bool:
         stop = asyncio.Event()

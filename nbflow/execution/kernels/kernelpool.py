@@ -1,4 +1,4 @@
-"""The kernel pool: single-use kernels forked ahead of the attempts that will take them.
+"""The kernel pool: single-use kernels started ahead of the attempts that will take them.
 
 A kernelspec that starts an IPython kernel on nbflow's own interpreter is served by a fork
 server (`kernelfork.py`) that imported ipykernel and the preload list once: each kernel is
@@ -15,8 +15,10 @@ next attempt with the same combination (a for_each, the next scheduled run). The
 context file (`dbutils`), the one variable that differs between attempts, is set in an
 IPython kernel by a silent cell when it is handed out.
 
-The fork server's client is `forkserver.py`; a leased kernel, as nbclient drives it,
-`pooledkernel.py`.
+This module keeps the idle kernels, leases and culls them; forking one is
+`forkedkernels.py` (the fork server's client, `forkserver.py`), starting one the ordinary
+way `ordinarykernels.py`, the settings `poolsettings.py`, a leased kernel as nbclient
+drives it `pooledkernel.py`.
 """
 
 from __future__ import annotations
@@ -29,62 +31,24 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .forkserver import ForkServer, Spec, forkable_spec, starts_differently, write_job
-from .pooledkernel import Kernel, run_silently, shut
+from . import ordinarykernels
+from .forkedkernels import ForkedKernels
+from .forkserver import ForkServer, Spec, write_job
+from .ordinarykernels import Key
+from .pooledkernel import Kernel, shut
+from .poolsettings import IDLE_ENV, POOL_SIZE_ENV, PRELOAD_ENV, PoolSettings
 
-POOL_SIZE_ENV = "NBFLOW_WARM_KERNELS"  # idle kernels kept ready per kernelspec; 0 turns off
-PRELOAD_ENV = "NBFLOW_PRELOAD"  # modules the fork server imports once, comma-separated
-IDLE_ENV = "NBFLOW_KERNEL_IDLE"  # seconds an unused kernel is kept before it is culled
-
-
-@dataclass(frozen=True)
-class PoolSettings:
-    size: int = 2  # fits a 2-core laptop running `--parallel 2`
-    # scrapbook is what notebooks publish values with; importing it (nbformat's schema
-    # checks build a grammar) costs a cold kernel seconds, paid here once per pool.
-    preload: tuple[str, ...] = ("scrapbook",)
-    idle_seconds: float = 600.0
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> PoolSettings:
-        env = os.environ if environ is None else environ
-        size, idle = cls.size, cls.idle_seconds
-        if env.get(POOL_SIZE_ENV, "").strip():
-            size = max(0, int(env[POOL_SIZE_ENV]))
-        if env.get(IDLE_ENV, "").strip():
-            idle = max(0.0, float(env[IDLE_ENV]))
-        preload = cls.preload
-        if PRELOAD_ENV in env:  # set but empty: nothing preloaded
-            preload = tuple(m.strip() for m in env[PRELOAD_ENV].split(",") if m.strip())
-        return cls(size=size, preload=preload, idle_seconds=idle)
+__all__ = ["IDLE_ENV", "POOL_SIZE_ENV", "PRELOAD_ENV", "Kernel", "KernelPool", "PoolSettings"]
 
 
 @dataclass
 class _Idle:
     kernels: list[Kernel] = field(default_factory=list)
     spawning: int = 0
-
-
-_Key = tuple[str, str, tuple[tuple[str, str], ...]]  # kernelspec, folder, environment
-
-
-def _language(kernel_name: str) -> str | None:
-    """The language of an installed kernelspec started as a local process; None when there
-    is none of that name, or it names a provisioner of its own (the cold path starts it)."""
-    try:
-        from jupyter_client.kernelspec import KernelSpecManager
-
-        spec = KernelSpecManager().get_kernel_spec(kernel_name)
-    except Exception:  # noqa: BLE001 - no such kernel: the cold path reports it in its words
-        return None
-    if (spec.metadata or {}).get("kernel_provisioner"):
-        return None
-    return str(spec.language or "unknown")
 
 
 class KernelPool:
@@ -103,22 +67,32 @@ class KernelPool:
         # as far as it knows, and preloads only for a run longer than its first kernels.
         self.one_run = one_run
         self.expected: dict[str, int] = {}  # kernelspec -> attempts still to come (one run)
-        self.preload_wanted = not one_run
         self.folder = tempfile.mkdtemp(prefix="nbflow-k-")  # short: Unix socket paths are
-        self.server: ForkServer | None = None
-        self.launched: ForkServer | None = None  # started early, not yet talked to
-        self.server_failed: str | None = None
+        self.forked = ForkedKernels(
+            python, self.folder, self.settings.preload, preload_now=not one_run
+        )
         self.idle: dict[str, _Idle] = {}
-        self.specs: dict[str, Spec | None] = {}
         self.leased: dict[str, Kernel] = {}
         self.languages: dict[str, str | None] = {}  # of kernelspecs started the ordinary way
-        self.ordinary: dict[_Key, _Idle] = {}  # started the ordinary way, per combination
+        self.ordinary: dict[Key, _Idle] = {}  # started the ordinary way, per combination
         self._stopping: set[asyncio.Task[Any]] = set()
-        self._starting: asyncio.Future[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._count = 0
         self._culling: asyncio.Task[None] | None = None
         self.closed = False
+
+    # The fork server's state, as tests and benchmarks look at it.
+    @property
+    def server(self) -> ForkServer | None:
+        return self.forked.server
+
+    @property
+    def launched(self) -> ForkServer | None:
+        return self.forked.launched
+
+    @property
+    def preload_wanted(self) -> bool:
+        return self.forked.preload_wanted
 
     # -- public --------------------------------------------------------------------------
 
@@ -127,30 +101,17 @@ class KernelPool:
         the ordinary way); not for a kernelspec that does not exist (the cold path says so)."""
         if self.closed:
             return False
-        if self._forks(kernel_name, env):
+        if self.forked.serves(kernel_name, env):
             return True
         if kernel_name not in self.languages:
-            self.languages[kernel_name] = _language(kernel_name)
+            self.languages[kernel_name] = ordinarykernels.language(kernel_name)
         return self.languages[kernel_name] is not None
-
-    def _forks(self, kernel_name: str, env: dict[str, str]) -> bool:
-        """Whether the fork server serves this kernelspec with this environment."""
-        if self.server_failed or starts_differently(env):
-            return False
-        if kernel_name not in self.specs:
-            self.specs[kernel_name] = forkable_spec(kernel_name, self.python)
-        return self.specs[kernel_name] is not None
 
     def launch(self) -> None:
         """Start the fork server's process now, without a loop: it imports ipykernel while
         the caller loads its workflow; the first kernel asked for then waits less."""
-        if self.server is None and self.launched is None and not self.closed:
-            self.launched = ForkServer(self.python, self.folder)
-            try:
-                self.launched.launch()
-            except OSError as exc:
-                self.launched = None
-                self.server_failed = f"the kernel fork server did not start: {exc}"
+        if not self.closed:
+            self.forked.launch()
 
     def abandon(self) -> None:
         """Without a loop: end a pool that was launched but never used (a run that failed to
@@ -158,8 +119,7 @@ class KernelPool:
         if self.closed:
             return
         self.closed = True
-        if self.launched is not None:
-            self.launched.end_now()
+        self.forked.end_now()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def warm(self, kernel_names: list[str]) -> None:
@@ -175,19 +135,19 @@ class KernelPool:
         for name, count in counts.items():
             if self.one_run:
                 self.expected[name] = self.expected.get(name, 0) + count
-            if self._forks(name, dict(os.environ)):
+            if self.forked.serves(name, dict(os.environ)):
                 self.idle.setdefault(name, _Idle())
                 self._in_background(self._fill(name))
         if any(count > self.settings.size for count in counts.values()):
-            self._want_preload()  # kernels forked after the first ones will have it
+            self.forked.want_preload()  # kernels forked after the first ones will have it
 
     async def take(self, kernel_name: str, cwd: str, env: dict[str, str]) -> Kernel:
         """A kernel of `kernel_name` now running in `cwd` with `env`; only its attempt's."""
         if kernel_name in self.expected:
             self.expected[kernel_name] = max(0, self.expected[kernel_name] - 1)
-        if not self._forks(kernel_name, env):
+        if not self.forked.serves(kernel_name, env):
             return await self._take_ordinary(kernel_name, cwd, env)
-        spec = self.specs[kernel_name]
+        spec = self.forked.specs[kernel_name]
         assert spec is not None
         self._start_culling()
         idle = self.idle.setdefault(kernel_name, _Idle())
@@ -242,7 +202,7 @@ class KernelPool:
         return culled
 
     async def close(self) -> None:
-        if self.closed and self.server is None and self.launched is None:
+        if self.closed and self.forked.server is None and self.forked.launched is None:
             return
         self.closed = True
         for task in list(self._background):
@@ -258,10 +218,7 @@ class KernelPool:
             self.release(kernel)
         if self._stopping:  # the ordinary kernels' managers, cleaning up
             await asyncio.gather(*self._stopping, return_exceptions=True)
-        for server in (self.server, self.launched):
-            if server is not None:
-                await server.stop()
-        self.server = self.launched = None
+        await self.forked.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- inside --------------------------------------------------------------------------
@@ -273,11 +230,9 @@ class KernelPool:
             return min(self.settings.size, self.expected[kernel_name])
         return self.settings.size
 
-    def _want_preload(self) -> None:
-        if not self.preload_wanted:
-            self.preload_wanted = True
-            if self.server is not None and self.server.running:
-                self.server.preload(self.settings.preload)
+    def _new_id(self) -> str:
+        self._count += 1
+        return f"k{self._count}"
 
     def _start_culling(self) -> None:
         if self._culling is None and not self.closed:
@@ -295,66 +250,12 @@ class KernelPool:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _server(self) -> ForkServer:
-        if self.server is not None and self.server.running:
-            return self.server
-        if self._starting is None or self._starting.done():
-            self._starting = asyncio.ensure_future(self._start_server())
-        await asyncio.shield(self._starting)
-        assert self.server is not None
-        return self.server
-
-    async def _start_server(self) -> None:
-        if self.launched is None:
-            self.launched = ForkServer(self.python, self.folder)
-        server = self.launched
-        try:
-            await server.start()
-        except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
-            self.server_failed = f"the kernel fork server did not start: {exc}"
-            await server.stop()
-            self.launched = None
-            raise
-        self.server, self.launched = server, None
-        if self.preload_wanted:
-            server.preload(self.settings.preload)
-
     async def _spawn(self, kernel_name: str, spec: Spec) -> Kernel:
-        from jupyter_client.connect import write_connection_file
-
-        server = await self._server()
-        self._count += 1
-        kernel_id = f"k{self._count}"
-        connection_file = os.path.join(self.folder, f"{kernel_id}.json")
-        write_connection_file(
-            connection_file,
-            transport="ipc",
-            ip=os.path.join(self.folder, kernel_id),
-            key=uuid.uuid4().hex.encode(),
-            shell_port=1,
-            iopub_port=2,
-            stdin_port=3,
-            control_port=4,
-            hb_port=5,
-            kernel_name=kernel_name,
-        )
-        # The attempt's cwd and environment reach the kernel through this FIFO, written by
-        # the pool itself: the fork server may be busy importing a preloaded module. The
-        # pool holds it open (read and write) from now on, so what it writes waits there
-        # for the kernel, and the kernel reads end of file when the pool is gone.
-        job = os.path.join(self.folder, f"{kernel_id}-job")
-        os.mkfifo(job, 0o600)
-        job_fd = os.open(job, os.O_RDWR | os.O_NONBLOCK)
-        try:
-            pid = await server.spawn(kernel_id, connection_file, job, list(spec.argv))
-        except BaseException:
-            os.close(job_fd)
-            raise
-        return Kernel(kernel_id, pid, connection_file, kernel_name, job_fd)
+        return await self.forked.spawn(kernel_name, spec, self._new_id)
 
     async def _fill(self, kernel_name: str) -> None:
         """Fork kernels until `size` wait for this kernelspec."""
-        spec = self.specs.get(kernel_name)
+        spec = self.forked.specs.get(kernel_name)
         if spec is not None:
             idle = self.idle.setdefault(kernel_name, _Idle())
             await self._keep_ready(idle, kernel_name, lambda: self._spawn(kernel_name, spec))
@@ -388,51 +289,26 @@ class KernelPool:
 
     async def _take_ordinary(self, kernel_name: str, cwd: str, env: dict[str, str]) -> Kernel:
         """An ordinarily started kernel for this combination; the next one starts meanwhile."""
-        from ...databricks.context import CONTEXT_ENV
-
-        context = env.get(CONTEXT_ENV)
-        fixed = {k: v for k, v in env.items() if k != CONTEXT_ENV}
-        key: _Key = (kernel_name, cwd, tuple(sorted(fixed.items())))
+        key, context = ordinarykernels.key_of(kernel_name, cwd, env)
         self._start_culling()
         idle = self.ordinary.setdefault(key, _Idle())
         kernel = self._first_alive(idle)
         if kernel is None:
-            kernel = await self._start_ordinary(kernel_name, cwd, fixed)
+            kernel = await ordinarykernels.start(key, self._new_id)
         self._in_background(self._fill_ordinary(key))
         self.leased[kernel.kernel_id] = kernel
         if context and self.languages.get(kernel_name) == "python":
-            from ...databricks.dbutils import kernel_setup_code
-
             try:  # its `dbutils` reads this attempt's context
-                await run_silently(kernel, kernel_setup_code(context))
+                await ordinarykernels.tell_context(kernel, context)
             except asyncio.CancelledError:  # the attempt timed out or was canceled meanwhile
                 self.release(kernel)
                 raise
-            except Exception:  # noqa: BLE001 - a dead or deaf kernel: the attempt reports it
-                pass
         return kernel
 
-    async def _start_ordinary(self, kernel_name: str, cwd: str, env: dict[str, str]) -> Kernel:
-        from .managers import IPCKernelManager
-
-        manager = IPCKernelManager(kernel_name=kernel_name)
-        try:
-            await manager.start_kernel(cwd=cwd, env=env)
-        except BaseException:  # canceled while it starts: nothing may be left running
-            await asyncio.shield(shut(manager))
-            raise
-        self._count += 1
-        pid = getattr(manager.provisioner, "pid", None)  # a local provisioner's process
-        if pid is None:
-            await shut(manager)
-            raise RuntimeError(f"kernel {kernel_name!r} has no local process to pool")
-        return Kernel(f"k{self._count}", pid, manager.connection_file, kernel_name, -1, manager)
-
-    async def _fill_ordinary(self, key: _Key) -> None:
+    async def _fill_ordinary(self, key: Key) -> None:
         """Start kernels until `size` wait for this combination."""
-        name, cwd, fixed = key
         idle = self.ordinary.setdefault(key, _Idle())
-        await self._keep_ready(idle, name, lambda: self._start_ordinary(name, cwd, dict(fixed)))
+        await self._keep_ready(idle, key[0], lambda: ordinarykernels.start(key, self._new_id))
 
     def _forget(self, kernel: Kernel) -> None:
         kernel.kill()
