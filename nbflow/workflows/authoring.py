@@ -26,8 +26,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from ..core.errors import Conflict, Problem, UsageError, WorkflowFileError
+from ..core.paramtypes import type_problem
 from . import catalog, loader, yamlload
-from .params import read_parameters, type_problem, unreadable_cell
+from .paramcell import read_parameters, unreadable_cell
 from .project import Project
 from .schema import KEY_PATTERN
 

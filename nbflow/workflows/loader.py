@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..core import conditions, graph, refcheck, references
+from ..core import conditions, graph, paramvalues, refcheck, references
 from ..core.errors import Problem, WorkflowFileError
 from ..databricks.source_notebook import is_source_file
 from . import params, schema, secrets, yamlload
@@ -461,7 +461,7 @@ def _check_notebook_parameters(
 def _check_text(data: Any, doc: yamlload.Document, file: str, problems: list[Problem]) -> None:
     """Text that UTF-8 cannot encode (a lone surrogate from a `\\udXXX` escape) anywhere."""
     for path, text in _all_strings(data, ()):
-        message = params.surrogate_problem(text)
+        message = paramvalues.surrogate_problem(text)
         if message:
             shown = _where(tuple(_printable(p) for p in path), {})
             problems.append(Problem(file, doc.line_of(path), f"{shown}: {message}"))
