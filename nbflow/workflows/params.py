@@ -1,9 +1,9 @@
-"""Workflow parameters against notebooks: what `validate`, `-p` and the REST API refuse, and
-what each notebook attempt receives.
+"""Workflow parameters against notebooks: the values refused, and what an attempt receives.
 
 A workflow's and a task's values are checked against the `parameters` cell of each notebook
 task (`paramcell.py` reads it; `core/paramtypes.py` says whether a value fits a declared
-type); `inputs_for` applies the precedence of `core/paramvalues.py` when an attempt starts.
+type), so `validate`, `-p` and the REST API refuse the same values; `inputs_for` applies the
+precedence of `core/paramvalues.py` when an attempt starts.
 """
 
 from __future__ import annotations
