@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..review import report as report_module
     from ..review import runfiles
     from ..scheduling import scheduler as scheduler_module
-    from ..workflows import authoring, catalog, loader
+    from ..workflows import authoring, catalog, loader, paramcell
     from ..workflows import params as params_module
     from ..workflows import secrets as secrets_module
 else:
@@ -32,6 +32,7 @@ else:
     triggers = lazy_module("nbflow.core.triggers")
     logs_module = lazy_module("nbflow.review.logs")
     params_module = lazy_module("nbflow.workflows.params")
+    paramcell = lazy_module("nbflow.workflows.paramcell")
     report_module = lazy_module("nbflow.review.report")
     executor_module = lazy_module("nbflow.execution.executor")
     runner_module = lazy_module("nbflow.execution.runner")

@@ -14,11 +14,12 @@ from ..workflows.project import Project
 
 if TYPE_CHECKING:
     from ..workflows.model import Workflow
-    from ..workflows.params import NotebookParameter
+    from ..workflows.paramcell import NotebookParameter
 
 from .modules import (
     catalog,
     loader,
+    paramcell,
     params_module,
     runfiles,
     secrets_module,
@@ -88,9 +89,9 @@ def notebook_params(project: Project, path: str) -> list[NotebookParameter]:
     candidate = Path(path)
     if not candidate.is_absolute() and not candidate.exists():
         candidate = project.root / path
-    cell = params_module.read_parameters(candidate)
+    cell = paramcell.read_parameters(candidate)
     if cell.error is not None:
-        raise UsageError(params_module.unreadable_cell(path, cell))
+        raise UsageError(paramcell.unreadable_cell(path, cell))
     return list(cell.parameters)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..workflows.params import parse_assignments
+from ..core.paramvalues import parse_assignments
 from ..workflows.project import Project
 from .app import (
     FINISHED_OK,

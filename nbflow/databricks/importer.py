@@ -393,7 +393,7 @@ def import_jobs(
 
 def workflow_text(imported: Imported, shown: str, line: int | None) -> str:
     """The workflow file for an imported job, with a header and a comment on each part."""
-    from ..workflows.authoring import new_workflow_text
+    from ..workflows.yamltext import new_workflow_text
 
     title = imported.job.settings.get("name")
     header = (

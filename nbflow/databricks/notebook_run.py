@@ -25,15 +25,15 @@ HEADER = (
 
 def workflow_file(project: Any, notebook: Path, arguments: dict[str, Any], timeout: float) -> Path:
     """Write (and check) the one-task workflow that runs `notebook`; its path."""
-    from ..workflows import authoring
+    from ..workflows import authoring, yamltext
 
     written = project.relative(notebook)
     key = authoring.key_for(written)
     content: dict[str, Any] = {"name": authoring.run_workflow_name(written)}
     if timeout:
         content["timeout"] = timeout
-    content["tasks"] = [authoring.notebook_task(key, written, arguments, [])]
-    text = authoring.new_workflow_text(content, HEADER)
+    content["tasks"] = [yamltext.notebook_task(key, written, arguments, [])]
+    text = yamltext.new_workflow_text(content, HEADER)
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     target: Path = project.state_dir / "notebooks" / f"{key}-{digest}.yaml"
     authoring.write_checked(target, text, project, mode="overwrite")

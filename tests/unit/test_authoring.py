@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from nbflow.core.errors import Conflict, UsageError, WorkflowFileError
-from nbflow.workflows import authoring, yamlload
+from nbflow.workflows import authoring, yamlload, yamltext
 from nbflow.workflows.loader import check_file
 from nbflow.workflows.project import Project
 
@@ -45,7 +45,7 @@ def _data(text: str):
 
 
 def _same(a, b) -> bool:
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True) and authoring._same(a, b)
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True) and yamltext._same(a, b)
 
 
 @pytest.mark.parametrize(
@@ -64,16 +64,16 @@ def test_keys_and_names_come_from_the_notebook_stem(notebook, key, name):
 
 
 def test_parameter_values_read_back_with_their_json_types():
-    task = authoring.notebook_task("x", "notebooks/x.ipynb", TRICKY, [])
-    text = authoring.new_workflow_text({"name": "w", "tasks": [task]})
+    task = yamltext.notebook_task("x", "notebooks/x.ipynb", TRICKY, [])
+    text = yamltext.new_workflow_text({"name": "w", "tasks": [task]})
     read = _data(text)["tasks"][0]["parameters"]
     assert _same(read, TRICKY)
     assert type(read["big"]) is float and type(read["count"]) is int
 
 
 def test_a_new_file_has_a_header_a_schedule_and_passes_the_loader(mini):
-    task = authoring.notebook_task("x", "notebooks/x.ipynb", {"n": 1}, [])
-    text = authoring.new_workflow_text(
+    task = yamltext.notebook_task("x", "notebooks/x.ipynb", {"n": 1}, [])
+    text = yamltext.new_workflow_text(
         {
             "name": "daily_report",
             "description": "Every morning.\nAt six.",
@@ -97,9 +97,9 @@ def test_non_finite_numbers_are_refused():
 
 def test_text_that_would_not_read_back_is_refused():
     with pytest.raises(UsageError, match="read back unchanged"):
-        authoring._reads_back("a: 1\n", {"a": 1.0})
+        yamltext._reads_back("a: 1\n", {"a": 1.0})
     with pytest.raises(UsageError, match="read back unchanged"):
-        authoring._reads_back("a: [1]\n", {"a": [True]})
+        yamltext._reads_back("a: [1]\n", {"a": [True]})
 
 
 COMMENTED = """\
@@ -123,8 +123,8 @@ schedule:
 
 
 def test_an_added_task_goes_last_and_everything_else_stays():
-    task = authoring.notebook_task("report", "notebooks/y.ipynb", {"p": "1"}, ["clean"])
-    new = authoring.add_task_text(COMMENTED, task)
+    task = yamltext.notebook_task("report", "notebooks/y.ipynb", {"p": "1"}, ["clean"])
+    new = yamltext.add_task_text(COMMENTED, task)
     head, _, tail = COMMENTED.partition("# settings below the tasks\n")
     assert new.startswith(head), new  # every line before the new task is unchanged
     assert new.endswith("# settings below the tasks\n" + tail)
@@ -142,23 +142,23 @@ def test_an_added_task_goes_last_and_everything_else_stays():
 
 def test_an_added_task_follows_the_files_style():
     flow = "tasks:\n- {key: a, notebook: n.ipynb}\n"
-    task = authoring.notebook_task("b", "n.ipynb", {}, ["a"])
+    task = yamltext.notebook_task("b", "n.ipynb", {}, ["a"])
     assert (
-        authoring.add_task_text(flow, task)
+        yamltext.add_task_text(flow, task)
         == flow + "- {key: b, notebook: n.ipynb, depends_on: [a]}\n"
     )
     zero = "tasks:\n- key: a\n  notebook: n.ipynb\n"
     assert (
-        authoring.add_task_text(zero, task)
+        yamltext.add_task_text(zero, task)
         == zero + "- key: b\n  notebook: n.ipynb\n  depends_on: [a]\n"
     )
     wide = "tasks:\n    -   key: a\n        notebook: n.ipynb\n"
-    assert _data(authoring.add_task_text(wide, task))["tasks"][1] == task
+    assert _data(yamltext.add_task_text(wide, task))["tasks"][1] == task
 
 
 def test_adding_to_a_file_without_tasks_is_refused():
     with pytest.raises(UsageError, match="no `tasks` list"):
-        authoring.add_task_text("name: x\n", {"key": "a", "notebook": "n.ipynb"})
+        yamltext.add_task_text("name: x\n", {"key": "a", "notebook": "n.ipynb"})
 
 
 def _project(mini) -> Project:

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from nbflow.databricks import source_notebook as sn
-from nbflow.workflows.params import notebook_parameters, parse_parameters_source
+from nbflow.workflows.paramcell import notebook_parameters, parse_parameters_source
 
 SOURCE = """\
 # Databricks notebook source

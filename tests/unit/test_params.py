@@ -6,22 +6,23 @@ import nbformat
 import pytest
 
 from nbflow.core.errors import UsageError
-from nbflow.workflows.params import (
-    NotebookParameter,
-    ParametersCell,
-    check_overrides,
-    inputs_for,
+from nbflow.core.paramtypes import type_problem
+from nbflow.core.paramvalues import (
     notebook_inputs,
-    notebook_parameters,
-    parameters_cell,
     parse_assignments,
     parse_cli_value,
+    surrogate_problem,
+)
+from nbflow.workflows.paramcell import (
+    NotebookParameter,
+    ParametersCell,
+    notebook_parameters,
+    parameters_cell,
     parse_parameters_source,
     read_parameters,
     read_parameters_source,
-    surrogate_problem,
-    type_problem,
 )
+from nbflow.workflows.params import check_overrides, inputs_for
 
 
 def params(source: str) -> dict[str, dict]:
