@@ -1,9 +1,11 @@
 """The runner: executes one run of a workflow and is the only code that changes run state.
 
-An asyncio loop decides which tasks may start (`states.decide`), runs each attempt through
-`execute.py` when one of the `parallel` slots is free, records every change in the run
-history and tells an observer (the progress display) about it. A `for_each` task runs one
-unit per input (`KEY[i]`, at most `concurrency` at a time); other tasks are one unit.
+An asyncio loop decides which tasks may start (`states.decide`), runs each unit's attempts
+with retries (one attempt, from its slot to its record, is attempts.py's), records every
+change in the run history and tells an observer (the progress display) about it. A
+`for_each` task runs one unit per input (`KEY[i]`, at most `concurrency` at a time); other
+tasks are one unit. The runner of a recorded run is built by `recorded.runner_for`; a
+repair or a partial run starts from a `startpoints` value.
 """
 
 from __future__ import annotations
@@ -257,7 +259,7 @@ class Runner(Attempts, Notifications):
         self._notify_end(result)
         return result
 
-    # -- decisions -------------------------------------------------------------------
+    # -- decisions -----------------------------------------------------------------------
 
     def _record_selection(self, selection: Selection) -> None:
         """Mark the tasks a partial run leaves out, with the values they are read from."""
