@@ -3,8 +3,7 @@
 An asyncio loop decides which tasks may start (`states.decide`), runs each unit's attempts
 with retries (one attempt, from its slot to its record, is attempts.py's), records every
 change in the run history and tells an observer (the progress display) about it. A
-`for_each` task runs one unit per input (`KEY[i]`, at most `concurrency` at a time); other
-tasks are one unit. The runner of a recorded run is built by `recorded.runner_for`; a
+`for_each` task runs one unit per input (iterations.py); other tasks are one unit. The runner of a recorded run is built by `recorded.runner_for`; a
 repair or a partial run starts from a `startpoints` value.
 """
 
@@ -35,7 +34,7 @@ from ..workflows.model import Task, Workflow
 from ..workflows.project import Project
 from .attempts import Attempts
 from .executor import Executor, LocalExecutor
-from .iterations import iteration_values
+from .iterations import Iterations, iteration_values
 from .notifications import Notifications
 from .observer import NullObserver, Observer
 from .recorded import create_run
@@ -48,7 +47,7 @@ __all__ = ["Observer", "Repair", "Runner", "Selection", "create_run", "iteration
 FAILURE_HANDLERS = ("all_done", "at_least_one_failed", "all_failed")
 
 
-class Runner(Attempts, Notifications):
+class Runner(Attempts, Iterations, Notifications):
     def __init__(
         self,
         workflow: Workflow,
@@ -356,46 +355,7 @@ class Runner(Attempts, Notifications):
                 self.outputs[task.key] = output
             self._set(task.key, state, message=message)
             return
-        try:
-            inputs = references.substitute(task.for_each.inputs, self._context(task).lookup)
-        except references.ReferenceError_ as exc:
-            self._set(task.key, TaskState.FAILED, start_time=self.clock.now(), message=str(exc))
-            return
-        if not isinstance(inputs, list):
-            shown = references.render(inputs)[:100]
-            message = f"for_each inputs must be a list, got {shown!r}"
-            self._set(task.key, TaskState.FAILED, start_time=self.clock.now(), message=message)
-            return
-        # The inputs on the task's own row say it is a for_each task, even with none.
-        self._set(task.key, TaskState.RUNNING, start_time=self.clock.now(), input=inputs)
-        self.store.add_iterations(self.run_id, task.key, inputs)
-        limit = asyncio.Semaphore(task.for_each.concurrency)
-
-        async def iteration(index: int, value: Any) -> tuple[TaskState, dict[str, Any]]:
-            unit = f"{task.key}[{index}]"
-            self._record(unit, TaskState.QUEUED)
-            try:
-                async with limit:
-                    state, message, values, _ = await self._unit(
-                        task, unit, folder / str(index), (value,)
-                    )
-            except asyncio.CancelledError:
-                self._record(unit, TaskState.CANCELED, message="canceled")
-                raise
-            self._record(unit, state, message=message)
-            return state, values
-
-        results = await asyncio.gather(*(iteration(i, v) for i, v in enumerate(inputs)))
-        bad = [s for s, _ in results if s != TaskState.SUCCESS]
-        if not bad:
-            values = iteration_values([v for _, v in results])
-            self.values[task.key] = values
-            message = f"{len(results)} iterations"
-            self._set(task.key, TaskState.SUCCESS, message=message, values=values)
-            return
-        state = TaskState.FAILED if TaskState.FAILED in bad else bad[0]
-        message = f"{len(bad)} of {len(results)} iterations did not succeed"
-        self._set(task.key, state, message=message)
+        await self._iterations(task, folder)
 
     async def _unit(
         self, task: Task, unit: str, folder: Path, given: tuple[Any, ...] = ()
