@@ -1,7 +1,8 @@
 """The library facade: what the CLI and the Jupyter server call; no logic elsewhere.
 
 One module per noun: `workflows` (files), `reading` (the run history), `engines` (where
-runs execute), `runs`, `schedules`, `backfills`, `review`, `authoring`, `databricks`.
+runs execute), `runs`, `detached` (runs in a process of their own), `cancelling`,
+`repairs`, `schedules`, `backfills`, `review`, `authoring`, `databricks`.
 """
 
 from __future__ import annotations
@@ -9,23 +10,14 @@ from __future__ import annotations
 from ..core.errors import NbflowError, UsageError, WorkflowFileError
 from .authoring import add_task, create_workflow
 from .backfills import MAX_BACKFILL_RUNS, backfill, backfills, cancel_backfill, serve_backfill
+from .cancelling import cancel, request_cancel
 from .databricks import export_databricks, import_databricks
+from .detached import repair_detached, start_detached
 from .engines import CLUSTER_PARALLEL, cluster_executor, server_launcher
 from .reading import artifact, list_runs, logs, open_store, recover, show
+from .repairs import REPAIRABLE, repair
 from .review import diff, report, values
-from .runs import (
-    REPAIRABLE,
-    SUCCEEDED,
-    cancel,
-    execute,
-    execute_here,
-    repair,
-    repair_detached,
-    request_cancel,
-    run,
-    run_notebook,
-    start_detached,
-)
+from .runs import SUCCEEDED, execute, execute_here, run, run_notebook
 from .schedules import (
     schedule,
     schedule_list,

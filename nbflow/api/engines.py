@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 from .modules import (
     executor_module,
-    runner_module,
+    recorded_module,
 )
 
 # Attempts of one run out at once on a cluster when --parallel is not given: the workers'
@@ -106,23 +106,19 @@ def cluster_executor(project: Project, address: str) -> Callable[[], Executor]:
 
 
 def _launcher(project: Project, store: Store, parallel: int | None, executor: Executor) -> Any:
+    """What a scheduler calls to run a run it recorded, on `executor`."""
+
     async def launch(workflow: Workflow, run_id: int) -> None:
         run = store.get_run(run_id)
         assert run is not None
-        runner = runner_module.Runner(
+        runner = recorded_module.runner_for(
+            recorded_module.Recorded.of(run),
             workflow,
             project,
             store,
-            run_id,
-            parameters=run["parameters"],
-            trigger_type=run["trigger_type"],
-            trigger_time=run["trigger_time"],
+            executor=executor,
             parallel=parallel,
             handle_signals=False,
-            trigger_files=run.get("trigger_files"),
-            trigger_location=run.get("trigger_location"),
-            executor=executor,
-            trigger_info=run.get("trigger_info"),
         )
         await runner.run()
 

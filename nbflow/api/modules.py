@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from ..databricks import importer as databricks_importer
     from ..databricks import jobfile as databricks_jobfile
     from ..execution import executor as executor_module
+    from ..execution import recorded as recorded_module
     from ..execution import runner as runner_module
+    from ..execution import startpoints
     from ..review import diff as diff_module
     from ..review import logs as logs_module
     from ..review import report as report_module
@@ -36,6 +38,8 @@ else:
     report_module = lazy_module("nbflow.review.report")
     executor_module = lazy_module("nbflow.execution.executor")
     runner_module = lazy_module("nbflow.execution.runner")
+    recorded_module = lazy_module("nbflow.execution.recorded")
+    startpoints = lazy_module("nbflow.execution.startpoints")
     scheduler_module = lazy_module("nbflow.scheduling.scheduler")
     databricks_exporter = lazy_module("nbflow.databricks.exporter")
     databricks_importer = lazy_module("nbflow.databricks.importer")

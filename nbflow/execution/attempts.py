@@ -1,12 +1,14 @@
-"""Attempts: starting one attempt of a task of each kind (notebook, script, command, SQL,
-a child workflow) with its environment and `dbutils` context, on the runner's executor.
+"""Attempts: one attempt of a task, from waiting for a slot to its record: its references
+resolved, started by kind (notebook, script, command, SQL, a child workflow) with its
+environment and `dbutils` context on the runner's executor, and its attempt row written.
 
-`Attempts` is mixed into `runner.Runner`, which decides when an attempt starts and records
-what it gives; nothing here changes a task's state.
+`Attempts` is mixed into `runner.Runner`, which decides when a unit's attempts start and
+retries them; a unit's state changes only through the runner's `_record`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 from dataclasses import dataclass
@@ -23,12 +25,15 @@ from ..workflows import secrets
 from ..workflows.model import Task, Workflow
 from ..workflows.params import inputs_for
 from ..workflows.project import Project
-from . import execute
+from . import execute, processes
+from .notifications import Notifications
+from .observer import Observer, Prefixed
+from .runcontext import RunContext
 from .runlog import RunLog
+from .slots import slot_for
 
 if TYPE_CHECKING:
     from .executor import Executor
-    from .runner import Observer
 
 
 @dataclass(frozen=True)
@@ -42,22 +47,6 @@ class Launch:
     target: Any
     task_params: dict[str, Any]
     args: list[str]
-
-
-class Prefixed:
-    """Reports a child run's task changes under the parent task's name."""
-
-    def __init__(self, observer: Observer, prefix: str):
-        self.observer = observer
-        self.prefix = prefix
-
-    def run_changed(self, run_id: int, state: RunState, at: float) -> None:
-        pass
-
-    def task_changed(
-        self, key: str, state: TaskState, at: float, attempt: int | None, message: str | None
-    ) -> None:
-        self.observer.task_changed(self.prefix + key, state, at, attempt, message)
 
 
 def plain(target: Any) -> Any:
@@ -74,7 +63,7 @@ def redacted(url: str) -> str:
         return url
 
 
-class Attempts:
+class Attempts(RunContext, Notifications):
     """The runner's part that starts attempts (see the module's docstring)."""
 
     workflow: Workflow
@@ -90,9 +79,110 @@ class Attempts:
     params: dict[str, Any]
     values: dict[str, dict[str, Any]]
     tasks: dict[str, Task]
+    slots: asyncio.Semaphore
+
+    def _record(
+        self,
+        unit: str,
+        state: TaskState,
+        *,
+        attempt: int | None = None,
+        message: str | None = None,
+        **fields: Any,
+    ) -> None:
+        raise NotImplementedError  # the runner's: the one place a task's state changes
 
     def _started(self, unit: str, number: int, pid: int) -> None:
-        raise NotImplementedError  # the runner's: it records the attempt's process
+        self.store.set_attempt_pid(self.run_id, unit, number, pid, processes.started_at(pid))
+
+    async def _attempt(
+        self, task: Task, unit: str, folder: Path, number: int, given: tuple[Any, ...]
+    ) -> execute.AttemptResult:
+        """Run one attempt once a slot is free, and record it (a cancel included)."""
+        try:
+            return await self._attempt_in_slot(task, unit, folder, number, given)
+        except asyncio.CancelledError:
+            self.store.finish_attempt(
+                self.run_id,
+                unit,
+                number,
+                state=TaskState.CANCELED.value,
+                end_time=self.clock.now(),
+                error={"ename": "Canceled", "evalue": "the attempt was canceled"},
+                only_running=True,
+            )
+            raise
+
+    async def _attempt_in_slot(
+        self, task: Task, unit: str, folder: Path, number: int, given: tuple[Any, ...]
+    ) -> execute.AttemptResult:
+        slot = slot_for(task, self.slots)
+        if slot.locked():
+            self._record(unit, TaskState.QUEUED, attempt=number)
+        async with slot:
+            self._record(unit, TaskState.RUNNING, attempt=number)
+            self._notify_attempt(task, "on_start", "running", number)
+            result = await self._prepared(task, unit, folder, number, given)
+            self.store.finish_attempt(
+                self.run_id,
+                unit,
+                number,
+                state=result.state,
+                end_time=self.clock.now(),
+                error=result.error,
+                values=result.values,
+                output=result.output,
+                executor=result.executor,
+            )
+            if result.state == "success":
+                self.store.update_task(
+                    self.run_id, unit, values=result.values, output=result.output
+                )
+                self._notify_attempt(task, "on_success", result.state, number)
+            else:
+                self._notify_attempt(task, "on_failure", result.state, number, result.error)
+            return result
+
+    async def _prepared(
+        self, task: Task, unit: str, folder: Path, number: int, given: tuple[Any, ...]
+    ) -> execute.AttemptResult:
+        """One attempt, its references resolved and its folder made, run to its end (a
+        reference or a folder that fails is the attempt's failure); `dbutils.notebook.exit`'s
+        value joins its output."""
+        suffix = ".ipynb" if task.kind == "notebook" else ".log"
+        artifact = folder / f"attempt-{number}{suffix}"
+        start = self.clock.now()
+        lookup = self._context(task, number, given).lookup
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            task_params = references.substitute(task.parameters, lookup)
+            target = references.substitute(plain(task.target), lookup)
+            args = [references.render(a) for a in references.substitute(list(task.args), lookup)]
+        except (references.ReferenceError_, OSError) as exc:
+            self.store.add_attempt(
+                self.run_id, unit, number, start_time=start, parameters={}, artifact=None
+            )
+            if isinstance(exc, OSError):  # a read-only or full runs folder: name it
+                culprit = Path(exc.filename or folder)
+                while not culprit.exists() and culprit != culprit.parent:
+                    culprit = culprit.parent  # the folder (or file) that refused
+                message = (
+                    f"cannot create the task's folder {self.project.relative(folder)}: "
+                    f"{self.project.relative(culprit)}: {exc.strerror}"
+                )
+                result = execute.failed("OSError", message)
+            else:
+                result = execute.failed("ReferenceError", str(exc))
+        else:
+            launch = Launch(unit, number, start, artifact, target, task_params, args)
+            try:
+                result = await self._launch(task, launch)
+            finally:
+                secrets.scrub(artifact)  # a log as its process wrote it
+            exited = task_context.read_exit(artifact)  # dbutils.notebook.exit's value
+            if result.state == "success" and exited is not None:
+                result.output = {**(result.output or {}), **exited}
+        return result
 
     async def _launch(self, task: Task, at: Launch) -> execute.AttemptResult:
         """Start one attempt of a task of any kind and wait for it."""
@@ -222,7 +312,7 @@ class Attempts:
                 )
         except (NbflowError, ValueError) as exc:
             return execute.failed("WorkflowError", str(exc).splitlines()[0])
-        from .runner import Runner, create_run  # the module that mixes this in
+        from .recorded import Recorded, create_run, runner_for
 
         now = self.clock.now()
         child_id = create_run(
@@ -236,21 +326,18 @@ class Attempts:
             parent_run_id=self.run_id,
         )
         self.store.update_task(self.run_id, at.unit, output={"run_id": child_id})
-        runner = Runner(
+        runner = runner_for(
+            Recorded(child_id, parameters, "workflow", now),
             child,
             self.project,
             self.store,
-            child_id,
-            parameters=parameters,
-            trigger_type="workflow",
-            trigger_time=now,
+            executor=self.executor,
             parallel=self.parallel,
             clock=self.clock,
             observer=Prefixed(self.observer, f"{at.unit}/"),
             python=self.python,
             notifier=self.notifier,
             handle_signals=False,
-            executor=self.executor,
         )
         state = await runner.run()
         output = {"run_id": child_id, "state": state.value}

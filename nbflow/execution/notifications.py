@@ -29,6 +29,8 @@ class Notifications:
     tasks: dict[str, Task]
     attempt_clock: dict[str, tuple[int, float]]
     warned: set[tuple[str, int]]
+    run_warned: bool
+    start_time: float
 
     def _event(self, kind: str, state: str, **extra: Any) -> notify.Event:
         failed = []
@@ -80,6 +82,15 @@ class Notifications:
             event = notify.Event(**{**event.__dict__, "failed_tasks": failed})
         self.notifier.send(destinations, event)
 
+    def _notify_end(self, result: RunState) -> None:
+        """Tell the run's end (a canceled run tells nothing), then record every delivery."""
+        if result in (RunState.SUCCESS, RunState.SUCCESS_WITH_FAILURES):
+            self._notify_run("on_success", result)
+        elif result in (RunState.FAILED, RunState.TIMED_OUT):
+            self._notify_run("on_failure", result)
+        # Deliveries run on threads; the run is already recorded as finished.
+        self._record_deliveries(self.notifier.wait(timeout=30))
+
     def _record_deliveries(self, deliveries: list[notify.Delivery]) -> None:
         self.store.add_notifications(
             self.run_id,
@@ -95,6 +106,23 @@ class Notifications:
                 for d in deliveries
             ],
         )
+
+    def _check_run_duration(self) -> None:
+        """Warn once when the run has gone on longer than the workflow's `warning_after`."""
+        settings = self.workflow.settings
+        warn_after = settings.warning_after if settings is not None else None
+        if self.run_warned or warn_after is None:
+            return
+        if self.clock.now() >= self.start_time + warn_after:
+            self.run_warned = True
+            self.store.add_duration_warning(
+                self.run_id,
+                task_key=None,
+                attempt=None,
+                threshold=warn_after,
+                now=self.clock.now(),
+            )
+            self._notify_run("on_duration_warning", RunState.RUNNING)
 
     def _check_attempt_durations(self, now: float) -> None:
         """Warn once for each attempt running longer than its task's `health.duration_warning`.

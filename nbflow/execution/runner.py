@@ -1,9 +1,10 @@
 """The runner: executes one run of a workflow and is the only code that changes run state.
 
-An asyncio loop decides which tasks may start (`states.decide`), runs each attempt through
-`execute.py` when one of the `parallel` slots is free, records every change in the run
-history and tells an observer (the progress display) about it. A `for_each` task runs one
-unit per input (`KEY[i]`, at most `concurrency` at a time); other tasks are one unit.
+An asyncio loop decides which tasks may start (`states.decide`), runs each unit's attempts
+with retries (one attempt, from its slot to its record, is attempts.py's), records every
+change in the run history and tells an observer (the progress display) about it. A
+`for_each` task runs one unit per input (iterations.py); other tasks are one unit. The runner of a recorded run is built by `recorded.runner_for`; a
+repair or a partial run starts from a `startpoints` value.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ..core import conditions, references
 from ..core.clock import Clock
@@ -29,124 +28,26 @@ from ..core.states import (
     edge_state,
     run_result,
 )
-from ..databricks import context as task_context
 from ..notify import deliveries as notify
 from ..workflows import secrets
 from ..workflows.model import Task, Workflow
 from ..workflows.project import Project
-from . import execute, processes
-from .attempts import Attempts, Launch, plain
+from .attempts import Attempts
 from .executor import Executor, LocalExecutor
+from .iterations import Iterations, iteration_values
 from .notifications import Notifications
+from .observer import NullObserver, Observer
+from .recorded import create_run
 from .runlog import RunLog
+from .startpoints import Repair, Selection
 
-
-class Observer(Protocol):
-    def run_changed(self, run_id: int, state: RunState, at: float) -> None: ...
-
-    def task_changed(
-        self, key: str, state: TaskState, at: float, attempt: int | None, message: str | None
-    ) -> None: ...
-
-
-class NullObserver:
-    def run_changed(self, run_id: int, state: RunState, at: float) -> None:
-        pass
-
-    def task_changed(
-        self, key: str, state: TaskState, at: float, attempt: int | None, message: str | None
-    ) -> None:
-        pass
-
-
-def create_run(
-    store: RunLog,
-    workflow: Workflow,
-    project: Project,
-    *,
-    parameters: dict[str, Any],
-    trigger_type: str,
-    trigger_time: float,
-    now: float,
-    parent_run_id: int | None = None,
-) -> int:
-    """Record a new run (state `queued`) with its tasks `pending`."""
-    run_id = store.create_run(
-        workflow=workflow.name,
-        workflow_path=project.relative(workflow.path),
-        trigger_type=trigger_type,
-        trigger_time=trigger_time,
-        parameters=parameters,
-        tasks=[
-            (
-                t.key,
-                t.kind,
-                [{"task": e.task, "outcome": e.outcome} for e in t.depends_on],
-            )
-            for t in workflow.tasks
-        ],
-        state=RunState.QUEUED.value,
-        now=now,
-        runner_pid=os.getpid(),
-        runner_host=socket.gethostname(),
-        runner_started=processes.started_at(os.getpid()),
-        parent_run_id=parent_run_id,
-    )
-    assert run_id is not None  # only a claimed fire can lose
-    return run_id
+__all__ = ["Observer", "Repair", "Runner", "Selection", "create_run", "iteration_values"]
 
 
 FAILURE_HANDLERS = ("all_done", "at_least_one_failed", "all_failed")
 
 
-@dataclass(frozen=True)
-class Repair:
-    """Where a repair starts from: what the kept tasks left, and the repair's number."""
-
-    number: int
-    start_time: float
-    kept_states: dict[str, TaskState]
-    outcomes: dict[str, bool]
-    values: dict[str, dict[str, Any]]
-    outputs: dict[str, dict[str, Any] | None]
-    last_attempts: dict[str, int]
-
-
-@dataclass(frozen=True)
-class Selection:
-    """A partial run: the tasks left out, and what they left in the run they are taken from."""
-
-    left_out: tuple[str, ...]
-    source_run: int | None
-    outcomes: dict[str, bool]
-    values: dict[str, dict[str, Any]]
-    outputs: dict[str, dict[str, Any] | None]
-
-
-def iteration_values(per_iteration: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """A for_each task's values: each name's values as a list in input order (None where an
-    iteration published no value of that name)."""
-    names = list(dict.fromkeys(name for values in per_iteration for name in values))
-    return {name: [values.get(name) for values in per_iteration] for name in names}
-
-
-class _NoSlot:
-    """Stands in for the slots semaphore where an attempt takes none."""
-
-    def locked(self) -> bool:
-        return False
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc: Any) -> None:
-        return None
-
-
-_NO_SLOT = _NoSlot()
-
-
-class Runner(Attempts, Notifications):
+class Runner(Attempts, Iterations, Notifications):
     def __init__(
         self,
         workflow: Workflow,
@@ -194,12 +95,6 @@ class Runner(Attempts, Notifications):
         self.repair = repair
         self.attempt_offset: dict[str, int] = {}  # attempts before this repair, per unit
         if repair is not None:
-            for key, state in repair.kept_states.items():
-                if key in self.states:
-                    self.states[key] = state
-            self.outcomes.update(repair.outcomes)
-            self.values.update(repair.values)
-            self.outputs.update(repair.outputs)
             self.attempt_offset = dict(repair.last_attempts)
             self.start_time = repair.start_time
         self.poll_interval = poll_interval  # how often a cancel request is looked for
@@ -209,15 +104,16 @@ class Runner(Attempts, Notifications):
         self.trigger_location = trigger_location
         self.trigger_info = trigger_info
         self.selection = selection
-        if selection is not None:
-            for key in selection.left_out:
-                self.states[key] = TaskState.SKIPPED_BY_SELECTION
-            self.outcomes.update(selection.outcomes)
-            self.values.update(selection.values)
-            self.outputs.update(selection.outputs)
+        for start in (repair, selection):  # what the tasks they keep or leave out left
+            if start is not None:
+                self.states.update({k: v for k, v in start.states().items() if k in self.states})
+                self.outcomes.update(start.outcomes)
+                self.values.update(start.values)
+                self.outputs.update(start.outputs)
         # The attempts running now (unit -> attempt number, start), for `health` warnings.
         self.attempt_clock: dict[str, tuple[int, float]] = {}
         self.warned: set[tuple[str, int]] = set()
+        self.run_warned = False  # the workflow's `warning_after` told once
         self.stopping: RunState | None = None  # CANCELED or TIMED_OUT once asked to stop
         self.interrupted = False  # Ctrl-C or SIGTERM to the process running the workflow
         # Where attempts run; the caller owns (and closes) the one it passes.
@@ -260,43 +156,6 @@ class Runner(Attempts, Notifications):
         now = self.clock.now()
         self.store.update_run(self.run_id, state=state.value, **fields)
         self.observer.run_changed(self.run_id, state, now)
-
-    # -- references ----------------------------------------------------------------------
-
-    def _run_info(self) -> dict[str, Any]:
-        return {
-            "id": self.run_id,
-            "workflow": self.workflow.name,
-            "repair_count": self.repair.number if self.repair else 0,
-            "start_time": self.start_time,
-            "trigger_time": self.trigger_time,
-            "trigger_type": self.trigger_type,
-            "trigger_files": self.trigger_files,
-            "trigger_location": self.trigger_location,
-            "trigger_info": self.trigger_info,
-            "timezone": schedule.timezone if (schedule := self.workflow.schedule) else None,
-        }
-
-    def _context(
-        self, task: Task | None, attempt: int = 1, given: tuple[Any, ...] = ()
-    ) -> references.Context:
-        done = {
-            key: {
-                "state": state.value,
-                "values": self.values.get(key, {}),
-                "output": self.outputs.get(key),
-            }
-            for key, state in self.states.items()
-            if state in TERMINAL_TASK_STATES
-        }
-        return references.Context(
-            params=self.params,
-            run=self._run_info(),
-            tasks=done,
-            task={"key": task.key, "attempt": attempt} if task else None,
-            input_value=given[0] if given else None,
-            has_input=bool(given),
-        )
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -345,9 +204,6 @@ class Runner(Attempts, Notifications):
             if task.disabled and self.states[task.key] == TaskState.PENDING:
                 self._set(task.key, TaskState.DISABLED, start_time=self.clock.now())
         deadline = self.start_time + self.workflow.timeout if self.workflow.timeout else None
-        settings = self.workflow.settings
-        warn_after = settings.warning_after if settings is not None else None
-        warn_at = self.start_time + warn_after if warn_after is not None else None
         running: dict[asyncio.Task[None], str] = {}
         while True:
             self._decide_ready()
@@ -375,17 +231,7 @@ class Runner(Attempts, Notifications):
                         )
                 self._run_state(RunState.CANCELED, end_time=self.clock.now(), message="canceled")
                 raise
-            if warn_at is not None and self.clock.now() >= warn_at:
-                warn_at = None
-                assert warn_after is not None
-                self.store.add_duration_warning(
-                    self.run_id,
-                    task_key=None,
-                    attempt=None,
-                    threshold=warn_after,
-                    now=self.clock.now(),
-                )
-                self._notify_run("on_duration_warning", RunState.RUNNING)
+            self._check_run_duration()
             self._check_attempt_durations(self.clock.now())
             if self.stopping is None:
                 if deadline is not None and self.clock.now() >= deadline:
@@ -409,27 +255,16 @@ class Runner(Attempts, Notifications):
         elif result == RunState.CANCELED:
             ending = "canceled on request"
         self._run_state(result, end_time=self.clock.now(), message=ending)
-        if result in (RunState.SUCCESS, RunState.SUCCESS_WITH_FAILURES):
-            self._notify_run("on_success", result)
-        elif result in (RunState.FAILED, RunState.TIMED_OUT):
-            self._notify_run("on_failure", result)
-        # Deliveries run on threads; the run is already recorded as finished.
-        self._record_deliveries(self.notifier.wait(timeout=30))
+        self._notify_end(result)
         return result
 
-    # -- notifications -------------------------------------------------------------------
+    # -- decisions -----------------------------------------------------------------------
 
     def _record_selection(self, selection: Selection) -> None:
         """Mark the tasks a partial run leaves out, with the values they are read from."""
         source = f"; values from run {selection.source_run}" if selection.source_run else ""
         for key in selection.left_out:
-            fields: dict[str, Any] = {"start_time": self.clock.now()}
-            if key in selection.values:
-                fields["values"] = selection.values[key]
-            if selection.outputs.get(key) is not None:
-                fields["output"] = selection.outputs[key]
-            if key in selection.outcomes:
-                fields["outcome"] = selection.outcomes[key]
+            fields = {"start_time": self.clock.now(), **selection.left_by(key)}
             self._record(
                 key,
                 TaskState.SKIPPED_BY_SELECTION,
@@ -520,46 +355,7 @@ class Runner(Attempts, Notifications):
                 self.outputs[task.key] = output
             self._set(task.key, state, message=message)
             return
-        try:
-            inputs = references.substitute(task.for_each.inputs, self._context(task).lookup)
-        except references.ReferenceError_ as exc:
-            self._set(task.key, TaskState.FAILED, start_time=self.clock.now(), message=str(exc))
-            return
-        if not isinstance(inputs, list):
-            shown = references.render(inputs)[:100]
-            message = f"for_each inputs must be a list, got {shown!r}"
-            self._set(task.key, TaskState.FAILED, start_time=self.clock.now(), message=message)
-            return
-        # The inputs on the task's own row say it is a for_each task, even with none.
-        self._set(task.key, TaskState.RUNNING, start_time=self.clock.now(), input=inputs)
-        self.store.add_iterations(self.run_id, task.key, inputs)
-        limit = asyncio.Semaphore(task.for_each.concurrency)
-
-        async def iteration(index: int, value: Any) -> tuple[TaskState, dict[str, Any]]:
-            unit = f"{task.key}[{index}]"
-            self._record(unit, TaskState.QUEUED)
-            try:
-                async with limit:
-                    state, message, values, _ = await self._unit(
-                        task, unit, folder / str(index), (value,)
-                    )
-            except asyncio.CancelledError:
-                self._record(unit, TaskState.CANCELED, message="canceled")
-                raise
-            self._record(unit, state, message=message)
-            return state, values
-
-        results = await asyncio.gather(*(iteration(i, v) for i, v in enumerate(inputs)))
-        bad = [s for s, _ in results if s != TaskState.SUCCESS]
-        if not bad:
-            values = iteration_values([v for _, v in results])
-            self.values[task.key] = values
-            message = f"{len(results)} iterations"
-            self._set(task.key, TaskState.SUCCESS, message=message, values=values)
-            return
-        state = TaskState.FAILED if TaskState.FAILED in bad else bad[0]
-        message = f"{len(bad)} of {len(results)} iterations did not succeed"
-        self._set(task.key, state, message=message)
+        await self._iterations(task, folder)
 
     async def _unit(
         self, task: Task, unit: str, folder: Path, given: tuple[Any, ...] = ()
@@ -582,89 +378,3 @@ class Runner(Attempts, Notifications):
             delay *= task.retry_backoff
             number += 1
             retries_left -= 1
-
-    def _started(self, unit: str, number: int, pid: int) -> None:
-        self.store.set_attempt_pid(self.run_id, unit, number, pid, processes.started_at(pid))
-
-    async def _attempt(
-        self, task: Task, unit: str, folder: Path, number: int, given: tuple[Any, ...]
-    ) -> execute.AttemptResult:
-        """Run one attempt once a slot is free, and record it (a cancel included)."""
-        try:
-            return await self._attempt_in_slot(task, unit, folder, number, given)
-        except asyncio.CancelledError:
-            self.store.finish_attempt(
-                self.run_id,
-                unit,
-                number,
-                state=TaskState.CANCELED.value,
-                end_time=self.clock.now(),
-                error={"ename": "Canceled", "evalue": "the attempt was canceled"},
-                only_running=True,
-            )
-            raise
-
-    async def _attempt_in_slot(
-        self, task: Task, unit: str, folder: Path, number: int, given: tuple[Any, ...]
-    ) -> execute.AttemptResult:
-        # A child workflow takes no slot: its own tasks take them.
-        slot = self.slots if task.kind != "workflow" else _NO_SLOT
-        if slot.locked():
-            self._record(unit, TaskState.QUEUED, attempt=number)
-        async with slot:
-            self._record(unit, TaskState.RUNNING, attempt=number)
-            self._notify_attempt(task, "on_start", "running", number)
-            suffix = ".ipynb" if task.kind == "notebook" else ".log"
-            artifact = folder / f"attempt-{number}{suffix}"
-            start = self.clock.now()
-            lookup = self._context(task, number, given).lookup
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                task_params = references.substitute(task.parameters, lookup)
-                target = references.substitute(plain(task.target), lookup)
-                args = [
-                    references.render(a) for a in references.substitute(list(task.args), lookup)
-                ]
-            except (references.ReferenceError_, OSError) as exc:
-                self.store.add_attempt(
-                    self.run_id, unit, number, start_time=start, parameters={}, artifact=None
-                )
-                if isinstance(exc, OSError):  # a read-only or full runs folder: name it
-                    culprit = Path(exc.filename or folder)
-                    while not culprit.exists() and culprit != culprit.parent:
-                        culprit = culprit.parent  # the folder (or file) that refused
-                    message = (
-                        f"cannot create the task's folder {self.project.relative(folder)}: "
-                        f"{self.project.relative(culprit)}: {exc.strerror}"
-                    )
-                    result = execute.failed("OSError", message)
-                else:
-                    result = execute.failed("ReferenceError", str(exc))
-            else:
-                launch = Launch(unit, number, start, artifact, target, task_params, args)
-                try:
-                    result = await self._launch(task, launch)
-                finally:
-                    secrets.scrub(artifact)  # a log as its process wrote it
-                exited = task_context.read_exit(artifact)  # dbutils.notebook.exit's value
-                if result.state == "success" and exited is not None:
-                    result.output = {**(result.output or {}), **exited}
-            self.store.finish_attempt(
-                self.run_id,
-                unit,
-                number,
-                state=result.state,
-                end_time=self.clock.now(),
-                error=result.error,
-                values=result.values,
-                output=result.output,
-                executor=result.executor,
-            )
-            if result.state == "success":
-                self.store.update_task(
-                    self.run_id, unit, values=result.values, output=result.output
-                )
-                self._notify_attempt(task, "on_success", result.state, number)
-            else:
-                self._notify_attempt(task, "on_failure", result.state, number, result.error)
-            return result

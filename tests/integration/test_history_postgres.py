@@ -63,6 +63,6 @@ def test_two_schedulers_keep_max_concurrent_runs_on_postgresql(tmp_path, postgre
 
 
 def test_two_stores_racing_for_one_run_slot_on_postgresql(postgres_url):
-    from tests.unit.test_store import race_for_slots
+    from tests.contract.test_history import race_for_slots
 
     race_for_slots(fresh_postgres_database(postgres_url))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from nbflow.core.states import TaskState
+from nbflow.execution.recorded import Recorded, runner_for
 from nbflow.execution.runner import Repair, Runner, create_run
 from nbflow.workflows import loader
 from nbflow.workflows.project import Project
@@ -225,3 +226,50 @@ def test_a_repair_reruns_the_failed_task_with_the_values_the_kept_ones_left(worl
     assert [name for name, _ in executor.calls] == ["b"]  # a kept, not rerun
     assert world.log.attempt_states(run_id, "b") == ["failed", "success"]
     assert world.log.attempts[run_id, "b", 2]["parameters"] == {"argv": ["fake", "b"]}
+
+
+def test_a_repair_reads_the_trigger_its_run_was_recorded_with(world: World):
+    # Every runner of a recorded run is built by runner_for: a repair of a file-arrival run
+    # reads `run.trigger.*` as the run itself did.
+    path = world.root / "workflows" / "w.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            tasks:
+              - key: a
+                command: [fake, a, "{{run.trigger.files}}", "{{run.trigger.type}}"]
+            """
+        )
+    )
+    workflow = loader.load_workflow(path, world.root)
+    now = world.clock.now()
+    run_id = create_run(
+        world.log,
+        workflow,
+        world.project,
+        parameters={},
+        trigger_type="file_arrival",
+        trigger_time=now,
+        now=now,
+    )
+    recorded = Recorded(run_id, {}, "file_arrival", now, ["in/a.csv"], "in")
+    executor = FakeExecutor(world.clock, {"a": ["failed", "success"]})
+
+    def run(repair: Repair | None = None) -> str:
+        runner = runner_for(
+            recorded,
+            workflow,
+            world.project,
+            world.log,
+            executor=executor,
+            clock=world.clock,
+            handle_signals=False,
+            repair=repair,
+        )
+        return str(asyncio.run(runner.run()).value)
+
+    assert run() == "failed"
+    repair = Repair(1, now, {}, {}, {}, {}, last_attempts={"a": 1})
+    assert run(repair) == "success"
+    first, again = (world.log.attempts[run_id, "a", n]["parameters"]["argv"] for n in (1, 2))
+    assert again == first and "in/a.csv" in first[2] and first[3] == "file_arrival"
