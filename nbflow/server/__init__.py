@@ -95,7 +95,7 @@ def start_scheduler(web_app: Any, project: Any) -> asyncio.Event | None:
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     from ..workflows.project import Project
-    from .handlers import handlers
+    from .routes import handlers
 
     settings = NbflowServer(config=serverapp.config)
     root = Project(Path(serverapp.root_dir).resolve())
