@@ -1,7 +1,8 @@
 """The library facade: what the CLI and the Jupyter server call; no logic elsewhere.
 
 One module per noun: `workflows` (files), `reading` (the run history), `engines` (where
-runs execute), `runs`, `schedules`, `backfills`, `review`, `authoring`, `databricks`.
+runs execute), `runs`, `notebooks` (one notebook run now), `schedules`, `backfills`,
+`review`, `authoring`, `databricks`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from .authoring import add_task, create_workflow
 from .backfills import MAX_BACKFILL_RUNS, backfill, backfills, cancel_backfill, serve_backfill
 from .databricks import export_databricks, import_databricks
 from .engines import CLUSTER_PARALLEL, cluster_executor, server_launcher
+from .notebooks import run_notebook
 from .reading import artifact, list_runs, logs, open_store, recover, show
 from .review import diff, report, values
 from .runs import (
@@ -23,7 +25,6 @@ from .runs import (
     repair_detached,
     request_cancel,
     run,
-    run_notebook,
     start_detached,
 )
 from .schedules import (
