@@ -27,18 +27,20 @@ from .reading import open_store
 from .workflows import load
 
 
-def workflows(project: Project) -> list[dict[str, Any]]:
+def workflows(project: Project, store: Store | None = None) -> list[dict[str, Any]]:
     """Every workflow file of the project: its graph, parameters, triggers and problems.
 
     Each file is read once, for its entry and its schedule (the panel asks every few seconds).
     """
     checked = [(path, *loader.check_file(path, project.root)) for path in project.workflow_files()]
     triggered = [w for _, w, _ in checked if w is not None and scheduler_module.trigger_kinds(w)]
-    store = open_store(project)
+    own = store is None
+    store = store or open_store(project)
     try:
         schedules = {e["workflow"]: e for e in _schedule_entries(project, store, triggered)}
     finally:
-        store.close()
+        if own:
+            store.close()
     out = []
     for path, workflow, problems in checked:
         entry: dict[str, Any] = {
@@ -144,15 +146,17 @@ def schedule(
         store.close()
 
 
-def schedule_list(project: Project) -> list[dict[str, Any]]:
+def schedule_list(project: Project, store: Store | None = None) -> list[dict[str, Any]]:
     """Each workflow with triggers: kinds, paused state and next fire time in its zone."""
-    store = open_store(project)
+    own = store is None
+    store = store or open_store(project)
     try:
         return _schedule_entries(
             project, store, scheduler_module.Scheduler(project, store).workflows()
         )
     finally:
-        store.close()
+        if own:
+            store.close()
 
 
 def _schedule_entries(

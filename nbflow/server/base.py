@@ -15,7 +15,7 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -32,6 +32,9 @@ from ..core.errors import (
     WorkflowNotFound,
 )
 from ..workflows.project import Project
+
+if TYPE_CHECKING:
+    from ..history import Store
 
 
 class Body(BaseModel):
@@ -182,6 +185,12 @@ class NbflowHandler(APIHandler):
         else:
             inside = self.inside_root(str(api.workflow_named(self.project, workflow)), "workflow")
         return str(self.project.root / inside)
+
+    def read(self, work: Callable[[Store | None], Any]) -> Any:
+        """`work(store)` on the server's one open run history (`history.py`); `work(None)`,
+        the api opening its own, in an application without the extension's settings."""
+        shared = self.settings.get("nbflow_history")
+        return work(None) if shared is None else shared.read(work)
 
     def run_number(self, text: str, what: str = "run") -> int:
         """A run (or backfill) id from the URL; one past what the history can hold is simply

@@ -30,7 +30,9 @@ class RunsHandler(NbflowHandler):
             limit = self.int_arg("limit", 50, low=1, high=MAX_RUNS_LISTED)
             workflow = self.get_query_argument("workflow", None)
             state = self.get_query_argument("state", None)
-            docs = api.list_runs(self.project, workflow, limit=limit or 50)
+            docs = self.read(
+                lambda store: api.list_runs(self.project, workflow, limit or 50, store)
+            )
             return [d for d in docs if d["state"] == state] if state else docs
 
         await self.answer(work)
@@ -54,7 +56,9 @@ class RunsHandler(NbflowHandler):
 class RunHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
-        await self.answer(lambda: api.show(self.project, self.run_number(run_id)))
+        await self.answer(
+            lambda: self.read(lambda store: api.show(self.project, self.run_number(run_id), store))
+        )
 
 
 class CancelHandler(NbflowHandler):

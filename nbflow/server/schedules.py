@@ -13,13 +13,15 @@ from .base import NbflowHandler
 class SchedulesHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.answer(lambda: api.schedule_list(self.project))
+        await self.answer(lambda: self.read(lambda store: api.schedule_list(self.project, store)))
 
 
 class SchedulerHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.answer(lambda: api.scheduler_status(self.project))
+        await self.answer(
+            lambda: self.read(lambda store: api.scheduler_status(self.project, store=store))
+        )
 
 
 class SchedulerStartHandler(NbflowHandler):
@@ -33,7 +35,9 @@ class SchedulerStartHandler(NbflowHandler):
             ready = start_scheduler(self.application, self.project)
             if ready is not None:
                 await asyncio.wait_for(ready.wait(), timeout=30)
-            await self.answer(lambda: api.scheduler_status(self.project))
+            await self.answer(
+                lambda: self.read(lambda store: api.scheduler_status(self.project, store=store))
+            )
 
         await self.handle(action)
 

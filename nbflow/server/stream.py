@@ -58,7 +58,10 @@ class EventsHandler(NbflowHandler):
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(feed.ready.wait(), FIRST_READ_WAIT)
                 snapshot = await loop.run_in_executor(
-                    None, lambda: api.list_runs(self.project, limit=limit)
+                    None,
+                    lambda: self.read(
+                        lambda store: api.list_runs(self.project, limit=limit, store=store)
+                    ),
                 )
                 self.set_header("Content-Type", "text/event-stream")
                 self.set_header("Cache-Control", "no-cache")

@@ -38,7 +38,7 @@ class ValidateRequest(Body):
 class WorkflowsHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.answer(lambda: api.workflows(self.project))
+        await self.answer(lambda: self.read(lambda store: api.workflows(self.project, store)))
 
     @tornado.web.authenticated
     async def post(self) -> None:
