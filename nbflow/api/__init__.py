@@ -1,8 +1,9 @@
 """The library facade: what the CLI and the Jupyter server call; no logic elsewhere.
 
 One module per noun: `workflows` (files), `reading` (the run history), `engines` (where
-runs execute), `runs`, `detached` (runs in a process of their own), `cancelling`,
-`repairs`, `schedules`, `backfills`, `review`, `authoring`, `databricks`.
+runs execute), `runs`, `notebooks` (one notebook run now), `detached` (runs in a process of
+their own), `cancelling`, `repairs`, `schedules`, `backfills`, `review`, `authoring`,
+`databricks`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from .cancelling import cancel, request_cancel
 from .databricks import export_databricks, import_databricks
 from .detached import repair_detached, start_detached
 from .engines import CLUSTER_PARALLEL, cluster_executor, server_launcher
+from .notebooks import run_notebook
 from .reading import artifact, list_runs, logs, open_store, recover, show
 from .repairs import REPAIRABLE, repair
 from .review import diff, report, values
-from .runs import SUCCEEDED, execute, execute_here, run, run_notebook
+from .runs import SUCCEEDED, execute, execute_here, run
 from .schedules import (
     schedule,
     schedule_list,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..execution.executor import Executor
     from ..execution.runner import Runner
+    from ..workflows.model import Workflow
     from ..workflows.project import Project
 
 
@@ -52,8 +53,18 @@ class Launcher:
         self._ready.set()
         self.loop.run_forever()
 
-    def submit(self, project: Project, run_id: int, parallel: int | None = None) -> Future[Any]:
-        """Run recorded run `run_id` (queued) here; return at once."""
+    def submit(
+        self,
+        project: Project,
+        run_id: int,
+        parallel: int | None = None,
+        *,
+        workflow: Workflow | None = None,
+    ) -> Future[Any]:
+        """Run recorded run `run_id` (queued) here; return at once.
+
+        `workflow`: the model the run was recorded from, so its file is not read again.
+        """
         from .. import api
 
         self.start()
@@ -62,7 +73,12 @@ class Launcher:
             parallel = api.CLUSTER_PARALLEL  # the workers' kernels limit a cluster's runs
         future = asyncio.run_coroutine_threadsafe(
             api.execute_here(
-                project, run_id, self.executor, parallel=parallel, runners=self.runners
+                project,
+                run_id,
+                self.executor,
+                parallel=parallel,
+                runners=self.runners,
+                workflow=workflow,
             ),
             self.loop,
         )

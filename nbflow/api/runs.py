@@ -23,12 +23,9 @@ if TYPE_CHECKING:
     from ..execution.runner import Observer, Runner
     from ..history import Store
     from ..workflows.model import Workflow
-    from .launcher import Launcher
 
-from .detached import start_detached
 from .engines import _drive, _engine, _parallel
 from .modules import (
-    authoring,
     executor_module,
     loader,
     recorded_module,
@@ -173,11 +170,17 @@ async def execute_here(
     *,
     parallel: int | None = None,
     runners: set[Runner] | None = None,
+    workflow: Workflow | None = None,
 ) -> None:
-    """`execute` inside a running event loop, on the caller's executor (the launcher's)."""
+    """`execute` inside a running event loop, on the caller's executor (the launcher's).
+
+    `workflow`: the run's workflow as the caller recorded it (else read from its file).
+    """
     store = open_store(project)
     try:
-        runner = _claimed(project, store, run_id, executor, parallel, handle_signals=False)
+        runner = _claimed(
+            project, store, run_id, executor, parallel, handle_signals=False, workflow=workflow
+        )
         if runners is not None:
             runners.add(runner)
         try:
@@ -196,6 +199,7 @@ def _claimed(
     executor: Executor,
     parallel: int | None,
     handle_signals: bool = True,
+    workflow: Workflow | None = None,
 ) -> Runner:
     """The runner of a recorded, not yet started run, which this process now owns."""
     run = store.get_run(run_id)
@@ -203,7 +207,8 @@ def _claimed(
         raise RunNotFound(f"no run {run_id} in {project.relative(project.state_dir)}")
     if run["state"] != "queued":
         raise RunBusy(f"run {run_id} is {run['state']}, not waiting to start")
-    workflow = loader.load_workflow(project.root / run["workflow_path"], project.root)
+    if workflow is None:
+        workflow = loader.load_workflow(project.root / run["workflow_path"], project.root)
     pid = os.getpid()
     store.update_run(
         run_id,
@@ -220,19 +225,3 @@ def _claimed(
         parallel=parallel,
         handle_signals=handle_signals,
     )
-
-
-def run_notebook(
-    project: Project,
-    notebook: str,
-    parameters: dict[str, Any] | None = None,
-    *,
-    launcher: Launcher | None = None,
-) -> dict[str, Any]:
-    """Run one notebook now, as a one-task workflow kept in the state folder (so repairs work).
-
-    `parameters` go to the notebook task; each must be declared in its `parameters` cell.
-    """
-    path, name = authoring.notebook_run_file(project, notebook, parameters or {})
-    run_id = start_detached(project, str(path.resolve()), launcher=launcher)
-    return {"id": run_id, "state": "queued", "workflow": name}

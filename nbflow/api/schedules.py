@@ -15,6 +15,7 @@ from ..workflows.project import Project
 
 if TYPE_CHECKING:
     from ..history import Store
+    from ..workflows.model import Workflow
 
 from .engines import _engine, _launcher, _on_its_loop, _parallel, _pool_status, _report_pool
 from .modules import (
@@ -26,12 +27,22 @@ from .reading import open_store
 from .workflows import load
 
 
-def workflows(project: Project) -> list[dict[str, Any]]:
-    """Every workflow file of the project: its graph, parameters, triggers and problems."""
-    schedules = {e["workflow"]: e for e in schedule_list(project)}
+def workflows(project: Project, store: Store | None = None) -> list[dict[str, Any]]:
+    """Every workflow file of the project: its graph, parameters, triggers and problems.
+
+    Each file is read once, for its entry and its schedule (the panel asks every few seconds).
+    """
+    checked = [(path, *loader.check_file(path, project.root)) for path in project.workflow_files()]
+    triggered = [w for _, w, _ in checked if w is not None and scheduler_module.trigger_kinds(w)]
+    own = store is None
+    store = store or open_store(project)
+    try:
+        schedules = {e["workflow"]: e for e in _schedule_entries(project, store, triggered)}
+    finally:
+        if own:
+            store.close()
     out = []
-    for path in project.workflow_files():
-        workflow, problems = loader.check_file(path, project.root)
+    for path, workflow, problems in checked:
         entry: dict[str, Any] = {
             "file": project.relative(path),
             "name": workflow.name if workflow else path.stem,
@@ -135,44 +146,55 @@ def schedule(
         store.close()
 
 
-def schedule_list(project: Project) -> list[dict[str, Any]]:
+def schedule_list(project: Project, store: Store | None = None) -> list[dict[str, Any]]:
     """Each workflow with triggers: kinds, paused state and next fire time in its zone."""
-    store = open_store(project)
-    now = time.time()
+    own = store is None
+    store = store or open_store(project)
     try:
-        out = []
-        for workflow in scheduler_module.Scheduler(project, store).workflows():
-            settings = workflow.settings
-            assert settings is not None
-            state = store.trigger_state(workflow.name) or {}
-            entry: dict[str, Any] = {
-                "workflow": workflow.name,
-                "file": project.relative(workflow.path),
-                "triggers": scheduler_module.trigger_kinds(workflow),
-                "paused": bool(
-                    settings.paused
-                    or state.get("paused")
-                    or (settings.schedule and settings.schedule.paused)
-                ),
-                "paused_by": "file"
-                if settings.paused or (settings.schedule and settings.schedule.paused)
-                else ("command" if state.get("paused") else None),
-                "schedule": None,
-                "next_fire": None,
-                "active_runs": len(store.active_runs(workflow.name)),
-            }
-            if settings.schedule:
-                tz = settings.schedule.timezone
-                entry["schedule"] = {"cron": settings.schedule.cron, "timezone": tz}
-                entry["next_fire"] = triggers.iso_in(
-                    triggers.next_fire(settings.schedule.cron, tz, now), tz
-                )
-            if settings.file_arrival:
-                entry["file_arrival"] = settings.file_arrival.model_dump()
-            out.append(entry)
-        return out
+        return _schedule_entries(
+            project, store, scheduler_module.Scheduler(project, store).workflows()
+        )
     finally:
-        store.close()
+        if own:
+            store.close()
+
+
+def _schedule_entries(
+    project: Project, store: Store, triggered: list[Workflow]
+) -> list[dict[str, Any]]:
+    """`schedule_list`'s entries of these workflows (each one with triggers)."""
+    now = time.time()
+    out = []
+    for workflow in triggered:
+        settings = workflow.settings
+        assert settings is not None
+        state = store.trigger_state(workflow.name) or {}
+        entry: dict[str, Any] = {
+            "workflow": workflow.name,
+            "file": project.relative(workflow.path),
+            "triggers": scheduler_module.trigger_kinds(workflow),
+            "paused": bool(
+                settings.paused
+                or state.get("paused")
+                or (settings.schedule and settings.schedule.paused)
+            ),
+            "paused_by": "file"
+            if settings.paused or (settings.schedule and settings.schedule.paused)
+            else ("command" if state.get("paused") else None),
+            "schedule": None,
+            "next_fire": None,
+            "active_runs": len(store.active_runs(workflow.name)),
+        }
+        if settings.schedule:
+            tz = settings.schedule.timezone
+            entry["schedule"] = {"cron": settings.schedule.cron, "timezone": tz}
+            entry["next_fire"] = triggers.iso_in(
+                triggers.next_fire(settings.schedule.cron, tz, now), tz
+            )
+        if settings.file_arrival:
+            entry["file_arrival"] = settings.file_arrival.model_dump()
+        out.append(entry)
+    return out
 
 
 def scheduler_status(

@@ -95,13 +95,15 @@ def start_scheduler(web_app: Any, project: Any) -> asyncio.Event | None:
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     from ..workflows.project import Project
-    from .handlers import handlers
+    from .history import SharedHistory
+    from .routes import handlers
 
     settings = NbflowServer(config=serverapp.config)
     root = Project(Path(serverapp.root_dir).resolve())
     web_app = serverapp.web_app
     web_app.settings["nbflow_settings"] = settings
     web_app.settings["nbflow_launcher"] = _launcher(settings, root)
+    web_app.settings["nbflow_history"] = SharedHistory(root)
     base = web_app.settings["base_url"]
     web_app.add_handlers(".*$", handlers(base, root))
     _load_what_the_api_imports_lazily()
@@ -145,6 +147,9 @@ async def _stop_extension(serverapp: Any) -> None:
     stop = serverapp.web_app.settings.get("nbflow_scheduler_stop")
     if stop is not None:
         stop.set()
+    history = serverapp.web_app.settings.get("nbflow_history")
+    if history is not None:
+        history.close()
     launcher = serverapp.web_app.settings.get("nbflow_launcher")
     if launcher is not None:  # runs still going are canceled and recorded so
         await asyncio.get_running_loop().run_in_executor(None, launcher.stop)

@@ -7,6 +7,7 @@ only then is renamed over the target: a text with problems never replaces anythi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -20,6 +21,7 @@ from typing import Any
 from ..core.errors import Conflict, Problem, UsageError, WorkflowFileError
 from ..core.paramtypes import type_problem
 from . import catalog, loader
+from .model import Workflow
 from .paramcell import read_parameters, unreadable_cell
 from .project import Project
 from .schema import KEY_PATTERN
@@ -66,21 +68,24 @@ def write_checked(
     mode: str,
     expect: bytes | None = None,
     tolerated: Callable[[Problem], bool] | None = None,
-) -> None:
-    """Write `text` to `target` if nbflow's loader finds no problem in it.
+) -> Workflow | None:
+    """Write `text` to `target` if nbflow's loader finds no problem in it; what it loaded.
 
     `mode`: "new" (the target must not exist), "replace" (the target must still hold
     `expect`) or "overwrite". The text goes to a temporary file in the target's folder
     first, is checked there and is renamed over the target, so the target is never half
     written, and on any problem it is left as it was. `tolerated` lets a caller accept
     problems it has already told the user about (an imported job's missing notebook).
+    The workflow returned is the one the loader built from the text, as the target's (None
+    when a tolerated problem left it unusable): a caller that runs it need not read the
+    file again.
     """
     shown = project.relative(target)
     temp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         temp.write_text(text, encoding="utf-8")
-        _, problems = loader.check_file(temp, project.root)
+        workflow, problems = loader.check_file(temp, project.root)
         problems = [p for p in problems if not (tolerated and tolerated(p))]
         if problems:
             raise WorkflowFileError([Problem(shown, p.line, p.message) for p in problems])
@@ -104,6 +109,11 @@ def write_checked(
         raise UsageError(f"cannot write {shown}: {exc.strerror or exc}") from None
     finally:
         temp.unlink(missing_ok=True)
+    if workflow is None:
+        return None
+    # Loaded from the temporary file: named and placed as the target would be.
+    named = workflow.settings.name if workflow.settings else None
+    return dataclasses.replace(workflow, path=target.resolve(), name=named or target.stem)
 
 
 def checked_notebook(project: Project, notebook: str, parameters: dict[str, Any]) -> str:
@@ -147,10 +157,20 @@ def checked_notebook(project: Project, notebook: str, parameters: dict[str, Any]
 def notebook_run_file(
     project: Project, notebook: str, parameters: dict[str, Any]
 ) -> tuple[Path, str]:
-    """Write the one-task workflow that runs `notebook` with `parameters`; (file, name).
+    """Write the one-task workflow that runs `notebook` with `parameters`; (file, name)."""
+    target, workflow = notebook_run_workflow(project, notebook, parameters)
+    return target, workflow.name
+
+
+def notebook_run_workflow(
+    project: Project, notebook: str, parameters: dict[str, Any]
+) -> tuple[Path, Workflow]:
+    """Write the one-task workflow that runs `notebook` with `parameters`; (file, workflow).
 
     The file lives in the state folder, named after the notebook and a digest of its text:
     runs with other values get other files, so each run (and its repairs) keeps its own.
+    The workflow is the one the loader checked before the file was written: running it
+    needs no second read (repairs read the file).
     """
     written = checked_notebook(project, notebook, parameters)
     name = run_workflow_name(written)
@@ -160,8 +180,9 @@ def notebook_run_file(
     )
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     target = project.state_dir / "notebooks" / f"{key}-{digest}.yaml"
-    write_checked(target, text, project, mode="overwrite")
-    return target, name
+    workflow = write_checked(target, text, project, mode="overwrite")
+    assert workflow is not None and workflow.name == name  # nothing is tolerated here
+    return target, workflow
 
 
 def create_workflow_file(

@@ -10,7 +10,7 @@ import pytest
 import tornado
 import yaml
 
-from nbflow.server.handlers import ROUTES
+from nbflow.server.routes import ROUTES
 from tests.integration.conftest import call, server_root
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]

@@ -158,7 +158,7 @@ async def test_handlers_work_off_the_event_loop(jp_fetch, root, monkeypatch):
     inside = threading.Event()
     release = threading.Event()
 
-    def slow_workflows(project):
+    def slow_workflows(project, store=None):
         inside.set()
         if not release.wait(timeout=20):
             raise AssertionError("nothing else was answered while this request worked")

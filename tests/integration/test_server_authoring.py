@@ -355,3 +355,47 @@ async def test_runs_started_over_rest_run_in_the_server_on_its_warm_kernels(jp_f
     assert all("nbflow.execution.kernels.kernelfork" in v["parent"] for v in values)
     assert values[0]["pid"] != values[1]["pid"]
     assert values[1]["found"]["global"] is False
+
+
+@pytest.mark.kernel
+async def test_a_notebook_run_starts_from_the_checked_model_without_cli_or_rereads(
+    jp_fetch, root, monkeypatch
+):
+    """POST notebooks/run records the run from the workflow it checked in memory and hands
+    it to the server's launcher: no `nbflow` process, and the loader reads no workflow file
+    but the new text's check (in a temporary file, before the kept file is written)."""
+    import subprocess
+
+    from nbflow.workflows import loader
+
+    reads: list[Path] = []
+    check_file = loader.check_file
+
+    def counting(path, project_root=None):
+        reads.append(Path(path))
+        return check_file(path, project_root)
+
+    spawned: list[object] = []
+
+    class Recorded(subprocess.Popen):  # a kernel still starts as it would; commands are noted
+        def __init__(self, args, *more, **options):
+            spawned.append(args)
+            super().__init__(args, *more, **options)
+
+    monkeypatch.setattr(loader, "check_file", counting)
+    monkeypatch.setattr(subprocess, "Popen", Recorded)
+    code, started = await call(
+        jp_fetch, "POST", "notebooks/run", {"path": "notebooks/ok.ipynb", "parameters": {"x": 5}}
+    )
+    assert code == 202, started
+    assert set(started) == {"id", "state", "workflow"} and started["state"] == "queued"
+    doc = await _finished(jp_fetch, started["id"])
+    assert doc["state"] == "success", doc
+    kept = root / doc["workflow_path"]
+    assert kept.is_file()
+    assert [p.resolve() for p in reads if p.resolve() == kept.resolve()] == []
+    assert len([p for p in reads if p.parent.name == "notebooks"]) == 1  # the check, once
+    cli = [
+        a for a in spawned if "nbflow.cli" in (a if isinstance(a, str) else " ".join(map(str, a)))
+    ]
+    assert cli == []

@@ -21,7 +21,7 @@ ELSEWHERE = {
     "databricks/magics.py": {"SqlError"},
     "databricks/wheel_entry.py": {"EntryPointNotFound"},
     # The REST layer's own 400 answer; it never leaves the server.
-    "server/handlers.py": {"BadRequest"},
+    "server/base.py": {"BadRequest"},
 }
 
 
