@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..startup import lazy_module, skip_unused_imports
 
@@ -36,7 +37,10 @@ dask_option = click.option(
 )
 
 
-def param_option(help: str) -> Any:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def param_option(help: str) -> Callable[[F], F]:
     """`-p NAME=VALUE`, repeatable: the values commands give workflow parameters."""
     return click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help=help)
 

@@ -357,5 +357,5 @@ class Attempts(RunContext, Notifications):
         if task.cwd:
             return (self.project.root / task.cwd).resolve()
         if task.kind in ("notebook", "script"):
-            return (self.project.root / target).resolve().parent
+            return Path(self.project.root, target).resolve().parent
         return self.project.root

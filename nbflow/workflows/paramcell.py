@@ -12,6 +12,7 @@ import ast
 import io
 import os
 import tokenize
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,7 @@ def read_parameters_source(source: str) -> tuple[list[NotebookParameter], str | 
     tree, error = _parse(text)
     if tree is None:
         blanked = _blank_magic_lines(source)
-        candidates = (
+        candidates: tuple[Callable[[], str | None], ...] = (
             lambda: _as_ipython_runs_it(source),
             lambda: blanked,
             lambda: _as_ipython_runs_it(blanked),
