@@ -181,15 +181,22 @@ def _backfill_row(store: Store, backfill_id: int) -> dict[str, Any]:
     return found[0]
 
 
-def backfills(project: Project, backfill_id: int | None = None) -> list[dict[str, Any]]:
-    """Every backfill of the project (or one), oldest first, with each day's run."""
-    store = open_store(project)
+def backfills(
+    project: Project, backfill_id: int | None = None, store: Store | None = None
+) -> list[dict[str, Any]]:
+    """Every backfill of the project (or one), oldest first, with each day's run.
+
+    `store`: an open history to read (the server's shared one); else one is opened and closed.
+    """
+    own = store is None
+    store = store or open_store(project)
     try:
         if backfill_id is not None:
             return [_backfill_doc(store, _backfill_row(store, backfill_id))]
         return [_backfill_doc(store, row) for row in store.list_backfills()]
     finally:
-        store.close()
+        if own:
+            store.close()
 
 
 def cancel_backfill(project: Project, backfill_id: int) -> dict[str, Any]:

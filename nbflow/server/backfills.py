@@ -44,7 +44,7 @@ class BackfillsHandler(NbflowHandler):
     async def get(self) -> None:
         def work() -> Any:
             workflow = self.get_query_argument("workflow", None)
-            docs = api.backfills(self.project)
+            docs = self.read(lambda store: api.backfills(self.project, store=store))
             return [d for d in docs if d["workflow"] == workflow] if workflow else docs
 
         await self.answer(work)
@@ -53,9 +53,11 @@ class BackfillsHandler(NbflowHandler):
 class BackfillOneHandler(NbflowHandler):
     @tornado.web.authenticated
     async def get(self, backfill_id: str) -> None:
-        await self.answer(
-            lambda: api.backfills(self.project, self.run_number(backfill_id, "backfill"))[0]
-        )
+        def work() -> Any:
+            number = self.run_number(backfill_id, "backfill")
+            return self.read(lambda store: api.backfills(self.project, number, store))[0]
+
+        await self.answer(work)
 
 
 class BackfillCancelHandler(NbflowHandler):

@@ -39,4 +39,8 @@ async def test_polls_do_not_open_the_history_each_time(jp_fetch, root, monkeypat
         assert code == 200 and [s["workflow"] for s in schedules] == ["good"]
         code, error = await call(jp_fetch, "GET", "runs/1")
         assert code == 404 and "no run 1" in error["message"]
+        code, backfills = await call(jp_fetch, "GET", "backfills")
+        assert code == 200 and backfills == []
+        code, error = await call(jp_fetch, "GET", "backfills/1")
+        assert code == 404 and "backfill 1" in error["message"]
     assert len(opened) == 1
