@@ -12,9 +12,11 @@ server keep their modules as they are.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 from types import ModuleType
+from typing import Any
 
 UNUSED_MODULES = ("rfc3987_syntax",)
 
@@ -59,16 +61,37 @@ def import_papermill() -> ModuleType:
     return module
 
 
+class _LazyModule(ModuleType):
+    """A module imported on its first attribute access, from whichever thread comes first.
+
+    importlib's LazyLoader is not thread-safe before Python 3.12.3 (CPython gh-114763): a
+    second thread that touched the module while the first was executing it found it half
+    made ("module has no attribute ..."). Here the module is imported by `import_module`,
+    whose per-module lock makes every other thread wait for the finished module, and each
+    attribute is read from that module. Nothing is set through this stand-in (a test patches
+    the module itself): it would land on the module, but undoing it would not.
+    """
+
+    def _module(self) -> ModuleType:
+        return importlib.import_module(self.__name__)  # sys.modules once imported: cheap
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._module(), attr)
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        raise AttributeError(f"set {attr} on {self.__name__} itself, not on its lazy stand-in")
+
+    def __delattr__(self, attr: str) -> None:
+        raise AttributeError(f"delete {attr} from {self.__name__} itself, not its lazy stand-in")
+
+    def __dir__(self) -> list[str]:
+        return dir(self._module())
+
+
 def lazy_module(name: str) -> ModuleType:
     """`name` as a module that is imported on first use (commands that never use it skip it)."""
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
+    if importlib.util.find_spec(name) is None:  # a typo fails here, not at first use
         raise ImportError(f"no module named {name!r}")
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
+    return _LazyModule(name)

@@ -106,7 +106,6 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     web_app.settings["nbflow_history"] = SharedHistory(root)
     base = web_app.settings["base_url"]
     web_app.add_handlers(".*$", handlers(base, root))
-    _load_what_the_api_imports_lazily()
     if settings.run_scheduler:
         start_scheduler(web_app, root)
         serverapp.log.info("nbflow: scheduler running for %s", root.root)
@@ -125,19 +124,6 @@ def _launcher(settings: NbflowServer, project: Any) -> Any:
         preload=settings.preload,
         kernel_idle=settings.kernel_idle,
     )
-
-
-def _load_what_the_api_imports_lazily() -> None:
-    """The CLI imports the loader, runner, scheduler... on first use. The server loads them all
-    at start: its handlers run in threads, and a first use from two threads at once races
-    inside importlib's LazyLoader (the panel's first poll answered "Unhandled error")."""
-    from types import ModuleType
-
-    from .. import api
-
-    for value in list(vars(api).values()):
-        if isinstance(value, ModuleType):
-            _ = value.__name__  # a lazy module loads on its first attribute access
 
 
 async def _stop_extension(serverapp: Any) -> None:
