@@ -26,8 +26,9 @@ from ..workflows.schema import PARAM_PATTERN
 from . import fields as F
 from .jobfile import Job, JobFile
 from .jobreport import JobReport, Path_
+from .projectpaths import CLOUD_URI
 from .settings import health, notifications, seconds, text
-from .tasks import CLOUD_URI, TaskImport
+from .tasks import TaskImport
 
 
 @dataclass
