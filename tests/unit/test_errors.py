@@ -16,8 +16,9 @@ PACKAGE = Path(errors.__file__).resolve().parent
 
 # Exceptions that keep a home of their own, and why.
 ELSEWHERE = {
+    # Not an error: dbutils.notebook.exit's way out of a cell, a BaseException as SystemExit.
+    "databricks/dbutils_notebook.py": {"NotebookExit"},
     # Databricks' runtime names, raised inside a task's kernel as Databricks raises them.
-    "databricks/dbutils.py": {"InputWidgetNotDefined", "NotebookRunError", "NotebookExit"},
     "databricks/magics.py": {"SqlError"},
     "databricks/wheel_entry.py": {"EntryPointNotFound"},
     # The REST layer's own 400 answer; it never leaves the server.
