@@ -12,7 +12,7 @@ from nbflow.core import conditions, errors, references
 from nbflow.execution import annotate
 from nbflow.workflows import secrets, yamlload
 
-PACKAGE = Path(errors.__file__).resolve().parent
+PACKAGE = Path(errors.__file__).resolve().parents[1]  # nbflow/, errors.py is in core/
 
 # Exceptions that keep a home of their own, and why.
 ELSEWHERE = {
@@ -63,7 +63,7 @@ def test_no_public_exception_is_defined_outside_errors_py():
     strays = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE).as_posix()
-        if rel == "errors.py":
+        if rel == "core/errors.py":
             continue
         names = _exception_classes(ast.parse(path.read_text(), str(path)))
         names -= ELSEWHERE.get(rel, set())
