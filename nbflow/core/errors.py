@@ -85,3 +85,14 @@ class ReferenceError_(NbflowError, LookupError):
 
 class ConditionError(NbflowError, ValueError):
     """A condition task's operands cannot be compared with its operator."""
+
+
+# Raised by `dbutils` (nbflow.databricks) in a task's kernel, under Databricks' own names.
+
+
+class InputWidgetNotDefined(NbflowError):
+    """`dbutils.widgets.get` of a name neither declared nor given (Databricks' own name)."""
+
+
+class NotebookRunError(NbflowError):
+    """`dbutils.notebook.run` could not run the notebook, or its run did not succeed."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 CLUSTERS = "clusters have no local meaning: tasks run on this machine"
 ENVIRONMENTS = "environments have no local meaning: tasks run in the project's Python environment"
 
-# Job settings nbflow maps (see importer.py).
+# Job settings nbflow maps (see importer.py and jobtriggers.py).
 JOB_MAPPED = (
     "name",
     "description",

@@ -8,26 +8,26 @@ Databricks itself would refuse or fail on (a task without a key, `for_each` inpu
 not a list, `continuous` with a trigger), `note:` what was translated and may surprise (a
 periodic trigger became a cron schedule, a file-arrival URL a local folder).
 
-This module maps the job's own settings: name, description, parameters, schedule, trigger,
-continuous, run limits, timeout, health and notifications; `tasks.py` maps its tasks.
+This module maps the job's own settings: name, description, parameters, run limits, timeout,
+health and notifications; `jobtriggers.py` maps its schedule, trigger and continuous, and
+`tasks.py` its tasks.
 """
 
 from __future__ import annotations
 
 import re
-import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.cronexpr import check_cron
 from ..core.errors import Problem
 from ..workflows.schema import PARAM_PATTERN
 from . import fields as F
 from .jobfile import Job, JobFile
 from .jobreport import JobReport, Path_
+from .jobtriggers import JobTriggers
 from .settings import health, notifications, seconds, text
-from .tasks import CLOUD_URI, TaskImport
+from .tasks import TaskImport
 
 
 @dataclass
@@ -41,21 +41,6 @@ class Imported:
     reports: list[Problem] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # files tasks name that are not there
     children: list[str] = field(default_factory=list)  # jobs of the file this job runs
-
-
-def periodic_cron(interval: int, unit: str) -> tuple[str, bool]:
-    """(5-field cron, exact) for Databricks' `trigger.periodic`."""
-    steps = {
-        "MINUTES": (60, "{s} * * * *"),
-        "HOURS": (24, "0 {s} * * *"),
-        "DAYS": (None, "0 0 {s} * *"),
-    }
-    if unit == "WEEKS":
-        return "0 0 * * 1", interval == 1
-    limit, form = steps[unit]
-    step = "*" if interval == 1 else f"*/{interval}"
-    exact = interval == 1 or (limit is not None and limit % interval == 0)
-    return form.format(s=step), exact
 
 
 class _JobImport:
@@ -93,7 +78,7 @@ class _JobImport:
                 f"from description (line {self.report.line(('description',))})"
             )
         self.parameters(s, content)
-        self.triggers(s, content)
+        JobTriggers(self.report, self.comments).triggers(s, content)
         if "max_concurrent_runs" in s:
             value = s["max_concurrent_runs"]
             if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
@@ -175,168 +160,6 @@ class _JobImport:
             self.comments[("parameters",)] = (
                 f"from parameters (line {self.report.line(('parameters',))}); Databricks passes "
                 "them as text"
-            )
-
-    def triggers(self, s: dict[str, Any], content: dict[str, Any]) -> None:
-        schedule = s.get("schedule")
-        trigger = s.get("trigger")
-        continuous = s.get("continuous")
-        if continuous is not None:
-            if schedule is not None or trigger is not None:
-                other = "schedule" if schedule is not None else "trigger"
-                self.report.problem(
-                    ("continuous",),
-                    f"continuous and {other} (line {self.report.line((other,))}) are both set "
-                    "and Databricks "
-                    f"accepts only one: nbflow keeps continuous and leaves {other} out",
-                )
-                self.report.ignored_paths.append((other,))
-                schedule = trigger = None
-            content["continuous"] = True
-            paused = isinstance(continuous, dict) and continuous.get("pause_status") == "PAUSED"
-            if paused:
-                content["paused"] = True
-            if isinstance(continuous, dict) and "task_retry_mode" in continuous:
-                self.report.ignore(
-                    ("continuous", "task_retry_mode"), "task retries follow each task's retries"
-                )
-            self.comments[("continuous",)] = (
-                f"from continuous (line {self.report.line(('continuous',))})"
-            )
-        if schedule is not None:
-            self.schedule(schedule, content)
-        if trigger is not None:
-            self.trigger(trigger, content)
-
-    def schedule(self, schedule: Any, content: dict[str, Any]) -> None:
-        rel: Path_ = ("schedule",)
-        if not isinstance(schedule, dict) or not isinstance(
-            schedule.get("quartz_cron_expression"), str
-        ):
-            self.report.problem(rel, "schedule needs a quartz_cron_expression: left out")
-            return
-        cron = schedule["quartz_cron_expression"].strip()
-        try:
-            check_cron(cron)
-        except ValueError as exc:
-            self.report.problem(
-                rel + ("quartz_cron_expression",), f"{exc}: the schedule is left out"
-            )
-            return
-        out: dict[str, Any] = {"cron": cron}
-        tz = schedule.get("timezone_id")
-        if tz is not None:
-            if self.timezone(tz, rel + ("timezone_id",)):
-                out["timezone"] = tz
-            else:
-                return
-        if schedule.get("pause_status") == "PAUSED":
-            out["paused"] = True
-        self.report.check_fields(
-            schedule, rel, ("quartz_cron_expression", "timezone_id", "pause_status"), {}, "schedule"
-        )
-        content["schedule"] = out
-        self.comments[("schedule",)] = (
-            f"from schedule (line {self.report.line(rel)}): quartz_cron_expression, timezone_id"
-        )
-
-    def timezone(self, tz: Any, rel: Path_) -> bool:
-        try:
-            zoneinfo.ZoneInfo(str(tz))
-            return True
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            self.report.problem(
-                rel, f"time zone {tz!r} is not an IANA time zone: the schedule is left out"
-            )
-            return False
-
-    def trigger(self, trigger: Any, content: dict[str, Any]) -> None:
-        rel: Path_ = ("trigger",)
-        if not isinstance(trigger, dict):
-            self.report.problem(rel, "trigger must be a mapping: left out")
-            return
-        paused = trigger.get("pause_status") == "PAUSED"
-        arrival = trigger.get("file_arrival")
-        periodic = trigger.get("periodic")
-        for kind in ("table", "table_update", "model", "sql_condition"):
-            if kind in trigger:
-                self.report.ignore(
-                    rel + (kind,), f"{kind} triggers watch workspace tables: no local meaning"
-                )
-        if isinstance(arrival, dict) and isinstance(arrival.get("url"), str):
-            url = arrival["url"]
-            # A storage URL or a volume path becomes a folder under data/; a relative path
-            # (what `nbflow export databricks` writes) is already a folder of the project.
-            remote = bool(CLOUD_URI.match(url)) or url.startswith("/")
-            local = (
-                "data/" + re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*:/+", "", url).strip("/")
-                if remote
-                else url.rstrip("/")
-            )
-            out: dict[str, Any] = {"path": local}
-            for key, name in (
-                ("min_time_between_triggers_seconds", "min_interval"),
-                ("wait_after_last_change_seconds", "wait_after_last_change"),
-            ):
-                value = seconds(self.report, arrival.get(key), rel + ("file_arrival", key))
-                if value:
-                    out[name] = value
-            content["file_arrival"] = out
-            if paused:
-                content["paused"] = True
-            if remote:
-                self.report.note(
-                    rel + ("file_arrival", "url"),
-                    f"file arrivals at {url} are watched locally in {local}/: change "
-                    "file_arrival.path to the folder you use",
-                )
-            self.comments[("file_arrival",)] = (
-                f"from trigger.file_arrival (line {self.report.line(rel + ('file_arrival',))}): "
-                f"{url}"
-            )
-        elif isinstance(periodic, dict):
-            interval, unit = periodic.get("interval"), periodic.get("unit")
-            if (
-                not isinstance(interval, int)
-                or isinstance(interval, bool)
-                or interval < 1
-                or unit not in ("MINUTES", "HOURS", "DAYS", "WEEKS")
-            ):
-                self.report.problem(
-                    rel + ("periodic",),
-                    "periodic needs a whole interval of at least 1 and a unit (MINUTES, HOURS, "
-                    "DAYS, WEEKS): left out",
-                )
-                return
-            if "schedule" in content:
-                self.report.problem(
-                    rel, "a job has a schedule or a trigger, not both: the trigger is left out"
-                )
-                return
-            cron, exact = periodic_cron(interval, unit)
-            content["schedule"] = {
-                "cron": cron,
-                "timezone": "UTC",
-                **({"paused": True} if paused else {}),
-            }
-            how = (
-                ""
-                if exact
-                else " (approximately: the interval does not divide the next larger unit)"
-            )
-            self.report.note(
-                rel + ("periodic",),
-                f"periodic interval {interval} {unit} became the cron schedule {cron!r} in "
-                f"UTC{how}; Databricks counts the interval from the last run, nbflow fires on "
-                "the clock",
-            )
-            self.comments[("schedule",)] = (
-                f"from trigger.periodic (line {self.report.line(rel + ('periodic',))}): every "
-                f"{interval} {unit}"
-            )
-        elif not any(k in trigger for k in ("table", "table_update", "model", "sql_condition")):
-            self.report.ignore(
-                rel, "it names no kind of trigger (file_arrival, periodic): nothing to trigger"
             )
 
 
