@@ -198,8 +198,14 @@ def _masked_document(text: str) -> str | None:
     return json.dumps(clean, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def unfinished_save(path: Path) -> Path:
+    """Where a save of `path` is written before it replaces it: left there by a process
+    killed while saving."""
+    return path.with_name(f".{path.name}.masking")
+
+
 def _replace(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.masking")
+    temp = unfinished_save(path)
     temp.write_text(text, encoding="utf-8", errors="surrogateescape")
     os.replace(temp, path)
 
