@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import socket
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from nbflow import api
 from nbflow.api.repairs import REPAIRABLE
+from nbflow.core.errors import UsageError
 from nbflow.core.states import ACTIVE_RUN_STATES
 from nbflow.execution import annotate, recovery
 from nbflow.history import Store
@@ -50,7 +53,8 @@ def recovered(tmp_path: Path, content: str | None) -> tuple[dict, Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    store = Store(f"sqlite:///{tmp_path / 'history.db'}")
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(project.database_url)
     try:
         run_id = orphan(store)
         assert recovery.recover(store, project, now=50.0) == [run_id]
@@ -115,3 +119,30 @@ def test_recovery_marks_a_whole_notebook_where_the_runner_died(tmp_path: Path):
     assert "the runner died in cell 2." in marked.cells[0].source
     assert marked.cells[2].outputs[-1]["ename"] == "RunnerDied"
     assert run["tasks"][0]["attempts"][0]["error_ename"] == "RunnerDied"
+
+
+def test_a_crashed_run_whose_notebook_was_cut_off_is_reviewed_without_a_traceback(
+    tmp_path: Path,
+):
+    run, _ = recovered(tmp_path, '{"cells": [{"cell_type": "code", "sou')
+    project, run_id = Project(tmp_path), run["id"]
+    doc = api.show(project, run_id)
+    assert doc["tasks"][0]["attempts"][0]["error"]["ename"] == "RunnerDied"
+    # The run's page says which notebook cannot be shown, and shows the rest of the run.
+    _, page = api.report(project, run_id)
+    shown = html.unescape(page)  # the notebook's page is an iframe's escaped `srcdoc`
+    assert "nap · attempt 1 · failed" in shown
+    assert "attempt-1.ipynb: not a readable notebook" in shown
+    assert "runner died (process" in shown
+    with pytest.raises(UsageError, match=r"attempt-1\.ipynb: not a readable notebook"):
+        api.report(project, run_id, "nap")
+    cut_off = "the executed notebook is not complete JSON; it was probably cut off"
+    with pytest.raises(UsageError, match=cut_off):
+        api.logs(project, run_id, "nap")
+    with pytest.raises(UsageError, match=cut_off):
+        api.artifact(project, run_id, "nap")
+    (nap, _) = api.diff(project, run_id, run_id)["tasks"]
+    assert nap["key"] == "nap" and nap["cells"] is None
+    assert nap["note"].endswith(
+        f"attempt-1.ipynb: {cut_off} while being saved when its attempt was stopped"
+    )
