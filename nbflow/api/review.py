@@ -57,9 +57,11 @@ def report(
         if last and (last["artifact"] or "").endswith(".ipynb"):
             path = _artifact_file(project, last["artifact"])
             if path.is_file():
-                notebooks[f"{label} · attempt {last['number']} · {last['state']}"] = _attempt_page(
-                    path, last, f"run {run_id} · {label}", leave_out(label)
-                )
+                try:
+                    page = _attempt_page(path, last, f"run {run_id} · {label}", leave_out(label))
+                except UsageError as exc:  # cut off or damaged: the rest of the run still shows
+                    page = report_module.note_html(str(exc))
+                notebooks[f"{label} · attempt {last['number']} · {last['state']}"] = page
     return run_dir / "report.html", report_module.run_html(doc, notebooks)
 
 

@@ -10,12 +10,14 @@ parameterised one the runner wrote before starting the worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import UnreadableNotebook as UnreadableNotebook  # named through this module too
+from ..workflows import secrets
 
 BANNER_TAG = "nbflow-error-banner"
 
@@ -74,6 +76,9 @@ def mark_interrupted(
     """
     import nbformat
 
+    # A save the stop cut off, beside the notebook: the notebook holds the save before it.
+    with contextlib.suppress(OSError):
+        secrets.unfinished_save(path).unlink(missing_ok=True)
     note = ""
     try:
         nb = read_notebook(path)

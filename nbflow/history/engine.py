@@ -17,8 +17,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, create_engine, event, insert, inspect, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, create_engine, event, func, insert, inspect, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import (
     DatabaseError,
     DBAPIError,
@@ -31,6 +31,10 @@ from sqlalchemy.exc import (
 
 from ..core.errors import HistoryError
 from .tables import ADDED_COLUMNS, SCHEMA_VERSION, meta, metadata
+
+# The key of the PostgreSQL advisory lock held while a history's tables are created (any
+# fixed number: advisory locks belong to one database, and only nbflow takes this one).
+_CREATE_LOCK = 0x6E62666C6F77  # "nbflow"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -179,10 +183,10 @@ class Database:
     @recovering
     def _create(self) -> None:
         # Several processes (a scheduler, a run, `nbflow show`) may open a new history at
-        # once: whoever loses a race to create a table or the schema row carries on. SQLite
-        # answers "database is locked" at once, without waiting, to a connection whose read
-        # went stale while another one wrote (its busy timeout cannot help): that is tried
-        # again as well.
+        # once. On PostgreSQL they take turns (`_create_once`). On SQLite whoever loses a
+        # race to create a table or the schema row carries on; SQLite also answers
+        # "database is locked" at once, without waiting, to a connection whose read went
+        # stale while another one wrote (its busy timeout cannot help): tried again as well.
         for attempt in range(40):
             try:
                 self._create_once()
@@ -194,27 +198,47 @@ class Database:
                 time.sleep(0.01 * min(attempt + 1, 10))  # another process is creating it
 
     def _create_once(self) -> None:
-        metadata.create_all(self.engine)
-        self._check_columns()
-        try:
-            with self.engine.begin() as conn:
-                found = conn.execute(select(meta.c.value).where(meta.c.name == "schema")).scalar()
-                if found is None:
-                    conn.execute(insert(meta).values(name="schema", value=str(SCHEMA_VERSION)))
-        except IntegrityError:
-            pass
+        if self.engine.dialect.name != "postgresql":
+            self._create_on(self.engine)
+            return
+        # PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against itself: two sessions
+        # creating one table both pass the check and the loser fails on the catalog
+        # ("duplicate key value violates unique constraint pg_type_typname_nsp_index").
+        # A transaction-level advisory lock makes creators of this database take turns;
+        # DDL is transactional there, so the next one sees every table already made.
+        with self.engine.begin() as conn:
+            conn.execute(select(func.pg_advisory_xact_lock(_CREATE_LOCK)))
+            self._create_on(conn)
 
-    def _check_columns(self) -> None:
+    def _create_on(self, bind: Engine | Connection) -> None:
+        metadata.create_all(bind)
+        self._check_columns(bind)
+        if isinstance(bind, Connection):
+            self._schema_row(bind)
+            return
+        try:
+            with bind.begin() as conn:
+                self._schema_row(conn)
+        except IntegrityError:
+            pass  # another process wrote it first
+
+    @staticmethod
+    def _schema_row(conn: Connection) -> None:
+        found = conn.execute(select(meta.c.value).where(meta.c.name == "schema")).scalar()
+        if found is None:
+            conn.execute(insert(meta).values(name="schema", value=str(SCHEMA_VERSION)))
+
+    def _check_columns(self, bind: Engine | Connection) -> None:
         """A database made by another nbflow version is refused rather than misread.
 
         Columns added since (`ADDED_COLUMNS`, each nullable) are added to an older history.
         """
-        found = inspect(self.engine)
+        found = inspect(bind)
         for table in metadata.sorted_tables:
             have = {c["name"] for c in found.get_columns(table.name)}
             for name in ADDED_COLUMNS.get(table.name, ()):
                 if name not in have:
-                    self._add_column(table, name)
+                    self._add_column(bind, table, name)
                     have.add(name)
             missing = [c.name for c in table.columns if c.name not in have]
             if missing:
@@ -223,14 +247,18 @@ class Database:
                     f"{', '.join(missing)}); move it aside to start a new one"
                 )
 
-    def _add_column(self, table: Table, name: str) -> None:
+    def _add_column(self, bind: Engine | Connection, table: Table, name: str) -> None:
         column = table.c[name]
         kind = column.type.compile(dialect=self.engine.dialect)
+        statement = f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"
+        if isinstance(bind, Connection):  # creators take turns: nobody adds it meanwhile
+            bind.exec_driver_sql(statement)
+            return
         try:
-            with self.engine.begin() as conn:
-                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+            with bind.begin() as conn:
+                conn.exec_driver_sql(statement)
         except (OperationalError, DBAPIError) as exc:  # another process added it first
-            if name not in {c["name"] for c in inspect(self.engine).get_columns(table.name)}:
+            if name not in {c["name"] for c in inspect(bind).get_columns(table.name)}:
                 raise exc
 
     def close(self) -> None:

@@ -115,6 +115,14 @@ def attempt_html(
     return str(body)
 
 
+def note_html(message: str) -> str:
+    """A page saying why an attempt's notebook cannot be shown (one that was cut off, say)."""
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
+        f'<p class="nbflow-note">{html.escape(message)}</p></body></html>'
+    )
+
+
 def is_scrap(output: Any) -> bool:
     data = output.get("data") or {}
     return bool(data) and all(

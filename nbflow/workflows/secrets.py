@@ -9,9 +9,10 @@ How: the workflow's parameters hold `***` for a secret, so the run's stored para
 masked from the start. The runner swaps the real values in when the run starts (`reveal`)
 and this process remembers them; every value the runner writes goes through a masking
 proxy (`masking`); executed notebooks are saved through a papermill I/O handler that masks
-before writing (`output_path`), so no unmasked byte of a notebook reaches disk even while
-it runs; logs of scripts, commands and SQL are masked as soon as their process has ended
-(`scrub`). The worker gets the values to mask with its job, on stdin, never through a file.
+before writing (`output_path`; it also saves each one whole), so no unmasked byte of a
+notebook reaches disk even while it runs; logs of scripts, commands and SQL are masked as
+soon as their process has ended (`scrub`). The worker gets the values to mask with its job,
+on stdin, never through a file.
 
 Masking replaces each secret's text wherever it appears in a string (also inside longer
 text, as `Bearer <token>`), and the forms papermill and JSON escape it into. A value the
@@ -197,8 +198,14 @@ def _masked_document(text: str) -> str | None:
     return json.dumps(clean, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def unfinished_save(path: Path) -> Path:
+    """Where a save of `path` is written before it replaces it: left there by a process
+    killed while saving."""
+    return path.with_name(f".{path.name}.masking")
+
+
 def _replace(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.masking")
+    temp = unfinished_save(path)
     temp.write_text(text, encoding="utf-8", errors="surrogateescape")
     os.replace(temp, path)
 
@@ -207,7 +214,13 @@ def _replace(path: Path, text: str) -> None:
 
 
 class MaskingHandler:
-    """papermill I/O for `nbflow-masked://PATH`: the notebook is masked, then written to PATH."""
+    """papermill I/O for `nbflow-masked://PATH`: the notebook is masked, then written to PATH.
+
+    Written whole: to a temporary file renamed over PATH. papermill's own writer truncates
+    PATH and then writes it, so a worker killed while saving (a cancel, a timeout, a runner
+    that died and was cleaned up) left an empty or cut-off notebook; now it leaves its last
+    save. Used with no secret known too, for that.
+    """
 
     @classmethod
     def read(cls, path: str) -> str:
@@ -220,6 +233,9 @@ class MaskingHandler:
     @classmethod
     def write(cls, buf: str, path: str) -> None:
         target = Path(path[len(SCHEME) :])
+        if not _known:
+            _replace(target, buf)
+            return
         masked = _masked_document(buf)
         _replace(target, mask_text(buf) if masked is None else masked)
 
@@ -229,11 +245,9 @@ class MaskingHandler:
 
 
 def output_path(path: str | Path, secret_values: Any = ()) -> str:
-    """Where papermill should write a notebook: through the masking handler once secrets
-    are known (`secret_values` are remembered first), else the path itself."""
+    """Where papermill should write a notebook: through `MaskingHandler`, which masks the
+    secrets known (`secret_values` are remembered first) and saves it whole."""
     remember(secret_values)
-    if not _known:
-        return str(path)
     from ..startup import import_papermill
 
     import_papermill()

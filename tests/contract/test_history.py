@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
 from nbflow.history import Store
-from nbflow.history.tables import meta, runs
+from nbflow.history.tables import SCHEMA_VERSION, meta, metadata, runs
 
 # A test of SQLite's file, WAL or locks: only the SQLite half of `history_url`.
 sqlite_only = pytest.mark.parametrize("history_url", ["sqlite"], indirect=True)
@@ -918,6 +918,69 @@ def test_opening_a_history_again_keeps_it_and_its_schema(history_url):
             store.close()
 
 
+def test_a_history_made_before_a_column_was_added_gains_it(history_url):
+    first = Store(history_url)
+    run_id = new_run(first)
+    with first.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE attempts DROP COLUMN executor")
+    first.close()
+    again = Store(history_url)
+    try:
+        columns = {c["name"] for c in inspect(again.engine).get_columns("attempts")}
+        assert "executor" in columns
+        assert again.get_run(run_id)["workflow"] == "daily"
+    finally:
+        again.close()
+
+
+# Each process imports nbflow, says it is ready and waits for a line on stdin: all of them
+# then create the new history at the same moment, however long their imports took.
+_OPEN_WHEN_TOLD = (
+    "import sys\n"
+    "from nbflow.history import Store\n"
+    "print('ready', flush=True)\n"
+    "sys.stdin.readline()\n"
+    "store = Store(sys.argv[1])\n"
+    "store.list_runs()\n"
+    "store.close()\n"
+)
+
+
+def test_many_processes_can_open_a_new_history_at_once(history_url):
+    import subprocess
+    import sys
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_WHEN_TOLD, history_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    for proc in procs:  # a blocking read: each line is a process ready to open the history
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    errors = [proc.communicate(timeout=120)[1] for proc in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    store = Store(history_url)
+    try:
+        found = inspect(store.engine)
+        for table in metadata.sorted_tables:
+            columns = {c["name"] for c in found.get_columns(table.name)}
+            assert columns == {c.name for c in table.columns}, table.name
+        with store.engine.connect() as conn:
+            rows = conn.execute(select(meta.c.value).where(meta.c.name == "schema")).all()
+        assert [r[0] for r in rows] == [str(SCHEMA_VERSION)]
+    finally:
+        store.close()
+
+
 # -- SQLite only: the file, its WAL and locks, SQLite's own failures -------------------------
 # PostgreSQL has no file, journal mode or page limit of its own to test: these tests take
 # only the SQLite half of `history_url` (`sqlite_only`), or make a SQLite file themselves.
@@ -933,20 +996,6 @@ def test_database_is_in_wal_mode(store, history_url):
         assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         plain.close()
-
-
-def test_many_processes_can_open_a_new_history_at_once(tmp_path):
-    import subprocess
-    import sys
-
-    url = f"sqlite:///{tmp_path / 'new.db'}"
-    code = f"from nbflow.history import Store; Store({url!r}).list_runs()"
-    procs = [
-        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
-        for _ in range(6)
-    ]
-    errors = [p.communicate(timeout=120)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0] * 6, errors
 
 
 def _in_another_process(url: str, name: str) -> list[str]:

@@ -117,3 +117,41 @@ def test_an_attempt_whose_worker_cannot_start_leaves_its_notebook_saying_so(tmp_
     assert "nbflow: this attempt could not start.</span>" in banner(kept)
     injected = [c.source for c in kept.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected == ["# Parameters\nn = 4\n"]
+
+
+# Saves a big notebook through the path the worker gives papermill, again and again (as
+# papermill does while a notebook executes: `write_ipynb` serialises, then calls this),
+# saying when the first save is done.
+_SAVING = """
+import sys
+import nbformat
+from papermill.iorw import papermill_io
+from nbflow.workflows import secrets
+
+nb = nbformat.v4.new_notebook()
+nb.cells = [nbformat.v4.new_code_cell("x" * 1000) for _ in range(4000)]
+text = nbformat.writes(nb)
+target = secrets.output_path(sys.argv[1])
+papermill_io.write(text, target)
+print("saved", flush=True)
+while True:
+    papermill_io.write(text, target)
+"""
+
+
+def test_a_worker_killed_while_saving_leaves_its_last_whole_notebook(tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+
+    artifact = tmp_path / "attempt-1.ipynb"
+    saving = subprocess.Popen(
+        [sys.executable, "-c", _SAVING, str(artifact)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert saving.stdout is not None and saving.stdout.readline() == "saved\n"
+    finally:
+        saving.send_signal(signal.SIGKILL)  # at any moment of a later save
+        saving.wait(timeout=60)
+    nb = annotate.read_notebook(artifact)  # not cut off: the save before is there whole
+    assert len(nb.cells) == 4000

@@ -72,8 +72,9 @@ def test_the_papermill_handler_and_scrub_keep_json_whole(tmp_path):
     assert json.loads(values.read_text()) == {"n": 1, "s": "***"}
 
 
-def test_output_path_goes_through_the_handler_only_once_secrets_are_known(tmp_path):
-    assert secrets.output_path(tmp_path / "a.ipynb") == str(tmp_path / "a.ipynb")
+def test_output_path_goes_through_the_handler_which_masks_once_secrets_are_known(tmp_path):
+    plain = secrets.output_path(tmp_path / "a.ipynb")  # saved whole even with no secret
+    assert plain == secrets.SCHEME + str(tmp_path / "a.ipynb")
     masked = secrets.output_path(tmp_path / "a.ipynb", ["value"])
     assert masked == secrets.SCHEME + str(tmp_path / "a.ipynb")
     from papermill.iorw import papermill_io
