@@ -140,7 +140,11 @@ def _task(
         entry["output"] = {"a": out_a, "b": out_b}
     if nb_a is not None and nb_b is not None:
         try:
-            entry["cells"] = cells(annotate.read_notebook(nb_a), annotate.read_notebook(nb_b))
+            # Named as recorded (inside the project), never by the server's absolute path.
+            entry["cells"] = cells(
+                annotate.read_notebook(nb_a, last_notebook(a)),
+                annotate.read_notebook(nb_b, last_notebook(b)),
+            )
         except annotate.UnreadableNotebook as exc:
             entry["note"] = str(exc)
     elif last_notebook(a) or last_notebook(b):

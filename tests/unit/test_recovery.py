@@ -146,3 +146,6 @@ def test_a_crashed_run_whose_notebook_was_cut_off_is_reviewed_without_a_tracebac
     assert nap["note"].endswith(
         f"attempt-1.ipynb: {cut_off} while being saved when its attempt was stopped"
     )
+    # Named as the history records it, inside the project: no server path in an answer.
+    artifact = doc["tasks"][0]["attempts"][0]["artifact"]
+    assert nap["note"].startswith(f"{artifact}: ") and str(tmp_path) not in nap["note"]
