@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Container, Iterator
 from typing import Any
 
 from . import references
+from .hints import did_you_mean
 
 RUN_FIELDS = ("id", "workflow", "repair_count")
 TRIGGER_FIELDS = ("type", "files", "location", *references.TRIGGER_INFO)
@@ -27,11 +27,6 @@ TASK_PLACES = (
     "sql",
     "workflow",
 )
-
-
-def _hint(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -80,7 +75,7 @@ def check(
         name = ".".join(parts[1:])
         if name not in params:
             known = ", ".join(params) or "none"
-            return f"{shown}: unknown parameter {name!r}{_hint(name, params)} (workflow parameters: {known})"
+            return f"{shown}: unknown parameter {name!r}{did_you_mean(name, params)} (workflow parameters: {known})"
         return None
     if head == "run":
         rest = parts[1:]
@@ -118,7 +113,7 @@ def check(
             return f"{shown}: use tasks.KEY.values.NAME, tasks.KEY.result_state or tasks.KEY.output"
         key, rest = parts[1], parts[2:]
         if key not in kinds:
-            return f"{shown}: unknown task {key!r}{_hint(key, list(kinds))}"
+            return f"{shown}: unknown task {key!r}{did_you_mean(key, list(kinds))}"
         if key not in upstream:
             return f"{shown}: task {key!r} is not upstream of {task!r} (add it to depends_on)"
         if rest == ["result_state"] or (rest[0] == "values" and len(rest) == 2):
@@ -152,4 +147,4 @@ def check(
     if head == "input":
         return None if has_input else f"{shown}: `input` is only set inside a for_each task"
     namespaces = ["params", "run", "task", "tasks", "input", "job"]
-    return f"{shown}: unknown namespace {head!r}{_hint(head, namespaces)}"
+    return f"{shown}: unknown namespace {head!r}{did_you_mean(head, namespaces)}"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 from ..core import graph
 from ..core.errors import Problem, WorkflowNotFound
+from ..core.hints import did_you_mean
 from . import loader, yamlload
 from .model import Workflow
 from .project import Project
@@ -54,16 +54,11 @@ def find(project: Project, name: str) -> Path:
     raise not_found(project, name)
 
 
-def _did_you_mean(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def not_found(project: Project, name: str) -> WorkflowNotFound:
     """The error for a workflow name no file in `workflows/` has, with the closest name."""
     known = sorted(by_name(project))
     folder = project.relative(project.workflows_dir)
-    hint = _did_you_mean(name, known) or f" (found: {', '.join(known) or 'none'})"
+    hint = did_you_mean(name, known) or f" (found: {', '.join(known) or 'none'})"
     return WorkflowNotFound(f"no workflow {name!r} in {folder}/{hint}")
 
 
@@ -164,7 +159,7 @@ def check_after(
 
 def _no_such(path: Path, line: int | None, where: str, target: str, names: list[str]) -> Problem:
     """`where` names a workflow `target` that is not one of `names`."""
-    message = f"{where}: no workflow {target!r} in workflows/" + _did_you_mean(target, names)
+    message = f"{where}: no workflow {target!r} in workflows/" + did_you_mean(target, names)
     return Problem(_shown(path), line, message)
 
 
