@@ -270,7 +270,8 @@ def test_sql_on_a_real_postgresql_server(kinds, postgres_url):
         """,
     )
     doc = api.run(Project(kinds.root), "pg")
-    assert task(doc, "q")["state"] == "success", task(doc, "q")  # says why when it is not
+    q = task(doc, "q")
+    assert q["state"] == "success", f"{q['state']}: {q['message']}"  # says why when it is not
     assert task(doc, "q")["output"]["rows"] == [
         {"d": "2026-11-25", "n": 1.5, "label": "it's"},
         {"d": "2026-11-26", "n": 2, "label": "it's"},
