@@ -100,6 +100,7 @@ class Kernel:
 
 
 _CLIENT: Any = None
+_ASK_AGAIN = 1.0  # seconds between kernel_info requests until the kernel is ready
 
 
 def _client_class() -> Any:
@@ -121,33 +122,42 @@ def _client_class() -> Any:
             is_alive = _async_is_alive
 
             async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
-                """Ready once IOPub greeted this client and the kernel answered kernel_info.
+                """Ready once the kernel answered kernel_info and IOPub delivered a message.
 
-                ipykernel greets each new IOPub subscriber (JEP 65), so nothing published
-                afterwards is lost: no need for jupyter_client's 0.2 s guesses.
+                Anything IOPub delivers (ipykernel's greeting of a new subscriber, JEP 65,
+                or the status each request publishes) proves the subscription is in place,
+                so nothing published afterwards is lost. Neither signal is waited for alone
+                and the request is sent again every second until both came, as
+                jupyter_client's own client does: the greeting never comes to a subscriber
+                that joins while another one is subscribed (zmq's XPUB reports a topic's
+                first subscription only), and one lost request or greeting must not leave
+                an attempt waiting out the whole timeout on a live kernel.
                 """
-                from queue import Empty
+                import zmq
+                from zmq.asyncio import Poller
 
                 deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
-                greeted = False
+                poller = Poller()
+                poller.register(self.iopub_channel.socket, zmq.POLLIN)
+                poller.register(self.shell_channel.socket, zmq.POLLIN)
+                reply: dict[str, Any] | None = None
+                heard = False  # anything on IOPub
+                asked = -_ASK_AGAIN
                 while True:
-                    if not greeted:
-                        try:
-                            msg = await self.iopub_channel.get_msg(timeout=0.5)
-                            greeted = msg["msg_type"] == "iopub_welcome"
-                        except Empty:
-                            pass
-                        if greeted:
-                            self.kernel_info()
-                    else:
-                        try:
-                            msg = await self.shell_channel.get_msg(timeout=0.5)
-                        except Empty:
-                            pass
-                        else:
-                            if msg["msg_type"] == "kernel_info_reply":
-                                self._handle_kernel_info_reply(msg)
-                                return
+                    if time.monotonic() - asked >= _ASK_AGAIN:
+                        self.kernel_info()
+                        asked = time.monotonic()
+                    ready = dict(await poller.poll(200))
+                    if self.iopub_channel.socket in ready:
+                        await self.iopub_channel.get_msg(timeout=0)
+                        heard = True
+                    if self.shell_channel.socket in ready:
+                        msg = await self.shell_channel.get_msg(timeout=0)
+                        if msg["msg_type"] == "kernel_info_reply":
+                            reply = msg
+                    if reply is not None and heard:
+                        self._handle_kernel_info_reply(reply)
+                        return
                     if not self.kernel.alive():
                         raise RuntimeError("Kernel died before replying to kernel_info")
                     if time.monotonic() > deadline:
