@@ -2,8 +2,9 @@
 
 `Kernel` is the face nbclient needs of a kernel manager (`has_kernel`, `client`,
 `is_alive`, `interrupt_kernel`, `shutdown_kernel`, `cleanup_resources`), so papermill
-drives a pooled kernel exactly as one it started: a forked one (its client waits for the
-kernel's IOPub greeting) or one jupyter_client started (its own manager and client).
+drives a pooled kernel exactly as one it started: a forked one (its client waits for a
+kernel_info reply and a message on IOPub) or one jupyter_client started (its own manager
+and client).
 """
 
 from __future__ import annotations
