@@ -134,6 +134,8 @@ def _client_class() -> Any:
                 first subscription only), and one lost request or greeting must not leave
                 an attempt waiting out the whole timeout on a live kernel.
                 """
+                from queue import Empty
+
                 import zmq
                 from zmq.asyncio import Poller
 
@@ -149,13 +151,14 @@ def _client_class() -> Any:
                         self.kernel_info()
                         asked = time.monotonic()
                     ready = dict(await poller.poll(200))
-                    if self.iopub_channel.socket in ready:
-                        await self.iopub_channel.get_msg(timeout=0)
-                        heard = True
-                    if self.shell_channel.socket in ready:
-                        msg = await self.shell_channel.get_msg(timeout=0)
-                        if msg["msg_type"] == "kernel_info_reply":
-                            reply = msg
+                    with contextlib.suppress(Empty):
+                        if self.iopub_channel.socket in ready:
+                            await self.iopub_channel.get_msg(timeout=0)
+                            heard = True
+                        if self.shell_channel.socket in ready:
+                            msg = await self.shell_channel.get_msg(timeout=0)
+                            if msg["msg_type"] == "kernel_info_reply":
+                                reply = msg
                     if reply is not None and heard:
                         self._handle_kernel_info_reply(reply)
                         return
