@@ -260,8 +260,8 @@ def kernel_has(kernel, module: str) -> bool:
         kc.stop_channels()
 
 
-async def found_ready(kernel, *, lose_first_request: bool = False) -> None:
-    """A client of a leased kernel, as papermill makes it, finds it ready within 10 s."""
+async def found_ready(kernel, *, lose_first_request: bool = False, timeout: float = 10) -> None:
+    """A client of a leased kernel, as papermill makes it, finds it ready in `timeout` s."""
     kc = kernel.client()
     if lose_first_request:
         sent = kc.kernel_info
@@ -274,7 +274,7 @@ async def found_ready(kernel, *, lose_first_request: bool = False) -> None:
         kc.kernel_info = lossy
     kc.start_channels()
     try:
-        await kc.wait_for_ready(timeout=10)
+        await kc.wait_for_ready(timeout=timeout)
     finally:
         kc.stop_channels()
 
@@ -324,6 +324,32 @@ def test_a_leased_kernel_is_found_ready_when_a_kernel_info_request_is_lost(tmp_p
             await pool.close()
 
     asyncio.run(scenario())
+
+
+def test_a_leased_kernel_that_does_not_answer_is_described_in_the_error(tmp_path):
+    """A kernel that never answers: the error says what the pool saw of it (here stopped
+    before it could read its attempt's line), so a rare hang leaves evidence behind."""
+
+    async def scenario() -> str:
+        pool = KernelPool(PoolSettings(size=0, preload=()))
+        try:
+            assert pool.serves("python3", dict(os.environ))
+            spec = pool.forked.specs["python3"]
+            kernel = await pool._spawn("python3", spec)  # not yet handed its attempt
+            os.kill(kernel.pid, signal.SIGSTOP)
+            pool.leased[kernel.kernel_id] = kernel
+            await forkserver.write_job(kernel.job_fd, b'{"cwd": "/", "env": {}}\n')
+            with pytest.raises(RuntimeError) as raised:
+                await found_ready(kernel, timeout=2)
+            pool.release(kernel)
+            return str(raised.value)
+        finally:
+            await pool.close()
+
+    message = asyncio.run(scenario())
+    assert message.startswith("Kernel didn't respond in 2 seconds (kernel k1, pid ")
+    assert "stopped, 24 bytes unread by it; IOPub heard: " in message
+    assert message.endswith("kernel_info answered: no)")
 
 
 def test_kernels_keep_coming_while_a_preload_imports_and_later_ones_have_it(tmp_path, monkeypatch):

@@ -81,6 +81,25 @@ class Kernel:
         except Exception:  # noqa: BLE001 - gone, or not ours to see
             return False
 
+    def state(self) -> str:
+        """What the pool sees of a kernel that does not answer: its process state, and what
+        of its attempt's line it has not read (a kernel still waits for that line)."""
+        import array
+        import fcntl
+        import termios
+
+        try:
+            import psutil
+
+            status = str(psutil.Process(self.pid).status())
+        except Exception:  # noqa: BLE001 - gone, or not ours to see
+            status = "gone"
+        unread = array.array("i", [0])
+        if self.job_fd >= 0:
+            with contextlib.suppress(OSError):
+                fcntl.ioctl(self.job_fd, termios.FIONREAD, unread)
+        return f"kernel {self.kernel_id}, pid {self.pid} {status}, {unread[0]} bytes unread by it"
+
     def stop_clients(self) -> None:
         """Close the channels papermill opened (it does not own this kernel, so it leaves them)."""
         for kc in self._clients:
@@ -165,7 +184,11 @@ def _client_class() -> Any:
                     if not self.kernel.alive():
                         raise RuntimeError("Kernel died before replying to kernel_info")
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+                        raise RuntimeError(
+                            f"Kernel didn't respond in {timeout} seconds "
+                            f"({self.kernel.state()}; IOPub heard: {'yes' if heard else 'no'}, "
+                            f"kernel_info answered: {'yes' if reply else 'no'})"
+                        )
 
             wait_for_ready = _async_wait_for_ready
 
