@@ -260,6 +260,98 @@ def kernel_has(kernel, module: str) -> bool:
         kc.stop_channels()
 
 
+async def found_ready(kernel, *, lose_first_request: bool = False, timeout: float = 10) -> None:
+    """A client of a leased kernel, as papermill makes it, finds it ready in `timeout` s."""
+    kc = kernel.client()
+    if lose_first_request:
+        sent = kc.kernel_info
+        calls: list[int] = []
+
+        def lossy() -> str:
+            calls.append(1)
+            return "lost" if len(calls) == 1 else sent()
+
+        kc.kernel_info = lossy
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=timeout)
+    finally:
+        kc.stop_channels()
+
+
+def test_a_leased_kernel_is_found_ready_while_another_client_listens_to_it(tmp_path):
+    """ipykernel greets each new IOPub subscriber, but zmq's XPUB reports a topic's first
+    subscription only: a client that joins while another one listens is never greeted.
+    Waiting for the greeting alone, the attempt failed after the 60 s startup timeout
+    ("Kernel didn't respond") on a live kernel."""
+    import zmq
+
+    async def scenario() -> None:
+        pool = KernelPool(PoolSettings(size=0, preload=()))
+        context = zmq.Context()
+        listener = context.socket(zmq.SUB)
+        try:
+            assert pool.serves("python3", dict(os.environ))
+            kernel = await pool.take("python3", str(tmp_path), dict(os.environ))
+            with open(kernel.connection_file) as f:
+                info = json.load(f)
+            listener.setsockopt(zmq.SUBSCRIBE, b"")
+            listener.connect(f"ipc://{info['ip']}-{info['iopub_port']}")
+            # Subscribed once the kernel greeted it (the first subscriber is greeted).
+            assert await asyncio.to_thread(listener.poll, 60_000), "the listener was not greeted"
+            await found_ready(kernel)
+            pool.release(kernel)
+        finally:
+            listener.close(0)
+            context.term()
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_leased_kernel_is_found_ready_when_a_kernel_info_request_is_lost(tmp_path):
+    """The request is asked again every second, as jupyter_client's own client does; one
+    lost request made the attempt wait out the whole startup timeout."""
+
+    async def scenario() -> None:
+        pool = KernelPool(PoolSettings(size=0, preload=()))
+        try:
+            assert pool.serves("python3", dict(os.environ))
+            kernel = await pool.take("python3", str(tmp_path), dict(os.environ))
+            await found_ready(kernel, lose_first_request=True)
+            pool.release(kernel)
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_leased_kernel_that_does_not_answer_is_described_in_the_error(tmp_path):
+    """A kernel that never answers: the error says what the pool saw of it (here stopped
+    before it could read its attempt's line), so a rare hang leaves evidence behind."""
+
+    async def scenario() -> str:
+        pool = KernelPool(PoolSettings(size=0, preload=()))
+        try:
+            assert pool.serves("python3", dict(os.environ))
+            spec = pool.forked.specs["python3"]
+            kernel = await pool._spawn("python3", spec)  # not yet handed its attempt
+            os.kill(kernel.pid, signal.SIGSTOP)
+            pool.leased[kernel.kernel_id] = kernel
+            await forkserver.write_job(kernel.job_fd, b'{"cwd": "/", "env": {}}\n')
+            with pytest.raises(RuntimeError) as raised:
+                await found_ready(kernel, timeout=2)
+            pool.release(kernel)
+            return str(raised.value)
+        finally:
+            await pool.close()
+
+    message = asyncio.run(scenario())
+    assert message.startswith("Kernel didn't respond in 2 seconds (kernel k1, pid ")
+    assert "stopped, 24 bytes unread by it; IOPub heard: " in message
+    assert message.endswith("kernel_info answered: no)")
+
+
 def test_kernels_keep_coming_while_a_preload_imports_and_later_ones_have_it(tmp_path, monkeypatch):
     """A preloaded module is imported by a copy of the fork server: while its import lasts
     (held here until the test lets it go) kernels are still forked, without it; once it is

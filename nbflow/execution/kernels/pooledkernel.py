@@ -2,8 +2,9 @@
 
 `Kernel` is the face nbclient needs of a kernel manager (`has_kernel`, `client`,
 `is_alive`, `interrupt_kernel`, `shutdown_kernel`, `cleanup_resources`), so papermill
-drives a pooled kernel exactly as one it started: a forked one (its client waits for the
-kernel's IOPub greeting) or one jupyter_client started (its own manager and client).
+drives a pooled kernel exactly as one it started: a forked one (its client waits for a
+kernel_info reply and a message on IOPub) or one jupyter_client started (its own manager
+and client).
 """
 
 from __future__ import annotations
@@ -80,6 +81,25 @@ class Kernel:
         except Exception:  # noqa: BLE001 - gone, or not ours to see
             return False
 
+    def state(self) -> str:
+        """What the pool sees of a kernel that does not answer: its process state, and what
+        of its attempt's line it has not read (a kernel still waits for that line)."""
+        import array
+        import fcntl
+        import termios
+
+        try:
+            import psutil
+
+            status = str(psutil.Process(self.pid).status())
+        except Exception:  # noqa: BLE001 - gone, or not ours to see
+            status = "gone"
+        unread = array.array("i", [0])
+        if self.job_fd >= 0:
+            with contextlib.suppress(OSError):
+                fcntl.ioctl(self.job_fd, termios.FIONREAD, unread)
+        return f"kernel {self.kernel_id}, pid {self.pid} {status}, {unread[0]} bytes unread by it"
+
     def stop_clients(self) -> None:
         """Close the channels papermill opened (it does not own this kernel, so it leaves them)."""
         for kc in self._clients:
@@ -100,6 +120,7 @@ class Kernel:
 
 
 _CLIENT: Any = None
+_ASK_AGAIN = 1.0  # seconds between kernel_info requests until the kernel is ready
 
 
 def _client_class() -> Any:
@@ -121,37 +142,53 @@ def _client_class() -> Any:
             is_alive = _async_is_alive
 
             async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
-                """Ready once IOPub greeted this client and the kernel answered kernel_info.
+                """Ready once the kernel answered kernel_info and IOPub delivered a message.
 
-                ipykernel greets each new IOPub subscriber (JEP 65), so nothing published
-                afterwards is lost: no need for jupyter_client's 0.2 s guesses.
+                Anything IOPub delivers (ipykernel's greeting of a new subscriber, JEP 65,
+                or the status each request publishes) proves the subscription is in place,
+                so nothing published afterwards is lost. Neither signal is waited for alone
+                and the request is sent again every second until both came, as
+                jupyter_client's own client does: the greeting never comes to a subscriber
+                that joins while another one is subscribed (zmq's XPUB reports a topic's
+                first subscription only), and one lost request or greeting must not leave
+                an attempt waiting out the whole timeout on a live kernel.
                 """
                 from queue import Empty
 
+                import zmq
+                from zmq.asyncio import Poller
+
                 deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
-                greeted = False
+                poller = Poller()
+                poller.register(self.iopub_channel.socket, zmq.POLLIN)
+                poller.register(self.shell_channel.socket, zmq.POLLIN)
+                reply: dict[str, Any] | None = None
+                heard = False  # anything on IOPub
+                asked = -_ASK_AGAIN
                 while True:
-                    if not greeted:
-                        try:
-                            msg = await self.iopub_channel.get_msg(timeout=0.5)
-                            greeted = msg["msg_type"] == "iopub_welcome"
-                        except Empty:
-                            pass
-                        if greeted:
-                            self.kernel_info()
-                    else:
-                        try:
-                            msg = await self.shell_channel.get_msg(timeout=0.5)
-                        except Empty:
-                            pass
-                        else:
+                    if time.monotonic() - asked >= _ASK_AGAIN:
+                        self.kernel_info()
+                        asked = time.monotonic()
+                    ready = dict(await poller.poll(200))
+                    with contextlib.suppress(Empty):
+                        if self.iopub_channel.socket in ready:
+                            await self.iopub_channel.get_msg(timeout=0)
+                            heard = True
+                        if self.shell_channel.socket in ready:
+                            msg = await self.shell_channel.get_msg(timeout=0)
                             if msg["msg_type"] == "kernel_info_reply":
-                                self._handle_kernel_info_reply(msg)
-                                return
+                                reply = msg
+                    if reply is not None and heard:
+                        self._handle_kernel_info_reply(reply)
+                        return
                     if not self.kernel.alive():
                         raise RuntimeError("Kernel died before replying to kernel_info")
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+                        raise RuntimeError(
+                            f"Kernel didn't respond in {timeout} seconds "
+                            f"({self.kernel.state()}; IOPub heard: {'yes' if heard else 'no'}, "
+                            f"kernel_info answered: {'yes' if reply else 'no'})"
+                        )
 
             wait_for_ready = _async_wait_for_ready
 
